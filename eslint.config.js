@@ -1,0 +1,64 @@
+// @ts-check
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import importX from "eslint-plugin-import-x";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "dist/", "ui/dist/", ".baton/", "test-artifacts/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { "import-x": importX },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/await-thenable": "error",
+      "@typescript-eslint/switch-exhaustiveness-check": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/only-throw-error": "error",
+      "import-x/no-cycle": "error",
+      "no-console": "error",
+    },
+  },
+  {
+    // The engine is pure logic: no I/O, no drivers, no node:* modules; other layers only through index.ts.
+    files: ["src/engine/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*", "better-sqlite3", "pg", "fastify", "pino"], message: "The engine does no I/O of its own." },
+            { group: ["../store/*/**", "../transport/*/**", "../server/**", "../cli/**", "../client/**"], message: "Import another layer only through its index.ts, and only downwards." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/store/**/*.ts", "src/transport/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["../engine/**", "../../engine/**", "../server/**", "../../server/**"], message: "Stores and transports sit below the engine." }] },
+      ],
+    },
+  },
+  {
+    files: ["src/cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts", "**/*.test.ts"],
+    rules: { "no-console": "off" },
+  },
+  {
+    files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-non-null-assertion": "off",
+    },
+  },
+  { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
+);

@@ -1,0 +1,146 @@
+import pino from "pino";
+import {
+  SystemClock,
+  ValidationError,
+  type BatonEvent,
+  type Clock,
+  type HistoryEvent,
+  type Logger,
+  type Run,
+} from "./common/index.js";
+import {
+  Engine,
+  indexWorkflows,
+  isServiceDefinition,
+  isWorkflowDefinition,
+  type ListQuery,
+  type ServiceDefinition,
+  type StartOptions,
+  type StartedRun,
+  type WorkflowDefinition,
+} from "./engine/index.js";
+import { openStore, type Store } from "./store/index.js";
+import { createTransport, type Transport } from "./transport/index.js";
+
+export interface BatonOptions {
+  /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
+  db?: string;
+  /** Workflow definitions: an array, or a module's exports (every `workflow()` value among them). */
+  workflows?: readonly WorkflowDefinition[] | Record<string, unknown>;
+  /** Service definitions: an array, or a module's exports. */
+  services?: readonly ServiceDefinition[] | Record<string, unknown>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Waiting runs kept in memory (default 2000); the rest are replayed when they wake. */
+  cacheSize?: number;
+  /** Test mode: replay every run from its journal after every operation. */
+  replayAfterEveryOp?: boolean;
+}
+
+/**
+ * A Baton engine in this process.
+ *
+ * @example
+ * const baton = await Baton.open({ db: "sqlite:./orders.db", workflows: [placeOrder], services: [payments] });
+ * const run = await baton.start(placeOrder, { orderId: "o-1" }, { runId: "o-1" });
+ * console.log(await baton.result(run.runId));
+ * await baton.close();
+ */
+export class Baton {
+  private constructor(
+    readonly engine: Engine,
+    private readonly store: Store,
+    private readonly transports: Map<string, Transport>,
+  ) {}
+
+  static async open(options: BatonOptions = {}): Promise<Baton> {
+    const workflows = collect(options.workflows, isWorkflowDefinition);
+    const services = collect(options.services, isServiceDefinition);
+    const transports = new Map<string, Transport>();
+    for (const service of services) {
+      if (transports.has(service.name)) {
+        throw new ValidationError("DUPLICATE_SERVICE", `two services are named ${service.name}`);
+      }
+      transports.set(service.name, createTransport(service.name, service.transport));
+    }
+    const logger = options.logger ?? pino({ level: process.env.BATON_LOG_LEVEL ?? "warn" });
+    const engineOptions = {
+      clock: options.clock ?? new SystemClock(),
+      logger,
+      workflows,
+      transports,
+      ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
+      ...(options.replayAfterEveryOp !== undefined ? { replayAfterEveryOp: options.replayAfterEveryOp } : {}),
+    };
+    // Definitions are checked before the database is touched: a mistake leaves nothing behind.
+    indexWorkflows(workflows);
+    const store = openStore(options.db ?? "sqlite:./.baton/baton.db");
+    try {
+      await store.migrate();
+      const engine = new Engine({ ...engineOptions, store });
+      await engine.recover();
+      return new Baton(engine, store, transports);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  start<I, O>(workflow: WorkflowDefinition<I, O> | string, input?: I, options?: StartOptions): Promise<StartedRun> {
+    return this.engine.start(workflow as WorkflowDefinition, input, options);
+  }
+
+  get(runId: string): Promise<Run> {
+    return this.engine.get(runId);
+  }
+
+  list(query?: ListQuery): Promise<{ runs: Run[]; nextCursor?: string }> {
+    return this.engine.list(query);
+  }
+
+  history(runId: string): Promise<HistoryEvent[]> {
+    return this.engine.history(runId);
+  }
+
+  signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    return this.engine.signal(runId, name, payload);
+  }
+
+  cancel(runId: string, reason?: string): Promise<void> {
+    return this.engine.cancel(runId, reason);
+  }
+
+  retry(runId: string): Promise<void> {
+    return this.engine.retry(runId);
+  }
+
+  /** The run's output once it completes; rejects with RUN_FAILED if it ends any other way. */
+  result<O = unknown>(runId: string): Promise<O> {
+    return this.engine.result(runId) as Promise<O>;
+  }
+
+  /** The run once terminal, or as it is after `timeoutMs`. */
+  wait(runId: string, timeoutMs?: number): Promise<Run> {
+    return this.engine.wait(runId, timeoutMs);
+  }
+
+  on(listener: (event: BatonEvent) => void): () => void {
+    return this.engine.on(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+    await Promise.allSettled([...this.transports.values()].map((t) => t.close?.()));
+    await this.store.close();
+  }
+}
+
+function collect<T>(source: readonly T[] | Record<string, unknown> | undefined, is: (v: unknown) => v is T): T[] {
+  if (source === undefined) return [];
+  const values = Array.isArray(source) ? (source as unknown[]) : Object.values(source);
+  const found = values.filter(is);
+  if (Array.isArray(source) && found.length !== values.length) {
+    throw new ValidationError("INVALID_DEFINITION", "workflows and services must be values made by workflow() and service()");
+  }
+  return found;
+}

@@ -1,0 +1,35 @@
+import type { RunStatus } from "./runs.js";
+
+/**
+ * Facts Baton publishes about runs, for choreographed consumers beside the orchestration.
+ * Dotted names, CONTRACT §2: every terminal failure publishes `run.failed`.
+ */
+export const EventType = {
+  RunStarted: "run.started",
+  StepCompleted: "step.completed",
+  StepFailed: "step.failed",
+  RunCompensating: "run.compensating",
+  RunCompleted: "run.completed",
+  RunFailed: "run.failed",
+  RunCancelled: "run.cancelled",
+  RunRetried: "run.retried",
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** Terminal events are written durably with the run's final state (an outbox). */
+export const DURABLE_EVENT_TYPES: readonly EventType[] = [
+  EventType.RunCompleted,
+  EventType.RunFailed,
+  EventType.RunCancelled,
+];
+
+export interface BatonEvent {
+  /** Position in the durable event log; absent on events only published live. */
+  id?: number;
+  type: EventType;
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  at: string;
+  data?: unknown;
+}

@@ -1,0 +1,84 @@
+import type { Logger } from "../common/index.js";
+import type { RetryPolicy } from "./retry.js";
+import type { ServiceDefinition, WorkflowDefinition } from "./definitions.js";
+
+/** What a step's function receives. */
+export interface StepInfo {
+  runId: string;
+  seq: number;
+  /** 1 on the first attempt. */
+  attempt: number;
+  /** `{runId}:{seq}`, the same on every attempt: pass it on to make the step exactly-once in effect. */
+  idempotencyKey: string;
+  /** Aborted when the attempt times out. */
+  signal: AbortSignal;
+}
+
+export interface StepOptions<T> {
+  /**
+   * Rolls the step back if the run fails for good or is cancelled later. Runs inside the
+   * workflow, so it typically calls `ctx.call(...)`; it is journaled like any operation.
+   */
+  compensate?: (output: T) => Promise<unknown>;
+  retry?: RetryPolicy;
+  /** Per-attempt timeout in milliseconds. */
+  timeout?: number;
+}
+
+export interface ChildOptions {
+  /** The child's run id; by default derived from the parent's run id and the seq. */
+  runId?: string;
+}
+
+/**
+ * The handle a workflow uses for everything that must survive a crash. Each call gets the
+ * next sequence number; on replay, calls already in the journal return their recorded result
+ * instead of running again. Between ctx calls, workflow code must be deterministic: no
+ * `Date.now()`, `Math.random()`, timers or I/O of its own — use `now()`, `random()`, `uuid()`,
+ * `sleep()` and `step()` instead.
+ *
+ * @example
+ * const order = workflow("placeOrder", async (ctx, input: Order) => {
+ *   const r = await ctx.call(inventory, "reserve", input, {
+ *     compensate: (res) => ctx.call(inventory, "release", res),
+ *   });
+ *   await ctx.sleep(1000);
+ *   return { reservation: r };
+ * });
+ */
+export interface WorkflowContext {
+  readonly runId: string;
+  readonly workflow: string;
+  /** A logger bound to the run; silent while the run replays. */
+  readonly log: Logger;
+
+  /** Runs `fn` at least once, durably records its JSON result, retries it by policy. */
+  step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options?: StepOptions<T>): Promise<T>;
+
+  /** Sends `command` to a service and awaits its reply (CONTRACT §4, §5). */
+  call<T = unknown>(
+    service: ServiceDefinition | string,
+    command: string,
+    input?: unknown,
+    options?: StepOptions<T>,
+  ): Promise<T>;
+
+  /** A durable timer: survives restarts, fires at its time, never early. */
+  sleep(ms: number): Promise<void>;
+
+  /**
+   * Resolves with the payload of the next signal called `name`. A signal sent before the
+   * wait is kept for it. With `timeout`, rejects with code `SIGNAL_TIMEOUT` once it passes.
+   */
+  waitForSignal<T = unknown>(name: string, options?: { timeout?: number }): Promise<T>;
+
+  /** Starts a child run and awaits its output; a failed child rejects with its error. */
+  child<O = unknown>(workflow: WorkflowDefinition<never, O> | string, input?: unknown, options?: ChildOptions): Promise<O>;
+
+  /** The current time in ms, journaled: the same value on replay. */
+  now(): number;
+  /** A random number in [0, 1), journaled. */
+  random(): number;
+  /** A random UUID, journaled. */
+  uuid(): string;
+}

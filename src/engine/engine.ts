@@ -1,0 +1,553 @@
+import {
+  BatonError,
+  ConflictError,
+  EventType,
+  NotFoundError,
+  RunStatus,
+  ValidationError,
+  assertRunId,
+  decodeJson,
+  findNonJson,
+  fromErrorData,
+  isRunStatus,
+  isTerminal,
+  newRunId,
+  type BatonEvent,
+  type Clock,
+  type ErrorData,
+  type HistoryEvent,
+  type Logger,
+  type Run,
+} from "../common/index.js";
+import type { JournalEntry, RunRecord, SignalRecord, Store } from "../store/index.js";
+import type { Transport } from "../transport/index.js";
+import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
+import { GroupCommitter } from "./group-commit.js";
+import type { ExecutionHost } from "./host.js";
+import { Entry, ReplayIndex } from "./journal.js";
+import { RunExecution } from "./run-execution.js";
+import { toHistory, toRunView } from "./run-view.js";
+import { validateInput } from "./validate-input.js";
+import { WakeScheduler } from "./wake-scheduler.js";
+
+export interface EngineOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  workflows: readonly WorkflowDefinition[];
+  /** The transport that serves each service, by service name. */
+  transports: ReadonlyMap<string, Transport>;
+  /** How many waiting runs stay in memory; beyond that the least recently active are evicted. */
+  cacheSize?: number;
+  /** Test mode: after every committed operation, drop the run from memory and replay it. */
+  replayAfterEveryOp?: boolean;
+  /** How long `close()` lets executing steps finish. */
+  closeTimeoutMs?: number;
+}
+
+export interface StartOptions {
+  runId?: string;
+}
+
+/** A run as `start` returns it: `created` is false when the run id already existed. */
+export type StartedRun = Run & { created: boolean };
+
+export interface ListQuery {
+  workflow?: string;
+  status?: string;
+  runIdPrefix?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+interface TerminalInfo {
+  status: RunStatus;
+  output?: unknown;
+  error?: ErrorData;
+}
+
+const DEFAULT_LIST_LIMIT = 50;
+const MAX_LIST_LIMIT = 1000;
+
+/**
+ * The durable workflow engine: starts runs, hosts their executions, replays them after a
+ * restart, and answers questions about them. No I/O of its own: the store, the transports,
+ * the clock and the logger are handed in.
+ */
+export class Engine implements ExecutionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly committer: GroupCommitter;
+  readonly replayAfterEveryOp: boolean;
+  private readonly store: Store;
+  private readonly workflows: Map<string, WorkflowDefinition>;
+  private readonly transports: ReadonlyMap<string, Transport>;
+  private readonly executions = new Map<string, RunExecution>();
+  private readonly activating = new Map<string, Promise<void>>();
+  /** Waiting executions, least recently active first. */
+  private readonly idle = new Map<string, RunExecution>();
+  private readonly terminalWaiters = new Map<string, Array<(info: TerminalInfo) => void>>();
+  private readonly listeners = new Set<(event: BatonEvent) => void>();
+  private readonly scheduler: WakeScheduler;
+  private readonly cacheSize: number;
+  private readonly closeTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.transports = options.transports;
+    this.cacheSize = options.cacheSize ?? 2000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
+    this.committer = new GroupCommitter(this.store);
+    this.workflows = indexWorkflows(options.workflows);
+    this.scheduler = new WakeScheduler(
+      this.clock,
+      this.store,
+      this.logger,
+      (runId) => this.executions.has(runId) || this.activating.has(runId),
+      (runId) => void this.activate(runId),
+    );
+  }
+
+  /** Picks up every run a previous process left unfinished, and arms the wake-ups. */
+  async recover(): Promise<void> {
+    const runIds = await this.store.findRunsToResume(this.clock.now());
+    if (runIds.length) this.logger.info({ runs: runIds.length }, "resuming unfinished runs");
+    await Promise.all(runIds.map((runId) => this.activate(runId)));
+    this.scheduler.note((await this.store.nextWakeAt()) ?? null);
+  }
+
+  // ─── Public operations ───────────────────────────────────────────────────────────────
+
+  async start(workflow: WorkflowDefinition | string, input: unknown, options: StartOptions = {}): Promise<StartedRun> {
+    this.assertOpen();
+    const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
+    const runId = options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
+    const parsed = validateInput(definition, input);
+    const now = this.clock.now();
+    const run = {
+      runId,
+      workflow: definition.name,
+      input: input === undefined ? null : JSON.stringify(input),
+      createdAt: now,
+      parentRunId: null,
+      parentSeq: null,
+      firstEntry: { position: 0, seq: null, type: Entry.RunStarted, name: null, data: null, at: now },
+    };
+    const result = await this.committer.submit({ type: "createRun", run });
+    if (!result.ok) throw fromErrorData(result.error);
+    if (!result.created) {
+      const existing = result.run!;
+      if (existing.workflow !== definition.name) {
+        throw new ConflictError("RUN_ID_IN_USE", `run id ${runId} is already used by a run of workflow ${existing.workflow}`, {
+          runId,
+          workflow: existing.workflow,
+        });
+      }
+      return { ...(await this.get(runId)), created: false };
+    }
+    const record: RunRecord = {
+      ...run,
+      status: RunStatus.Pending,
+      output: null,
+      error: null,
+      updatedAt: now,
+      wakeAt: null,
+      waitingOn: null,
+      journalLength: 1,
+      epoch: 0,
+    };
+    this.emit({ type: EventType.RunStarted, runId, workflow: definition.name, status: RunStatus.Pending, at: iso(now) });
+    if (!this.executions.has(runId)) this.launch(record, definition, [run.firstEntry], [], parsed);
+    return { ...toRunView(record), created: true };
+  }
+
+  /** The run, with its steps; throws RUN_NOT_FOUND. */
+  async get(runId: string): Promise<Run> {
+    const run = await this.find(runId);
+    if (!run) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
+    return run;
+  }
+
+  async find(runId: string): Promise<Run | undefined> {
+    const record = await this.store.findRun(runId);
+    if (!record) return undefined;
+    return toRunView(record, await this.store.readJournal(runId), this.executions.get(runId));
+  }
+
+  /** Runs newest first, without their steps (get one run for those). */
+  async list(query: ListQuery = {}): Promise<{ runs: Run[]; nextCursor?: string }> {
+    const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new ValidationError("INVALID_ARGUMENT", `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`);
+    }
+    if (query.status !== undefined && !isRunStatus(query.status)) {
+      throw new ValidationError("INVALID_STATUS", `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`);
+    }
+    const page = await this.store.listRuns({
+      limit,
+      ...(query.workflow !== undefined ? { workflow: query.workflow } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.runIdPrefix !== undefined ? { runIdPrefix: query.runIdPrefix } : {}),
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    });
+    const runs = page.runs.map((record) => toRunView(record));
+    return page.nextCursor ? { runs, nextCursor: page.nextCursor } : { runs };
+  }
+
+  /** The run's journal, oldest first. */
+  async history(runId: string): Promise<HistoryEvent[]> {
+    await this.getRecord(runId);
+    return toHistory(await this.store.readJournal(runId));
+  }
+
+  /** Sends a signal; it is kept until the run waits for it. */
+  async signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    this.assertOpen();
+    if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+      throw new ValidationError("INVALID_ARGUMENT", "a signal name is 1–200 characters");
+    }
+    const problem = payload === undefined ? undefined : findNonJson(payload, "payload");
+    if (problem) throw new ValidationError("INPUT_NOT_JSON", `signal payload is not JSON: ${problem}`);
+    const execution = this.executions.get(runId);
+    if (!execution || execution.terminal) {
+      const record = await this.getRecord(runId);
+      if (isTerminal(record.status) || execution?.terminal) throw terminalError(runId, execution?.terminal?.status ?? record.status);
+    }
+    const sentAt = this.clock.now();
+    const encoded = payload === undefined ? null : JSON.stringify(payload);
+    const result = await this.committer.submit({ type: "insertSignal", runId, name, payload: encoded, sentAt });
+    if (!result.ok) throw fromErrorData(result.error);
+    const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
+    await this.withExecution(runId, (run) => run.receiveSignal(signal));
+  }
+
+  /** Cancels a run: it stops, its compensations run, it ends `cancelled`. */
+  async cancel(runId: string, reason = "cancelled on request"): Promise<void> {
+    this.assertOpen();
+    const record = await this.getRecord(runId);
+    if (isTerminal(record.status)) throw terminalError(runId, record.status);
+    await this.activate(runId);
+    const execution = this.executions.get(runId);
+    if (!execution) {
+      throw new ConflictError("CONFLICT", `run ${runId} cannot be cancelled here: workflow ${record.workflow} is not registered`);
+    }
+    if (execution.terminal) throw terminalError(runId, execution.terminal.status);
+    execution.requestCancel(reason);
+    await execution.durable();
+  }
+
+  /** Resumes a `failed` run where it stopped; completed steps are not executed again. */
+  async retry(runId: string): Promise<void> {
+    this.assertOpen();
+    const record = await this.getRecord(runId);
+    if (record.status !== RunStatus.Failed) {
+      throw new ConflictError("RUN_NOT_FAILED", `run ${runId} is ${record.status}; only a failed run can be retried`, {
+        status: record.status,
+      });
+    }
+    this.getWorkflow(record.workflow);
+    const index = new ReplayIndex(await this.store.readJournal(runId));
+    const causeSeq = index.lastFailure?.causeSeq;
+    const now = this.clock.now();
+    const result = await this.committer.submit({
+      type: "appendRun",
+      runId,
+      epoch: record.epoch,
+      expectedLength: record.journalLength,
+      entries: [
+        {
+          position: record.journalLength,
+          seq: null,
+          type: Entry.RunRetried,
+          name: null,
+          data: JSON.stringify({ voidSeqs: causeSeq === undefined ? [] : [causeSeq] }),
+          at: now,
+        },
+      ],
+      update: { status: RunStatus.Running, updatedAt: now, wakeAt: null, waitingOn: null, output: null, error: null },
+    });
+    if (!result.ok) throw new ConflictError("CONFLICT", `run ${runId} changed while it was being retried; try again`);
+    this.emit({ type: EventType.RunRetried, runId, workflow: record.workflow, status: RunStatus.Running, at: iso(now) });
+    await this.activate(runId);
+  }
+
+  /** Awaits the run's end: its output, or a RUN_FAILED error carrying its status and error. */
+  async result(runId: string): Promise<unknown> {
+    const info = await this.waitForEnd(runId);
+    if (info.status === RunStatus.Completed) return info.output;
+    throw new BatonError("RUN_FAILED", `run ${runId} ended ${info.status}: ${info.error?.message ?? ""}`, {
+      details: { runId, status: info.status, error: info.error },
+    });
+  }
+
+  /** The run once it is terminal, or as it is when `timeoutMs` passes. */
+  async wait(runId: string, timeoutMs?: number): Promise<Run> {
+    await this.getRecord(runId);
+    if (timeoutMs === undefined) {
+      await this.waitForEnd(runId);
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.waitForEnd(runId),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.get(runId);
+  }
+
+  async workflowCounts(): Promise<Array<{ name: string; registered: boolean } & Record<string, unknown>>> {
+    const counts = new Map<string, Record<string, number>>();
+    for (const name of this.workflows.keys()) counts.set(name, {});
+    for (const row of await this.store.countRunsByWorkflow()) {
+      const byStatus = counts.get(row.workflow) ?? {};
+      byStatus[row.status] = row.count;
+      counts.set(row.workflow, byStatus);
+    }
+    return [...counts.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, byStatus]) => ({
+        name,
+        registered: this.workflows.has(name),
+        ...Object.fromEntries(Object.values(RunStatus).map((s) => [s, byStatus[s] ?? 0])),
+      }));
+  }
+
+  /** Subscribes to run events; returns the unsubscribe function. */
+  on(listener: (event: BatonEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops taking work, lets executing steps finish (up to the close timeout), commits, stops. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.scheduler.stop();
+    const deadline = Date.now() + this.closeTimeoutMs;
+    while (Date.now() < deadline && [...this.executions.values()].some((run) => run.executing > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.allSettled(this.activating.values());
+    await this.committer.idle();
+    for (const run of this.executions.values()) run.halt();
+    this.executions.clear();
+    this.idle.clear();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Number of runs held in memory (the rest wait in the store). */
+  get residentRuns(): number {
+    return this.executions.size;
+  }
+
+  // ─── ExecutionHost ───────────────────────────────────────────────────────────────────
+
+  findWorkflow(name: string): WorkflowDefinition | undefined {
+    return this.workflows.get(name);
+  }
+
+  findTransport(service: string): Transport | undefined {
+    return this.transports.get(service);
+  }
+
+  findRun(runId: string): Promise<RunRecord | undefined> {
+    return this.store.findRun(runId);
+  }
+
+  onTerminal(hosted: { runId: string }): void {
+    const run = this.executions.get(hosted.runId);
+    if (!run?.terminal) return;
+    this.executions.delete(run.runId);
+    this.idle.delete(run.runId);
+    const info = run.terminal;
+    const waiters = this.terminalWaiters.get(run.runId);
+    if (waiters) {
+      this.terminalWaiters.delete(run.runId);
+      for (const resolve of waiters) resolve(info);
+    }
+    const record = run.recordRef;
+    if (record.parentRunId) {
+      const parentRunId = record.parentRunId;
+      void this.store.findRun(run.runId).then((child) => {
+        if (child) return this.withExecution(parentRunId, (parent) => parent.onChildDone(child));
+      });
+    }
+    this.emit({
+      type: info.status === RunStatus.Completed ? EventType.RunCompleted : info.status === RunStatus.Cancelled ? EventType.RunCancelled : EventType.RunFailed,
+      runId: run.runId,
+      workflow: run.workflow,
+      status: info.status,
+      at: iso(this.clock.now()),
+      data: info.error ? { error: info.error } : { output: info.output },
+    });
+  }
+
+  onIdle(hosted: { runId: string }): void {
+    const run = this.executions.get(hosted.runId);
+    if (!run) return;
+    this.idle.delete(run.runId);
+    this.idle.set(run.runId, run);
+    while (this.idle.size > this.cacheSize) {
+      const [oldestId, oldest] = this.idle.entries().next().value as [string, RunExecution];
+      this.idle.delete(oldestId);
+      if (oldest.isIdle()) this.evict(oldest);
+    }
+  }
+
+  onChildrenCreated(_parent: { runId: string }, childRunIds: string[]): void {
+    for (const runId of childRunIds) void this.activate(runId);
+  }
+
+  onLost(hosted: { runId: string }, reason: unknown): void {
+    const runId = hosted.runId;
+    this.executions.delete(runId);
+    this.idle.delete(runId);
+    this.logger.warn({ runId, err: reason }, "run dropped from memory; resuming it from the store");
+    if (!this.closed) setTimeout(() => void this.activate(runId), 1000);
+  }
+
+  onReplayPoint(hosted: { runId: string }): void {
+    const run = this.executions.get(hosted.runId);
+    if (!run) return;
+    this.evict(run);
+    void this.activate(run.runId);
+  }
+
+  cancelRun(runId: string, reason: string): void {
+    this.cancel(runId, reason).catch((e: unknown) => {
+      if (!(e instanceof BatonError && (e.code === "RUN_TERMINAL" || e.code === "ENGINE_CLOSED"))) {
+        this.logger.warn({ runId, err: e }, "could not cancel child run");
+      }
+    });
+  }
+
+  emit(event: BatonEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (e) {
+        this.logger.error({ err: e, event: event.type }, "event listener threw");
+      }
+    }
+  }
+
+  get hasListeners(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  // ─── Internals ───────────────────────────────────────────────────────────────────────
+
+  /** Loads a run from the store and resumes it by replay; no-op if in memory or finished. */
+  activate(runId: string): Promise<void> {
+    if (this.closed || this.executions.has(runId)) return Promise.resolve();
+    const inProgress = this.activating.get(runId);
+    if (inProgress) return inProgress;
+    const activation = this.load(runId)
+      .catch((e: unknown) => this.logger.error({ runId, err: e }, "could not resume run"))
+      .finally(() => this.activating.delete(runId));
+    this.activating.set(runId, activation);
+    return activation;
+  }
+
+  private async load(runId: string): Promise<void> {
+    const record = await this.store.findRun(runId);
+    if (!record || isTerminal(record.status)) return;
+    const definition = this.workflows.get(record.workflow);
+    if (!definition) {
+      this.logger.warn({ runId, workflow: record.workflow }, "run waits: its workflow is not registered on this node");
+      return;
+    }
+    const [journal, signals] = await Promise.all([this.store.readJournal(runId), this.store.pendingSignals(runId)]);
+    if (this.closed || this.executions.has(runId)) return;
+    let input = decodeJson(record.input);
+    try {
+      input = validateInput(definition, input);
+    } catch (e) {
+      this.logger.warn({ runId, err: e }, "stored input no longer matches the workflow's schema; passing it unparsed");
+    }
+    this.launch(record, definition, journal, signals, input);
+  }
+
+  private launch(
+    record: RunRecord,
+    definition: WorkflowDefinition,
+    journal: readonly JournalEntry[],
+    signals: SignalRecord[],
+    input: unknown,
+  ): void {
+    const run = new RunExecution(this, record, definition, journal, signals);
+    this.executions.set(record.runId, run);
+    run.start(input);
+  }
+
+  /** Runs `fn` on the run in memory, or loads it (the store already has what `fn` would tell it). */
+  private async withExecution(runId: string, fn: (run: RunExecution) => void): Promise<void> {
+    const inProgress = this.activating.get(runId);
+    if (inProgress) await inProgress;
+    const run = this.executions.get(runId);
+    if (run) fn(run);
+    else await this.activate(runId);
+  }
+
+  private evict(run: RunExecution): void {
+    run.halt();
+    this.executions.delete(run.runId);
+    this.idle.delete(run.runId);
+    this.scheduler.note(run.wakeAt);
+  }
+
+  private waitForEnd(runId: string): Promise<TerminalInfo> {
+    return new Promise((resolve, reject) => {
+      const waiters = this.terminalWaiters.get(runId) ?? [];
+      waiters.push(resolve);
+      this.terminalWaiters.set(runId, waiters);
+      // Look after registering, so an end that lands in between is not missed.
+      this.store.findRun(runId).then((record) => {
+        if (!record) reject(new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId }));
+        else if (isTerminal(record.status) && !this.executions.get(runId)) {
+          const info: TerminalInfo = { status: record.status };
+          if (record.output !== null) info.output = decodeJson(record.output);
+          if (record.error) info.error = record.error;
+          resolve(info);
+        } else return;
+        const list = this.terminalWaiters.get(runId)?.filter((w) => w !== resolve);
+        if (list?.length) this.terminalWaiters.set(runId, list);
+        else this.terminalWaiters.delete(runId);
+      }, reject);
+    });
+  }
+
+  private async getRecord(runId: string): Promise<RunRecord> {
+    const record = await this.store.findRun(runId);
+    if (!record) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
+    return record;
+  }
+
+  private getWorkflow(name: string): WorkflowDefinition {
+    const definition = this.workflows.get(name);
+    if (!definition) {
+      throw new NotFoundError("WORKFLOW_NOT_FOUND", `workflow ${JSON.stringify(name)} is not registered`, { workflow: name });
+    }
+    return definition;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BatonError("ENGINE_CLOSED", "the engine is closed");
+  }
+}
+
+function terminalError(runId: string, status: RunStatus): ConflictError {
+  return new ConflictError("RUN_TERMINAL", `run ${runId} is ${status} and takes no more signals, cancels or retries`, { status });
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

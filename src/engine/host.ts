@@ -1,0 +1,33 @@
+import type { BatonEvent, Clock, Logger } from "../common/index.js";
+import type { RunRecord } from "../store/index.js";
+import type { Transport } from "../transport/index.js";
+import type { WorkflowDefinition } from "./definitions.js";
+import type { GroupCommitter } from "./group-commit.js";
+
+/** The execution as its host sees it. */
+export interface HostedRun {
+  readonly runId: string;
+}
+
+/** What a run's execution needs from the engine that hosts it. */
+export interface ExecutionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly committer: GroupCommitter;
+  readonly replayAfterEveryOp: boolean;
+  findWorkflow(name: string): WorkflowDefinition | undefined;
+  findTransport(service: string): Transport | undefined;
+  findRun(runId: string): Promise<RunRecord | undefined>;
+  /** A write that made the run terminal is durable. */
+  onTerminal(run: HostedRun): void;
+  /** The run settled into waiting with nothing left to write: it may be evicted. */
+  onIdle(run: HostedRun): void;
+  /** A write that created child runs is durable: start them. */
+  onChildrenCreated(parent: HostedRun, childRunIds: string[]): void;
+  /** A write failed or was fenced: drop this execution; the run resumes from the store. */
+  onLost(run: HostedRun, reason: unknown): void;
+  /** Replay-test mode: drop the execution and replay it from the journal. */
+  onReplayPoint(run: HostedRun): void;
+  cancelRun(runId: string, reason: string): void;
+  emit(event: BatonEvent): void;
+}

@@ -1,0 +1,15 @@
+export { Engine, type EngineOptions, type StartOptions, type StartedRun, type ListQuery } from "./engine.js";
+export {
+  workflow,
+  service,
+  isWorkflowDefinition,
+  isServiceDefinition,
+  indexWorkflows,
+  type WorkflowDefinition,
+  type WorkflowOptions,
+  type WorkflowFunction,
+  type ServiceDefinition,
+  type InputSchema,
+} from "./definitions.js";
+export type { WorkflowContext, StepInfo, StepOptions, ChildOptions } from "./context.js";
+export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";

@@ -1,0 +1,157 @@
+import type { ErrorData, OpKind } from "../common/index.js";
+import type { JournalEntry } from "../store/index.js";
+
+/**
+ * Journal entry types. An operation's entries are `{kind}.{event}`; run-level entries have no
+ * seq. Completions (completed / failed / received) are what replay delivers, in journal order.
+ */
+export const Entry = {
+  RunStarted: "run.started",
+  RunCancelRequested: "run.cancel_requested",
+  /** Phase marker: from here on the workflow is abandoned and compensations run. */
+  RunCompensating: "run.compensating",
+  RunCancelling: "run.cancelling",
+  RunCompleted: "run.completed",
+  RunCompensated: "run.compensated",
+  RunFailed: "run.failed",
+  RunCancelled: "run.cancelled",
+  /** A failed run resumed; `voidSeqs` lose the failed completion that ended the run. */
+  RunRetried: "run.retried",
+} as const;
+
+export type OpEvent = "started" | "awaited" | "attempt_failed" | "completed" | "failed" | "received" | "recorded";
+
+export function opEntryType(kind: OpKind, event: OpEvent): string {
+  return `${kind}.${event}`;
+}
+
+export function splitEntryType(type: string): { kind: string; event: string } {
+  const dot = type.indexOf(".");
+  return { kind: type.slice(0, dot), event: type.slice(dot + 1) };
+}
+
+export function isCompletionEvent(event: string): boolean {
+  return event === "completed" || event === "failed" || event === "received";
+}
+
+/** Data of an operation's entries, as JSON in the journal. */
+export interface OpEntryData {
+  output?: unknown;
+  error?: ErrorData;
+  attempt?: number;
+  attempts?: number;
+  retryAt?: number;
+  fireAt?: number;
+  timeoutAt?: number;
+  signalId?: number;
+  childRunId?: string;
+  workflow?: string;
+  value?: unknown;
+  startedAt?: number;
+  compensates?: number;
+}
+
+export interface RecordedOp {
+  kind: OpKind;
+  name: string;
+  entries: Array<{ event: string; data: OpEntryData; at: number }>;
+  /** The completion's index in `deliveries`, if the operation completed. */
+  completion?: { event: string; data: OpEntryData; at: number };
+  /** Attempts that failed since the run was last retried (the budget left). */
+  failedAttemptsSinceRetry: number;
+  failedAttempts: number;
+  lastRetryAt?: number | undefined;
+}
+
+export type Delivery =
+  | { type: "op"; seq: number }
+  | { type: "phase"; phase: "compensating" | "cancelling"; data: { error?: ErrorData; reason?: string } };
+
+/**
+ * What a run's journal says, indexed for replay: every operation by seq, and the order in which
+ * completions and phase markers must be delivered back to the workflow.
+ */
+export class ReplayIndex {
+  readonly ops = new Map<number, RecordedOp>();
+  readonly deliveries: Delivery[] = [];
+  cancelRequested: string | undefined;
+  /** Why the run last failed, if it did and was retried. */
+  readonly voided = new Set<number>();
+  lastFailure: { causeSeq?: number } | undefined;
+  length = 0;
+
+  constructor(entries: readonly JournalEntry[]) {
+    // A retry voids the failed completions that ended the run; find those first.
+    const voidBefore = new Map<number, number>();
+    for (const entry of entries) {
+      if (entry.type === Entry.RunRetried) {
+        const data = parse(entry.data) as { voidSeqs?: number[] };
+        for (const seq of data.voidSeqs ?? []) voidBefore.set(seq, entry.position);
+      }
+    }
+    for (const entry of entries) {
+      this.length = entry.position + 1;
+      if (entry.seq === null) {
+        this.addRunEntry(entry);
+        continue;
+      }
+      const { kind, event } = splitEntryType(entry.type);
+      const data = parse(entry.data) as OpEntryData;
+      let op = this.ops.get(entry.seq);
+      if (!op) {
+        op = { kind: kind as OpKind, name: entry.name ?? "", entries: [], failedAttemptsSinceRetry: 0, failedAttempts: 0 };
+        this.ops.set(entry.seq, op);
+      }
+      const voidedAt = voidBefore.get(entry.seq);
+      if (event === "attempt_failed") {
+        op.failedAttempts++;
+        if (voidedAt === undefined || entry.position > voidedAt) op.failedAttemptsSinceRetry++;
+        op.lastRetryAt = data.retryAt;
+      }
+      if (isCompletionEvent(event)) {
+        if (voidedAt !== undefined && entry.position < voidedAt && event === "failed") {
+          this.voided.add(entry.seq);
+          op.entries.push({ event: "voided", data, at: entry.at });
+          continue;
+        }
+        op.completion = { event, data, at: entry.at };
+        this.deliveries.push({ type: "op", seq: entry.seq });
+      }
+      op.entries.push({ event, data, at: entry.at });
+    }
+  }
+
+  private addRunEntry(entry: JournalEntry): void {
+    switch (entry.type) {
+      case Entry.RunCancelRequested:
+        this.cancelRequested = (parse(entry.data) as { reason?: string }).reason ?? "cancelled";
+        break;
+      case Entry.RunCompensating:
+        this.deliveries.push({ type: "phase", phase: "compensating", data: parse(entry.data) as { error?: ErrorData } });
+        break;
+      case Entry.RunCancelling:
+        this.deliveries.push({ type: "phase", phase: "cancelling", data: parse(entry.data) as { reason?: string } });
+        break;
+      case Entry.RunFailed:
+        this.lastFailure = parse(entry.data) as { causeSeq?: number };
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Whether a phase marker is still ahead in `deliveries` from `index` on. */
+  hasPhaseMarkerFrom(index: number): boolean {
+    for (let i = index; i < this.deliveries.length; i++) if (this.deliveries[i]?.type === "phase") return true;
+    return false;
+  }
+}
+
+function parse(data: string | null): unknown {
+  return data === null ? {} : JSON.parse(data);
+}
+
+/** Describes an operation for error messages: "call payments.charge". */
+export function describeOp(kind: string, name: string): string {
+  return `${kind} ${name}`;
+}

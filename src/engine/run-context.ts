@@ -1,0 +1,229 @@
+import {
+  BatonError,
+  ValidationError,
+  findNonJson,
+  isTerminal,
+  isValidRunId,
+  newUuid,
+  type Logger,
+  type OpKind,
+} from "../common/index.js";
+import type { ChildOptions, StepInfo, StepOptions, WorkflowContext } from "./context.js";
+import { isServiceDefinition, isWorkflowDefinition, type ServiceDefinition, type WorkflowDefinition } from "./definitions.js";
+import type { Op, RunExecution } from "./run-execution.js";
+import { resolveRetry } from "./retry.js";
+import { validateInput } from "./validate-input.js";
+
+/** A promise that never settles: what an operation returns once its run is parked. */
+const NEVER = new Promise<never>(() => {});
+
+/** The ctx a workflow function receives; every method journals through the run's execution. */
+export class RunContext implements WorkflowContext {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly log: Logger;
+
+  constructor(
+    private readonly run: RunExecution,
+    logger: Logger,
+  ) {
+    this.runId = run.runId;
+    this.workflow = run.workflow;
+    this.log = replayAwareLogger(logger, () => run.isReplaying);
+  }
+
+  step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options: StepOptions<T> = {}): Promise<T> {
+    if (typeof name !== "string" || name.length === 0) return rejectUsage("ctx.step needs a name");
+    if (typeof fn !== "function") return rejectUsage(`ctx.step ${name}: the second argument must be a function`);
+    return this.runOp("step", name, options, (op, attempt, signal) =>
+      fn({ runId: this.runId, seq: op.seq, attempt, idempotencyKey: this.run.idempotencyKey(op.seq), signal }),
+    );
+  }
+
+  call<T = unknown>(
+    service: ServiceDefinition | string,
+    command: string,
+    input?: unknown,
+    options: StepOptions<T> = {},
+  ): Promise<T> {
+    const serviceName = isServiceDefinition(service) ? service.name : service;
+    const transport = this.run.hostRef.findTransport(serviceName);
+    if (!transport) {
+      return Promise.reject(
+        new BatonError("SERVICE_NOT_FOUND", `run ${this.runId}: service ${String(serviceName)} is not registered`),
+      );
+    }
+    const problem = findNonJson(input, "input");
+    if (problem && input !== undefined) return rejectUsage(`ctx.call ${serviceName}.${command}: ${problem}`);
+    return this.runOp("call", `${serviceName}.${command}`, options, (op, attempt, signal) =>
+      transport.send({
+        service: serviceName,
+        command,
+        input,
+        runId: this.runId,
+        workflow: this.workflow,
+        seq: op.seq,
+        attempt,
+        idempotencyKey: this.run.idempotencyKey(op.seq),
+        signal,
+        ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+      }),
+    );
+  }
+
+  private runOp<T>(
+    kind: "step" | "call",
+    name: string,
+    options: StepOptions<T>,
+    body: (op: Op, attempt: number, signal: AbortSignal) => unknown,
+  ): Promise<T> {
+    const created = this.run.newOp(kind, name);
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    if (options.compensate) op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+    const defaults = this.run.definitionOptions;
+    const policy = resolveRetry(defaults.retry, options.retry);
+    const timeout = options.timeout ?? defaults.timeout;
+    this.run.schedule(op, () => void this.run.runAttempts(op, policy, timeout, (attempt, signal) => body(op, attempt, signal)));
+    return promise as Promise<T>;
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+      return rejectUsage(`ctx.sleep needs a duration in ms, got ${String(ms)}`);
+    }
+    const created = this.run.newOp("sleep", "sleep");
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    let fireAt = op.recorded?.entries.find((e) => e.event === "started")?.data.fireAt;
+    if (fireAt === undefined) {
+      fireAt = this.run.hostRef.clock.now() + ms;
+      this.run.appendOp(op, "started", { fireAt });
+    }
+    const at = fireAt;
+    op.wait = { kind: "timer", until: at };
+    this.run.schedule(op, () => this.run.armTimer(op, at, { kind: "timer" }, () => this.run.complete(op, "completed", {})));
+    return promise as Promise<void>;
+  }
+
+  waitForSignal<T = unknown>(name: string, options: { timeout?: number } = {}): Promise<T> {
+    if (typeof name !== "string" || name.length === 0) return rejectUsage("ctx.waitForSignal needs a signal name");
+    const timeout = options.timeout;
+    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
+      return rejectUsage(`ctx.waitForSignal ${name}: timeout must be a duration in ms`);
+    }
+    const created = this.run.newOp("signal", name);
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    op.signalName = name;
+    const awaited = op.recorded?.entries.find((e) => e.event === "awaited");
+    let timeoutAt = awaited?.data.timeoutAt;
+    if (!awaited) {
+      timeoutAt = timeout === undefined ? undefined : this.run.hostRef.clock.now() + timeout;
+      this.run.appendOp(op, "awaited", timeoutAt === undefined ? {} : { timeoutAt });
+    }
+    op.wait = timeoutAt === undefined ? { kind: "signal" } : { kind: "signal", until: timeoutAt };
+    this.run.schedule(op, () => {
+      if (this.run.consumeSignal(op)) return;
+      if (timeoutAt === undefined) return;
+      this.run.armTimer(op, timeoutAt, { kind: "signal" }, () =>
+        this.run.complete(op, "failed", {
+          error: { code: "SIGNAL_TIMEOUT", message: `no signal "${name}" within ${timeout ?? "the"} ms` },
+        }),
+      );
+    });
+    return promise as Promise<T>;
+  }
+
+  child<O = unknown>(
+    workflow: WorkflowDefinition<never, O> | string,
+    input?: unknown,
+    options: ChildOptions = {},
+  ): Promise<O> {
+    const name: string = isWorkflowDefinition(workflow) ? workflow.name : (workflow as string);
+    const definition = this.run.hostRef.findWorkflow(name);
+    if (!definition) {
+      return Promise.reject(new BatonError("WORKFLOW_NOT_FOUND", `run ${this.runId}: workflow ${String(name)} is not registered`));
+    }
+    if (options.runId !== undefined && !isValidRunId(options.runId)) {
+      return Promise.reject(new ValidationError("INVALID_RUN_ID", `ctx.child ${name}: run id ${JSON.stringify(options.runId)} is invalid`));
+    }
+    try {
+      validateInput(definition, input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const created = this.run.newOp("child", name);
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    const started = op.recorded?.entries.find((e) => e.event === "started");
+    let childRunId = started?.data.childRunId;
+    if (childRunId === undefined) {
+      childRunId = options.runId ?? childRunIdFor(this.runId, op.seq);
+      this.run.appendOp(op, "started", { childRunId, workflow: name });
+      this.run.addChild(this.run.newChildRun(op.seq, childRunId, name, input));
+    }
+    op.childRunId = childRunId;
+    op.wait = { kind: "child" };
+    const id = childRunId;
+    this.run.schedule(op, () => {
+      // The child may have ended while this run was away: look once, then wait to be told.
+      void this.run.durable().then(async (ok) => {
+        if (!ok) return;
+        const child = await this.run.hostRef.findRun(id);
+        if (child && isTerminal(child.status)) this.run.completeChild(op, child);
+      });
+    });
+    return promise as Promise<O>;
+  }
+
+  now(): number {
+    return this.record("now", () => this.run.hostRef.clock.now()) as number;
+  }
+
+  random(): number {
+    return this.record("random", () => Math.random()) as number;
+  }
+
+  uuid(): string {
+    return this.record("uuid", () => newUuid()) as string;
+  }
+
+  private record(kind: OpKind, produce: () => unknown): unknown {
+    const created = this.run.newOp(kind, kind);
+    if (!created) throw new BatonError("NON_DETERMINISM", `run ${this.runId}: ${kind}() does not match the journal`);
+    const { op } = created;
+    const recorded = op.recorded?.entries.find((e) => e.event === "recorded");
+    op.settled = true;
+    this.run.forget(op);
+    if (recorded) return recorded.data.value;
+    const value = produce();
+    this.run.appendOp(op, "recorded", { value });
+    return value;
+  }
+}
+
+function childRunIdFor(parentRunId: string, seq: number): string {
+  const suffix = `:${seq}`;
+  return parentRunId.slice(0, 200 - suffix.length) + suffix;
+}
+
+function rejectUsage(message: string): Promise<never> {
+  return Promise.reject(new ValidationError("INVALID_ARGUMENT", message));
+}
+
+/** Logs only when the run is not replaying, so each line appears once however often it replays. */
+function replayAwareLogger(logger: Logger, isReplaying: () => boolean): Logger {
+  const gate =
+    (level: "debug" | "info" | "warn" | "error") =>
+    (obj: object, msg?: string): void => {
+      if (!isReplaying()) logger[level](obj, msg);
+    };
+  return {
+    debug: gate("debug"),
+    info: gate("info"),
+    warn: gate("warn"),
+    error: gate("error"),
+    child: (bindings) => replayAwareLogger(logger.child(bindings), isReplaying),
+  };
+}

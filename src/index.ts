@@ -1,0 +1,44 @@
+/**
+ * Baton: a durable orchestrator for microservices.
+ *
+ * @example
+ * import { workflow, service, local, Baton } from "baton";
+ */
+export { Baton, type BatonOptions } from "./baton.js";
+export {
+  workflow,
+  service,
+  DEFAULT_RETRY,
+  type WorkflowDefinition,
+  type WorkflowOptions,
+  type WorkflowFunction,
+  type ServiceDefinition,
+  type WorkflowContext,
+  type StepInfo,
+  type StepOptions,
+  type ChildOptions,
+  type RetryPolicy,
+  type StartOptions,
+  type StartedRun,
+  type ListQuery,
+} from "./engine/index.js";
+export { local, type CommandMeta, type CommandHandler, type TransportSpec } from "./transport/index.js";
+export {
+  BatonError,
+  StepFailedError,
+  TransientError,
+  NonDeterminismError,
+  ManualClock,
+  SystemClock,
+  RunStatus,
+  EventType,
+  isTerminal,
+  type ErrorData,
+  type Run,
+  type StepView,
+  type WaitingOn,
+  type HistoryEvent,
+  type BatonEvent,
+  type Clock,
+  type Logger,
+} from "./common/index.js";

@@ -1,0 +1,23 @@
+import { ValidationError } from "../common/index.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
+import type { Store } from "./store.js";
+
+/**
+ * Opens a store from a URL: `sqlite:PATH`, `sqlite::memory:`, optionally with
+ * `?synchronous=normal` to trade power-loss durability for speed.
+ */
+export function openStore(url: string): Store {
+  if (url.startsWith("sqlite:")) {
+    const [path = "", query = ""] = url.slice("sqlite:".length).split("?", 2);
+    if (path === "") throw new ValidationError("INVALID_ARGUMENT", `database URL ${url} names no file`);
+    const synchronous = new URLSearchParams(query).get("synchronous");
+    if (synchronous !== null && synchronous !== "full" && synchronous !== "normal") {
+      throw new ValidationError("INVALID_ARGUMENT", `synchronous=${synchronous} in ${url}: use full or normal`);
+    }
+    return new SqliteStore({ path, synchronous: synchronous ?? "full" });
+  }
+  throw new ValidationError(
+    "INVALID_ARGUMENT",
+    `database URL ${JSON.stringify(url)} is not supported: use sqlite:PATH or sqlite::memory:`,
+  );
+}

@@ -1,0 +1,355 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { BatonError, type ErrorData, type RunStatus, type WaitingOn } from "../../common/index.js";
+import { decodeCursor, encodeCursor } from "../cursor.js";
+import { loadMigrations } from "../migrations.js";
+import type {
+  EventRecord,
+  JournalEntry,
+  NewRun,
+  RunPage,
+  RunQuery,
+  RunRecord,
+  SignalRecord,
+  Store,
+  WriteOp,
+  WriteResult,
+} from "../store.js";
+
+export interface SqliteStoreOptions {
+  /** A file path, or ":memory:". */
+  path: string;
+  /**
+   * "full" (default): a committed step survives power loss — every group commit fsyncs.
+   * "normal": survives a process crash, may lose the last commits on power loss; faster.
+   */
+  synchronous?: "full" | "normal";
+}
+
+interface RunRow {
+  run_id: string;
+  workflow: string;
+  status: RunStatus;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  parent_run_id: string | null;
+  parent_seq: number | null;
+  created_at: number;
+  updated_at: number;
+  wake_at: number | null;
+  waiting_on: string | null;
+  journal_length: number;
+  epoch: number;
+}
+
+const NON_TERMINAL = "('pending','running','waiting','compensating')";
+
+/** The embedded store: one SQLite file in WAL mode, written by one connection. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("temp_store = MEMORY");
+    this.applyBatch = this.db.transaction((ops: readonly WriteOp[]) => ops.map((op) => this.apply(op)));
+  }
+
+  migrate(): Promise<void> {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
+    const applied = new Set(
+      (this.db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map(
+        (row) => row.version,
+      ),
+    );
+    for (const migration of loadMigrations("sqlite")) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .run(migration.version, migration.name, Date.now());
+      }).immediate();
+    }
+    return Promise.resolve();
+  }
+
+  commit(ops: readonly WriteOp[]): Promise<WriteResult[]> {
+    try {
+      // better-sqlite3 is synchronous: the fsync of synchronous=FULL happens here, once per batch.
+      return Promise.resolve(this.applyBatch.immediate(ops));
+    } catch (e) {
+      return Promise.reject(
+        new BatonError("STORE_FAILED", `the SQLite store could not commit: ${(e as Error).message}`, {
+          retryable: true,
+          cause: e,
+        }),
+      );
+    }
+  }
+
+  private apply(op: WriteOp): WriteResult {
+    switch (op.type) {
+      case "createRun":
+        return this.createRun(op.run);
+      case "appendRun": {
+        const update = op.update;
+        const newLength = op.expectedLength + op.entries.length;
+        const changed = this.statement(
+          `UPDATE runs SET status = ?, updated_at = ?, wake_at = ?, waiting_on = ?, journal_length = ?,
+             output = CASE WHEN ? THEN ? ELSE output END, error = CASE WHEN ? THEN ? ELSE error END
+           WHERE run_id = ? AND epoch = ? AND journal_length = ?`,
+        ).run(
+          update.status,
+          update.updatedAt,
+          update.wakeAt,
+          update.waitingOn === null ? null : JSON.stringify(update.waitingOn),
+          newLength,
+          update.output === undefined ? 0 : 1,
+          update.output ?? null,
+          update.error === undefined ? 0 : 1,
+          update.error ? JSON.stringify(update.error) : null,
+          op.runId,
+          op.epoch,
+          op.expectedLength,
+        ).changes;
+        if (changed === 0) {
+          return {
+            ok: false,
+            error: {
+              code: "LEASE_LOST",
+              message: `run ${op.runId}: journal write at position ${op.expectedLength} (epoch ${op.epoch}) was fenced off`,
+            },
+          };
+        }
+        for (const entry of op.entries) this.insertEntry(op.runId, entry);
+        for (const { signalId, seq } of op.consumedSignals ?? []) {
+          this.statement("UPDATE signals SET consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL").run(
+            seq,
+            signalId,
+          );
+        }
+        for (const run of op.createRuns ?? []) this.createRun(run);
+        for (const runId of op.wakeRuns ?? []) this.wake(runId, update.updatedAt);
+        for (const event of op.events ?? []) this.insertEvent(event);
+        return { ok: true };
+      }
+      case "insertSignal": {
+        const signalId = Number(
+          this.statement("INSERT INTO signals (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)").run(
+            op.runId,
+            op.name,
+            op.payload,
+            op.sentAt,
+          ).lastInsertRowid,
+        );
+        this.wake(op.runId, op.sentAt);
+        return { ok: true, signalId };
+      }
+    }
+  }
+
+  private createRun(run: NewRun): WriteResult {
+    const inserted = this.statement(
+      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING`,
+    ).run(run.runId, run.workflow, run.input, run.parentRunId, run.parentSeq, run.createdAt, run.createdAt).changes;
+    if (inserted === 0) {
+      const existing = this.findRunSync(run.runId);
+      return existing ? { ok: true, created: false, run: existing } : { ok: false, error: lost(run.runId) };
+    }
+    this.insertEntry(run.runId, run.firstEntry);
+    return { ok: true, created: true };
+  }
+
+  private insertEntry(runId: string, entry: JournalEntry): void {
+    this.statement("INSERT INTO journal (run_id, position, seq, type, name, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
+      runId,
+      entry.position,
+      entry.seq,
+      entry.type,
+      entry.name,
+      entry.data,
+      entry.at,
+    );
+  }
+
+  /** Marks a waiting run as due now, so a restart cannot lose the reason to wake it. */
+  private wake(runId: string, at: number): void {
+    this.statement(
+      `UPDATE runs SET wake_at = MIN(COALESCE(wake_at, ?1), ?1) WHERE run_id = ?2 AND status IN ${NON_TERMINAL}`,
+    ).run(at, runId);
+  }
+
+  private insertEvent(event: EventRecord): void {
+    this.statement("INSERT INTO events (type, run_id, workflow, status, data, at) VALUES (?, ?, ?, ?, ?, ?)").run(
+      event.type,
+      event.runId,
+      event.workflow,
+      event.status,
+      event.data,
+      event.at,
+    );
+  }
+
+  findRun(runId: string): Promise<RunRecord | undefined> {
+    return Promise.resolve(this.findRunSync(runId));
+  }
+
+  private findRunSync(runId: string): RunRecord | undefined {
+    const row = this.statement("SELECT * FROM runs WHERE run_id = ?").get(runId) as RunRow | undefined;
+    return row && toRunRecord(row);
+  }
+
+  listRuns(query: RunQuery): Promise<RunPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.workflow !== undefined) {
+      where.push("workflow = ?");
+      params.push(query.workflow);
+    }
+    if (query.status !== undefined) {
+      where.push("status = ?");
+      params.push(query.status);
+    }
+    if (query.runIdPrefix !== undefined) {
+      where.push("run_id LIKE ? ESCAPE '\\'");
+      params.push(`${query.runIdPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    if (query.cursor !== undefined) {
+      const cursor = decodeCursor(query.cursor);
+      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
+      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+                 ORDER BY created_at DESC, run_id DESC LIMIT ?`;
+    const rows = this.statement(sql).all(...params, query.limit + 1) as RunRow[];
+    const page = rows.slice(0, query.limit).map(toRunRecord);
+    const last = page[page.length - 1];
+    return Promise.resolve(
+      rows.length > query.limit && last
+        ? { runs: page, nextCursor: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) }
+        : { runs: page },
+    );
+  }
+
+  readJournal(runId: string): Promise<JournalEntry[]> {
+    return Promise.resolve(
+      this.statement(
+        "SELECT position, seq, type, name, data, at FROM journal WHERE run_id = ? ORDER BY position",
+      ).all(runId) as JournalEntry[],
+    );
+  }
+
+  pendingSignals(runId: string): Promise<SignalRecord[]> {
+    const rows = this.statement(
+      "SELECT signal_id, run_id, name, payload, sent_at FROM signals WHERE run_id = ? AND consumed_seq IS NULL ORDER BY signal_id",
+    ).all(runId) as Array<{ signal_id: number; run_id: string; name: string; payload: string | null; sent_at: number }>;
+    return Promise.resolve(
+      rows.map((r) => ({ signalId: r.signal_id, runId: r.run_id, name: r.name, payload: r.payload, sentAt: r.sent_at })),
+    );
+  }
+
+  findRunsToResume(now: number): Promise<string[]> {
+    const rows = this.statement(
+      `SELECT run_id FROM runs WHERE status IN ('pending', 'running', 'compensating')
+       UNION SELECT run_id FROM runs WHERE wake_at <= ?`,
+    ).all(now) as Array<{ run_id: string }>;
+    return Promise.resolve(rows.map((r) => r.run_id));
+  }
+
+  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>> {
+    const rows = this.statement(
+      "SELECT run_id, wake_at FROM runs WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
+    ).all(now, limit) as Array<{ run_id: string; wake_at: number }>;
+    return Promise.resolve(rows.map((r) => ({ runId: r.run_id, wakeAt: r.wake_at })));
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    const row = this.statement("SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL").get() as {
+      at: number | null;
+    };
+    return Promise.resolve(row.at ?? undefined);
+  }
+
+  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>> {
+    return Promise.resolve(
+      this.statement("SELECT workflow, status, COUNT(*) AS count FROM runs GROUP BY workflow, status").all() as Array<{
+        workflow: string;
+        status: RunStatus;
+        count: number;
+      }>,
+    );
+  }
+
+  readEvents(afterId: number, limit: number): Promise<EventRecord[]> {
+    const rows = this.statement(
+      "SELECT event_id, type, run_id, workflow, status, data, at FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?",
+    ).all(afterId, limit) as Array<{
+      event_id: number;
+      type: string;
+      run_id: string;
+      workflow: string;
+      status: RunStatus;
+      data: string | null;
+      at: number;
+    }>;
+    return Promise.resolve(
+      rows.map((r) => ({
+        eventId: r.event_id,
+        type: r.type,
+        runId: r.run_id,
+        workflow: r.workflow,
+        status: r.status,
+        data: r.data,
+        at: r.at,
+      })),
+    );
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function lost(runId: string): ErrorData {
+  return { code: "INTERNAL", message: `run ${runId} could be neither created nor read` };
+}
+
+function toRunRecord(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id,
+    workflow: row.workflow,
+    status: row.status,
+    input: row.input,
+    output: row.output,
+    error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
+    parentRunId: row.parent_run_id,
+    parentSeq: row.parent_seq,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    wakeAt: row.wake_at,
+    waitingOn: row.waiting_on === null ? null : (JSON.parse(row.waiting_on) as WaitingOn),
+    journalLength: row.journal_length,
+    epoch: row.epoch,
+  };
+}

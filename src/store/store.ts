@@ -1,0 +1,140 @@
+import type { ErrorData, RunStatus, WaitingOn } from "../common/index.js";
+
+/**
+ * The durable state behind the engine. SQLite and PostgreSQL implement it and both pass
+ * `conformance.ts`. JSON payloads cross this interface as text: the engine encodes once
+ * and the store never looks inside.
+ */
+export interface Store {
+  /** Brings the schema to the newest migration. Safe to call on every open. */
+  migrate(): Promise<void>;
+
+  /**
+   * Applies every operation in one transaction — the group commit. An operation that cannot
+   * apply (a fenced write, a run id in use) reports it in its own result and does not abort the
+   * others; a store fault rejects the whole batch and nothing of it is written.
+   */
+  commit(ops: readonly WriteOp[]): Promise<WriteResult[]>;
+
+  findRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(query: RunQuery): Promise<RunPage>;
+  readJournal(runId: string): Promise<JournalEntry[]>;
+  /** Signals sent to a run and not yet consumed by a wait, oldest first. */
+  pendingSignals(runId: string): Promise<SignalRecord[]>;
+  /** Runs an engine must pick up after a restart: not terminal and not waiting, or due. */
+  findRunsToResume(now: number): Promise<string[]>;
+  /** Waiting runs whose wake-up time has come, earliest first. */
+  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>>;
+  /** The earliest wake-up time of any waiting run. */
+  nextWakeAt(): Promise<number | undefined>;
+  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
+  readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
+  close(): Promise<void>;
+}
+
+/** A run's row. `journalLength` is the next free journal position. */
+export interface RunRecord {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  input: string | null;
+  output: string | null;
+  error: ErrorData | null;
+  parentRunId: string | null;
+  parentSeq: number | null;
+  createdAt: number;
+  updatedAt: number;
+  wakeAt: number | null;
+  waitingOn: WaitingOn | null;
+  journalLength: number;
+  epoch: number;
+}
+
+/**
+ * One journal entry. `seq` is set on entries that belong to a ctx operation; run-level
+ * entries (run.started, run.completed…) have none. `data` is JSON text.
+ */
+export interface JournalEntry {
+  position: number;
+  seq: number | null;
+  type: string;
+  name: string | null;
+  data: string | null;
+  at: number;
+}
+
+export interface SignalRecord {
+  signalId: number;
+  runId: string;
+  name: string;
+  payload: string | null;
+  sentAt: number;
+}
+
+export interface EventRecord {
+  eventId?: number;
+  type: string;
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  data: string | null;
+  at: number;
+}
+
+export interface NewRun {
+  runId: string;
+  workflow: string;
+  input: string | null;
+  createdAt: number;
+  parentRunId: string | null;
+  parentSeq: number | null;
+  /** The run's first journal entry (run.started), written with the row. */
+  firstEntry: JournalEntry;
+}
+
+/** The state of a run after a write: every append carries it, so the row is always current. */
+export interface RunUpdate {
+  status: RunStatus;
+  updatedAt: number;
+  wakeAt: number | null;
+  waitingOn: WaitingOn | null;
+  output?: string | null;
+  error?: ErrorData | null;
+}
+
+export type WriteOp =
+  | { type: "createRun"; run: NewRun }
+  | {
+      type: "appendRun";
+      runId: string;
+      /** Fencing token: the write applies only while the run's epoch is still this one. */
+      epoch: number;
+      /** Position the first entry must take: a mismatch means another writer got there. */
+      expectedLength: number;
+      entries: JournalEntry[];
+      update: RunUpdate;
+      consumedSignals?: Array<{ signalId: number; seq: number }>;
+      createRuns?: NewRun[];
+      /** Other runs to wake (a parent when its child ends), so a crash cannot lose the wake-up. */
+      wakeRuns?: string[];
+      events?: EventRecord[];
+    }
+  | { type: "insertSignal"; runId: string; name: string; payload: string | null; sentAt: number };
+
+export type WriteResult =
+  | { ok: true; created?: boolean; run?: RunRecord; signalId?: number }
+  | { ok: false; error: ErrorData };
+
+export interface RunQuery {
+  workflow?: string;
+  status?: RunStatus;
+  /** Substring of the run id (the dashboard's search). */
+  runIdPrefix?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor?: string;
+}

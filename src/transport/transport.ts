@@ -1,0 +1,51 @@
+/**
+ * How a command reaches a service. The engine knows only this interface; which transport
+ * serves a service is chosen per service when the engine opens (CONTRACT §4, §5).
+ */
+export interface Transport {
+  readonly kind: TransportKind;
+  /**
+   * Sends one attempt of a command and resolves with the reply's output. Rejects with a
+   * BatonError whose `retryable` says whether another attempt may succeed; a TransientError
+   * may carry `retryAfterMs`. Must honour `request.signal` (the attempt's timeout).
+   */
+  send(request: CommandRequest): Promise<unknown>;
+  close?(): Promise<void>;
+}
+
+export type TransportKind = "local" | "http" | "queue";
+
+export interface CommandRequest {
+  service: string;
+  command: string;
+  input: unknown;
+  runId: string;
+  workflow: string;
+  seq: number;
+  attempt: number;
+  /** `{runId}:{seq}`: the same on every attempt, so services can deduplicate. */
+  idempotencyKey: string;
+  /** W3C trace context of the run, passed to the service. */
+  traceparent?: string;
+  timeoutMs?: number;
+  signal: AbortSignal;
+}
+
+/** A serialisable description of how to reach a service; the composition root builds the Transport. */
+export type TransportSpec = LocalTransportSpec;
+
+/** Metadata a local handler receives beside its input. */
+export interface CommandMeta {
+  idempotencyKey: string;
+  runId: string;
+  workflow: string;
+  attempt: number;
+  signal: AbortSignal;
+}
+
+export type CommandHandler = (input: never, meta: CommandMeta) => unknown;
+
+export interface LocalTransportSpec {
+  kind: "local";
+  handlers: Record<string, CommandHandler>;
+}
