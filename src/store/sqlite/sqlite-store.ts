@@ -186,8 +186,8 @@ export class SqliteStore implements Store {
   /** Marks a waiting run as due now, so a restart cannot lose the reason to wake it. */
   private wake(runId: string, at: number): void {
     this.statement(
-      `UPDATE runs SET wake_at = MIN(COALESCE(wake_at, ?1), ?1) WHERE run_id = ?2 AND status IN ${NON_TERMINAL}`,
-    ).run(at, runId);
+      `UPDATE runs SET wake_at = MIN(COALESCE(wake_at, ?), ?) WHERE run_id = ? AND status IN ${NON_TERMINAL}`,
+    ).run(at, at, runId);
   }
 
   private insertEvent(event: EventRecord): void {
