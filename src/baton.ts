@@ -13,6 +13,7 @@ import {
   indexWorkflows,
   isServiceDefinition,
   isWorkflowDefinition,
+  type AnyWorkflow,
   type ListQuery,
   type ServiceDefinition,
   type StartOptions,
@@ -26,7 +27,7 @@ export interface BatonOptions {
   /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
   db?: string;
   /** Workflow definitions: an array, or a module's exports (every `workflow()` value among them). */
-  workflows?: readonly WorkflowDefinition[] | Record<string, unknown>;
+  workflows?: readonly AnyWorkflow[] | Record<string, unknown>;
   /** Service definitions: an array, or a module's exports. */
   services?: readonly ServiceDefinition[] | Record<string, unknown>;
   clock?: Clock;
@@ -130,7 +131,7 @@ export class Baton {
 
   async close(): Promise<void> {
     await this.engine.close();
-    await Promise.allSettled([...this.transports.values()].map((t) => t.close?.()));
+    await Promise.allSettled([...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())));
     await this.store.close();
   }
 }

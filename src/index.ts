@@ -10,6 +10,7 @@ export {
   service,
   DEFAULT_RETRY,
   type WorkflowDefinition,
+  type AnyWorkflow,
   type WorkflowOptions,
   type WorkflowFunction,
   type ServiceDefinition,

@@ -1,6 +1,6 @@
 import type { Logger } from "../common/index.js";
 import type { RetryPolicy } from "./retry.js";
-import type { ServiceDefinition, WorkflowDefinition } from "./definitions.js";
+import type { AnyWorkflow, ServiceDefinition, WorkflowDefinition } from "./definitions.js";
 
 /** What a step's function receives. */
 export interface StepInfo {
@@ -73,7 +73,7 @@ export interface WorkflowContext {
   waitForSignal<T = unknown>(name: string, options?: { timeout?: number }): Promise<T>;
 
   /** Starts a child run and awaits its output; a failed child rejects with its error. */
-  child<O = unknown>(workflow: WorkflowDefinition<never, O> | string, input?: unknown, options?: ChildOptions): Promise<O>;
+  child<O = unknown>(workflow: AnyWorkflow | WorkflowDefinition<never, O> | string, input?: unknown, options?: ChildOptions): Promise<O>;
 
   /** The current time in ms, journaled: the same value on replay. */
   now(): number;

@@ -26,6 +26,10 @@ export interface WorkflowDefinition<I = unknown, O = unknown> {
   readonly options: WorkflowOptions<I>;
 }
 
+/** Any workflow, whatever its input and output types (input types make definitions invariant). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflow = WorkflowDefinition<any, any>;
+
 export interface ServiceDefinition {
   readonly kind: "service";
   readonly name: string;

@@ -6,6 +6,7 @@ export {
   isServiceDefinition,
   indexWorkflows,
   type WorkflowDefinition,
+  type AnyWorkflow,
   type WorkflowOptions,
   type WorkflowFunction,
   type ServiceDefinition,

@@ -9,7 +9,13 @@ import {
   type OpKind,
 } from "../common/index.js";
 import type { ChildOptions, StepInfo, StepOptions, WorkflowContext } from "./context.js";
-import { isServiceDefinition, isWorkflowDefinition, type ServiceDefinition, type WorkflowDefinition } from "./definitions.js";
+import {
+  isServiceDefinition,
+  isWorkflowDefinition,
+  type AnyWorkflow,
+  type ServiceDefinition,
+  type WorkflowDefinition,
+} from "./definitions.js";
 import type { Op, RunExecution } from "./run-execution.js";
 import { resolveRetry } from "./retry.js";
 import { validateInput } from "./validate-input.js";
@@ -136,7 +142,7 @@ export class RunContext implements WorkflowContext {
   }
 
   child<O = unknown>(
-    workflow: WorkflowDefinition<never, O> | string,
+    workflow: AnyWorkflow | WorkflowDefinition<never, O> | string,
     input?: unknown,
     options: ChildOptions = {},
   ): Promise<O> {

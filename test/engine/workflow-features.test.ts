@@ -66,7 +66,7 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
   it("gives Promise.all and Promise.race over ctx operations the same results on replay", async () => {
     const baton = await fixture.open({ db: fixture.db(), workflows: [fanOut], replayAfterEveryOp });
     await baton.start(fanOut, {}, { runId: "f-1" });
-    const output = (await baton.result("f-1")) as Record<string, unknown>;
+    const output = await baton.result<Record<string, unknown>>("f-1");
     expect(output).toMatchObject({ a: 1, b: 2, c: 3, winner: "fast", after: 6 });
     const history = await baton.history("f-1");
     const recorded = history.find((e) => e.type === "uuid.recorded")?.data as { value: string };
