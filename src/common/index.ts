@@ -6,3 +6,4 @@ export type * from "./logger.js";
 export { silentLogger } from "./logger.js";
 export * from "./runs.js";
 export * from "./events.js";
+export type * from "./tasks.js";
