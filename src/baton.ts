@@ -71,7 +71,9 @@ export class Baton {
       workflows,
       transports,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
-      ...(options.replayAfterEveryOp !== undefined ? { replayAfterEveryOp: options.replayAfterEveryOp } : {}),
+      ...(options.replayAfterEveryOp !== undefined
+        ? { replayAfterEveryOp: options.replayAfterEveryOp }
+        : {}),
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
@@ -87,7 +89,11 @@ export class Baton {
     }
   }
 
-  start<I, O>(workflow: WorkflowDefinition<I, O> | string, input?: I, options?: StartOptions): Promise<StartedRun> {
+  start<I, O>(
+    workflow: WorkflowDefinition<I, O> | string,
+    input?: I,
+    options?: StartOptions,
+  ): Promise<StartedRun> {
     return this.engine.start(workflow as WorkflowDefinition, input, options);
   }
 
@@ -131,17 +137,25 @@ export class Baton {
 
   async close(): Promise<void> {
     await this.engine.close();
-    await Promise.allSettled([...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())));
+    await Promise.allSettled(
+      [...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())),
+    );
     await this.store.close();
   }
 }
 
-function collect<T>(source: readonly T[] | Record<string, unknown> | undefined, is: (v: unknown) => v is T): T[] {
+function collect<T>(
+  source: readonly T[] | Record<string, unknown> | undefined,
+  is: (v: unknown) => v is T,
+): T[] {
   if (source === undefined) return [];
   const values = Array.isArray(source) ? (source as unknown[]) : Object.values(source);
   const found = values.filter(is);
   if (Array.isArray(source) && found.length !== values.length) {
-    throw new ValidationError("INVALID_DEFINITION", "workflows and services must be values made by workflow() and service()");
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      "workflows and services must be values made by workflow() and service()",
+    );
   }
   return found;
 }

@@ -23,7 +23,13 @@ export {
   type StartedRun,
   type ListQuery,
 } from "./engine/index.js";
-export { local, type CommandMeta, type CommandHandler, type TransportSpec } from "./transport/index.js";
+export {
+  local,
+  queue,
+  type CommandMeta,
+  type CommandHandler,
+  type TransportSpec,
+} from "./transport/index.js";
 export {
   BatonError,
   StepFailedError,

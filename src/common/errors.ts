@@ -108,7 +108,10 @@ export class LeaseLostError extends BatonError {
  */
 export class StepFailedError extends BatonError {
   override name = "StepFailedError";
-  constructor(message: string, options: { code?: string; details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { code?: string; details?: unknown; cause?: unknown } = {},
+  ) {
     super(options.code ?? "STEP_FAILED", message, {
       retryable: false,
       details: options.details,
@@ -177,9 +180,13 @@ export function toBatonError(e: unknown): BatonError {
     const details = e.name && e.name !== "Error" ? { type: e.name } : undefined;
     return new BatonError(code, e.message || e.name, { retryable: true, details, cause: e });
   }
-  return new BatonError("STEP_FAILED", typeof e === "string" ? e : `non-error thrown: ${safeString(e)}`, {
-    retryable: true,
-  });
+  return new BatonError(
+    "STEP_FAILED",
+    typeof e === "string" ? e : `non-error thrown: ${safeString(e)}`,
+    {
+      retryable: true,
+    },
+  );
 }
 
 /** Rebuilds an error read from the journal or the wire. */

@@ -7,3 +7,4 @@ export { silentLogger } from "./logger.js";
 export * from "./runs.js";
 export * from "./events.js";
 export type * from "./tasks.js";
+export * from "./trace.js";

@@ -53,7 +53,11 @@ export interface WorkflowContext {
   readonly log: Logger;
 
   /** Runs `fn` at least once, durably records its JSON result, retries it by policy. */
-  step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options?: StepOptions<T>): Promise<T>;
+  step<T>(
+    name: string,
+    fn: (info: StepInfo) => T | Promise<T>,
+    options?: StepOptions<T>,
+  ): Promise<T>;
 
   /** Sends `command` to a service and awaits its reply (CONTRACT §4, §5). */
   call<T = unknown>(
@@ -73,7 +77,11 @@ export interface WorkflowContext {
   waitForSignal<T = unknown>(name: string, options?: { timeout?: number }): Promise<T>;
 
   /** Starts a child run and awaits its output; a failed child rejects with its error. */
-  child<O = unknown>(workflow: AnyWorkflow | WorkflowDefinition<never, O> | string, input?: unknown, options?: ChildOptions): Promise<O>;
+  child<O = unknown>(
+    workflow: AnyWorkflow | WorkflowDefinition<never, O> | string,
+    input?: unknown,
+    options?: ChildOptions,
+  ): Promise<O>;
 
   /** The current time in ms, journaled: the same value on replay. */
   now(): number;

@@ -5,7 +5,9 @@ import type { RetryPolicy } from "./retry.js";
 
 /** The part of a zod schema the engine uses, so zod stays the user's choice of version. */
 export interface InputSchema<T> {
-  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } };
+  safeParse(
+    input: unknown,
+  ): { success: true; data: T } | { success: false; error: { issues: unknown } };
 }
 
 export interface WorkflowOptions<I> {
@@ -63,7 +65,10 @@ export function workflow<I, O>(
   options: WorkflowOptions<I> = {},
 ): WorkflowDefinition<I, O> {
   if (typeof fn !== "function") {
-    throw new ValidationError("INVALID_DEFINITION", `workflow ${name}: the second argument must be an async function`);
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      `workflow ${name}: the second argument must be an async function`,
+    );
   }
   return Object.freeze({ kind: "workflow", name: assertName("workflow", name), fn, options });
 }
@@ -79,15 +84,21 @@ export function service(name: string, transport: TransportSpec): ServiceDefiniti
 }
 
 export function isWorkflowDefinition(value: unknown): value is WorkflowDefinition {
-  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "workflow";
+  return (
+    typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "workflow"
+  );
 }
 
 export function isServiceDefinition(value: unknown): value is ServiceDefinition {
-  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "service";
+  return (
+    typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "service"
+  );
 }
 
 /** Workflows by name; two with one name is a mistake found before anything runs. */
-export function indexWorkflows(definitions: readonly WorkflowDefinition[]): Map<string, WorkflowDefinition> {
+export function indexWorkflows(
+  definitions: readonly WorkflowDefinition[],
+): Map<string, WorkflowDefinition> {
   const byName = new Map<string, WorkflowDefinition>();
   for (const definition of definitions) {
     if (byName.has(definition.name)) {

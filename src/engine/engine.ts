@@ -18,8 +18,10 @@ import {
   type HistoryEvent,
   type Logger,
   type Run,
+  type ServiceInfo,
+  type Task,
 } from "../common/index.js";
-import type { JournalEntry, RunRecord, SignalRecord, Store } from "../store/index.js";
+import type { JournalEntry, RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -29,6 +31,8 @@ import { RunExecution } from "./run-execution.js";
 import { toHistory, toRunView } from "./run-view.js";
 import { validateInput } from "./validate-input.js";
 import { WakeScheduler } from "./wake-scheduler.js";
+import { ServiceStats } from "./service-stats.js";
+import { TaskQueue, type PollRequest } from "./task-queue.js";
 
 export interface EngineOptions {
   store: Store;
@@ -91,6 +95,8 @@ export class Engine implements ExecutionHost {
   private readonly scheduler: WakeScheduler;
   private readonly cacheSize: number;
   private readonly closeTimeoutMs: number;
+  private readonly stats = new ServiceStats();
+  private readonly tasks: TaskQueue;
   private closed = false;
 
   constructor(options: EngineOptions) {
@@ -103,6 +109,13 @@ export class Engine implements ExecutionHost {
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
+    this.tasks = new TaskQueue(
+      this.store,
+      this.clock,
+      this.stats,
+      (service) => this.transports.get(service)?.kind === "queue",
+      (task) => void this.withExecution(task.runId, (run) => run.onTaskSettled(task)),
+    );
     this.scheduler = new WakeScheduler(
       this.clock,
       this.store,
@@ -122,10 +135,15 @@ export class Engine implements ExecutionHost {
 
   // ─── Public operations ───────────────────────────────────────────────────────────────
 
-  async start(workflow: WorkflowDefinition | string, input: unknown, options: StartOptions = {}): Promise<StartedRun> {
+  async start(
+    workflow: WorkflowDefinition | string,
+    input: unknown,
+    options: StartOptions = {},
+  ): Promise<StartedRun> {
     this.assertOpen();
     const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
-    const runId = options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
+    const runId =
+      options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
     const parsed = validateInput(definition, input);
     const now = this.clock.now();
     const run = {
@@ -135,17 +153,28 @@ export class Engine implements ExecutionHost {
       createdAt: now,
       parentRunId: null,
       parentSeq: null,
-      firstEntry: { position: 0, seq: null, type: Entry.RunStarted, name: null, data: null, at: now },
+      firstEntry: {
+        position: 0,
+        seq: null,
+        type: Entry.RunStarted,
+        name: null,
+        data: null,
+        at: now,
+      },
     };
     const result = await this.committer.submit({ type: "createRun", run });
     if (!result.ok) throw fromErrorData(result.error);
     if (!result.created) {
       const existing = result.run!;
       if (existing.workflow !== definition.name) {
-        throw new ConflictError("RUN_ID_IN_USE", `run id ${runId} is already used by a run of workflow ${existing.workflow}`, {
-          runId,
-          workflow: existing.workflow,
-        });
+        throw new ConflictError(
+          "RUN_ID_IN_USE",
+          `run id ${runId} is already used by a run of workflow ${existing.workflow}`,
+          {
+            runId,
+            workflow: existing.workflow,
+          },
+        );
       }
       return { ...(await this.get(runId)), created: false };
     }
@@ -160,7 +189,13 @@ export class Engine implements ExecutionHost {
       journalLength: 1,
       epoch: 0,
     };
-    this.emit({ type: EventType.RunStarted, runId, workflow: definition.name, status: RunStatus.Pending, at: iso(now) });
+    this.emit({
+      type: EventType.RunStarted,
+      runId,
+      workflow: definition.name,
+      status: RunStatus.Pending,
+      at: iso(now),
+    });
     if (!this.executions.has(runId)) this.launch(record, definition, [run.firstEntry], [], parsed);
     return { ...toRunView(record), created: true };
   }
@@ -182,10 +217,16 @@ export class Engine implements ExecutionHost {
   async list(query: ListQuery = {}): Promise<{ runs: Run[]; nextCursor?: string }> {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new ValidationError("INVALID_ARGUMENT", `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`);
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`,
+      );
     }
     if (query.status !== undefined && !isRunStatus(query.status)) {
-      throw new ValidationError("INVALID_STATUS", `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`);
+      throw new ValidationError(
+        "INVALID_STATUS",
+        `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`,
+      );
     }
     const page = await this.store.listRuns({
       limit,
@@ -211,15 +252,23 @@ export class Engine implements ExecutionHost {
       throw new ValidationError("INVALID_ARGUMENT", "a signal name is 1–200 characters");
     }
     const problem = payload === undefined ? undefined : findNonJson(payload, "payload");
-    if (problem) throw new ValidationError("INPUT_NOT_JSON", `signal payload is not JSON: ${problem}`);
+    if (problem)
+      throw new ValidationError("INPUT_NOT_JSON", `signal payload is not JSON: ${problem}`);
     const execution = this.executions.get(runId);
     if (!execution || execution.terminal) {
       const record = await this.getRecord(runId);
-      if (isTerminal(record.status) || execution?.terminal) throw terminalError(runId, execution?.terminal?.status ?? record.status);
+      if (isTerminal(record.status) || execution?.terminal)
+        throw terminalError(runId, execution?.terminal?.status ?? record.status);
     }
     const sentAt = this.clock.now();
     const encoded = payload === undefined ? null : JSON.stringify(payload);
-    const result = await this.committer.submit({ type: "insertSignal", runId, name, payload: encoded, sentAt });
+    const result = await this.committer.submit({
+      type: "insertSignal",
+      runId,
+      name,
+      payload: encoded,
+      sentAt,
+    });
     if (!result.ok) throw fromErrorData(result.error);
     const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
     await this.withExecution(runId, (run) => run.receiveSignal(signal));
@@ -233,7 +282,10 @@ export class Engine implements ExecutionHost {
     await this.activate(runId);
     const execution = this.executions.get(runId);
     if (!execution) {
-      throw new ConflictError("CONFLICT", `run ${runId} cannot be cancelled here: workflow ${record.workflow} is not registered`);
+      throw new ConflictError(
+        "CONFLICT",
+        `run ${runId} cannot be cancelled here: workflow ${record.workflow} is not registered`,
+      );
     }
     if (execution.terminal) throw terminalError(runId, execution.terminal.status);
     execution.requestCancel(reason);
@@ -245,9 +297,13 @@ export class Engine implements ExecutionHost {
     this.assertOpen();
     const record = await this.getRecord(runId);
     if (record.status !== RunStatus.Failed) {
-      throw new ConflictError("RUN_NOT_FAILED", `run ${runId} is ${record.status}; only a failed run can be retried`, {
-        status: record.status,
-      });
+      throw new ConflictError(
+        "RUN_NOT_FAILED",
+        `run ${runId} is ${record.status}; only a failed run can be retried`,
+        {
+          status: record.status,
+        },
+      );
     }
     this.getWorkflow(record.workflow);
     const index = new ReplayIndex(await this.store.readJournal(runId));
@@ -268,10 +324,27 @@ export class Engine implements ExecutionHost {
           at: now,
         },
       ],
-      update: { status: RunStatus.Running, updatedAt: now, wakeAt: null, waitingOn: null, output: null, error: null },
+      update: {
+        status: RunStatus.Running,
+        updatedAt: now,
+        wakeAt: null,
+        waitingOn: null,
+        output: null,
+        error: null,
+      },
     });
-    if (!result.ok) throw new ConflictError("CONFLICT", `run ${runId} changed while it was being retried; try again`);
-    this.emit({ type: EventType.RunRetried, runId, workflow: record.workflow, status: RunStatus.Running, at: iso(now) });
+    if (!result.ok)
+      throw new ConflictError(
+        "CONFLICT",
+        `run ${runId} changed while it was being retried; try again`,
+      );
+    this.emit({
+      type: EventType.RunRetried,
+      runId,
+      workflow: record.workflow,
+      status: RunStatus.Running,
+      at: iso(now),
+    });
     await this.activate(runId);
   }
 
@@ -279,9 +352,13 @@ export class Engine implements ExecutionHost {
   async result(runId: string): Promise<unknown> {
     const info = await this.waitForEnd(runId);
     if (info.status === RunStatus.Completed) return info.output;
-    throw new BatonError("RUN_FAILED", `run ${runId} ended ${info.status}: ${info.error?.message ?? ""}`, {
-      details: { runId, status: info.status, error: info.error },
-    });
+    throw new BatonError(
+      "RUN_FAILED",
+      `run ${runId} ended ${info.status}: ${info.error?.message ?? ""}`,
+      {
+        details: { runId, status: info.status, error: info.error },
+      },
+    );
   }
 
   /** The run once it is terminal, or as it is when `timeoutMs` passes. */
@@ -300,7 +377,9 @@ export class Engine implements ExecutionHost {
     return this.get(runId);
   }
 
-  async workflowCounts(): Promise<Array<{ name: string; registered: boolean } & Record<string, unknown>>> {
+  async workflowCounts(): Promise<
+    Array<{ name: string; registered: boolean } & Record<string, unknown>>
+  > {
     const counts = new Map<string, Record<string, number>>();
     for (const name of this.workflows.keys()) counts.set(name, {});
     for (const row of await this.store.countRunsByWorkflow()) {
@@ -317,6 +396,60 @@ export class Engine implements ExecutionHost {
       }));
   }
 
+  // ─── The worker side of the queue (CONTRACT §5) ──────────────────────────────────────
+
+  /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
+  pollTasks(service: string, request: PollRequest): Promise<Task[]> {
+    this.assertOpen();
+    return this.tasks.poll(service, request);
+  }
+
+  /** Records a worker's output; completing twice is harmless; a lost lease is LEASE_LOST. */
+  completeTask(taskId: string, output: unknown): Promise<void> {
+    this.assertOpen();
+    return this.tasks.complete(taskId, output);
+  }
+
+  /** Records a worker's failure; the call's retry policy decides what happens next. */
+  failTask(
+    taskId: string,
+    error: { message: string; type?: string; code?: string },
+    retryable?: boolean,
+  ): Promise<void> {
+    this.assertOpen();
+    return this.tasks.fail(taskId, error, retryable);
+  }
+
+  heartbeatTask(taskId: string): Promise<{ leaseExpiresAt: string }> {
+    this.assertOpen();
+    return this.tasks.heartbeat(taskId);
+  }
+
+  /** Every registered service with its transport, queue depth, workers and recent outcomes. */
+  async services(): Promise<ServiceInfo[]> {
+    const now = this.clock.now();
+    const counts = await this.store.taskCounts();
+    const count = (service: string, status: string): number =>
+      counts.find((c) => c.service === service && c.status === status)?.count ?? 0;
+    return [...this.transports.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, transport]) => {
+        const summary = this.stats.summary(name);
+        const info: ServiceInfo = {
+          name,
+          transport: transport.kind,
+          queueDepth: transport.kind === "queue" ? count(name, "queued") : 0,
+          inFlight: transport.kind === "queue" ? count(name, "leased") : this.stats.inFlight(name),
+          workers: transport.kind === "queue" ? this.stats.workerCount(name, now) : 0,
+          ...summary,
+        };
+        if (transport.kind === "queue") info.leaseMs = transport.leaseMs;
+        if ("baseUrl" in transport && typeof transport.baseUrl === "string")
+          info.baseUrl = transport.baseUrl;
+        return info;
+      });
+  }
+
   /** Subscribes to run events; returns the unsubscribe function. */
   on(listener: (event: BatonEvent) => void): () => void {
     this.listeners.add(listener);
@@ -329,7 +462,10 @@ export class Engine implements ExecutionHost {
     this.closed = true;
     this.scheduler.stop();
     const deadline = Date.now() + this.closeTimeoutMs;
-    while (Date.now() < deadline && [...this.executions.values()].some((run) => run.executing > 0)) {
+    while (
+      Date.now() < deadline &&
+      [...this.executions.values()].some((run) => run.executing > 0)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await Promise.allSettled(this.activating.values());
@@ -362,6 +498,22 @@ export class Engine implements ExecutionHost {
     return this.store.findRun(runId);
   }
 
+  findTask(taskKey: string): Promise<TaskRecord | undefined> {
+    return this.store.findTask(taskKey);
+  }
+
+  onTasksQueued(services: string[]): void {
+    this.tasks.notify(services);
+  }
+
+  recordCall(service: string, ok: boolean, latencyMs: number): void {
+    this.stats.record(service, ok, latencyMs);
+  }
+
+  trackCall(service: string, delta: number): void {
+    this.stats.trackInFlight(service, delta);
+  }
+
   onTerminal(hosted: { runId: string }): void {
     const run = this.executions.get(hosted.runId);
     if (!run?.terminal) return;
@@ -381,7 +533,12 @@ export class Engine implements ExecutionHost {
       });
     }
     this.emit({
-      type: info.status === RunStatus.Completed ? EventType.RunCompleted : info.status === RunStatus.Cancelled ? EventType.RunCancelled : EventType.RunFailed,
+      type:
+        info.status === RunStatus.Completed
+          ? EventType.RunCompleted
+          : info.status === RunStatus.Cancelled
+            ? EventType.RunCancelled
+            : EventType.RunFailed,
       runId: run.runId,
       workflow: run.workflow,
       status: info.status,
@@ -462,16 +619,25 @@ export class Engine implements ExecutionHost {
     if (!record || isTerminal(record.status)) return;
     const definition = this.workflows.get(record.workflow);
     if (!definition) {
-      this.logger.warn({ runId, workflow: record.workflow }, "run waits: its workflow is not registered on this node");
+      this.logger.warn(
+        { runId, workflow: record.workflow },
+        "run waits: its workflow is not registered on this node",
+      );
       return;
     }
-    const [journal, signals] = await Promise.all([this.store.readJournal(runId), this.store.pendingSignals(runId)]);
+    const [journal, signals] = await Promise.all([
+      this.store.readJournal(runId),
+      this.store.pendingSignals(runId),
+    ]);
     if (this.closed || this.executions.has(runId)) return;
     let input = decodeJson(record.input);
     try {
       input = validateInput(definition, input);
     } catch (e) {
-      this.logger.warn({ runId, err: e }, "stored input no longer matches the workflow's schema; passing it unparsed");
+      this.logger.warn(
+        { runId, err: e },
+        "stored input no longer matches the workflow's schema; passing it unparsed",
+      );
     }
     this.launch(record, definition, journal, signals, input);
   }
@@ -511,7 +677,8 @@ export class Engine implements ExecutionHost {
       this.terminalWaiters.set(runId, waiters);
       // Look after registering, so an end that lands in between is not missed.
       this.store.findRun(runId).then((record) => {
-        if (!record) reject(new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId }));
+        if (!record)
+          reject(new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId }));
         else if (isTerminal(record.status) && !this.executions.get(runId)) {
           const info: TerminalInfo = { status: record.status };
           if (record.output !== null) info.output = decodeJson(record.output);
@@ -534,7 +701,11 @@ export class Engine implements ExecutionHost {
   private getWorkflow(name: string): WorkflowDefinition {
     const definition = this.workflows.get(name);
     if (!definition) {
-      throw new NotFoundError("WORKFLOW_NOT_FOUND", `workflow ${JSON.stringify(name)} is not registered`, { workflow: name });
+      throw new NotFoundError(
+        "WORKFLOW_NOT_FOUND",
+        `workflow ${JSON.stringify(name)} is not registered`,
+        { workflow: name },
+      );
     }
     return definition;
   }
@@ -545,7 +716,11 @@ export class Engine implements ExecutionHost {
 }
 
 function terminalError(runId: string, status: RunStatus): ConflictError {
-  return new ConflictError("RUN_TERMINAL", `run ${runId} is ${status} and takes no more signals, cancels or retries`, { status });
+  return new ConflictError(
+    "RUN_TERMINAL",
+    `run ${runId} is ${status} and takes no more signals, cancels or retries`,
+    { status },
+  );
 }
 
 function iso(ms: number): string {

@@ -36,7 +36,10 @@ export class GroupCommitter {
   /** A write that belongs to no execution (a new run, a signal). */
   submit(op: WriteOp): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
-      this.ops.push({ op, callback: (error, result) => (error ? reject(error) : resolve(result!)) });
+      this.ops.push({
+        op,
+        callback: (error, result) => (error ? reject(error) : resolve(result!)),
+      });
       this.schedule();
     });
   }
@@ -84,7 +87,8 @@ export class GroupCommitter {
       standalone.forEach((s, i) => s.callback(failure, results?.[i]));
       taken.forEach((writer, i) => {
         const result = results?.[standalone.length + i];
-        if (failure || !result) writer.onCommitFailed(failure ?? toBatonError(new Error("no result")));
+        if (failure || !result)
+          writer.onCommitFailed(failure ?? toBatonError(new Error("no result")));
         else writer.onCommitted(result);
       });
     }

@@ -1,5 +1,5 @@
 import type { BatonEvent, Clock, Logger } from "../common/index.js";
-import type { RunRecord } from "../store/index.js";
+import type { RunRecord, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
@@ -18,6 +18,13 @@ export interface ExecutionHost {
   findWorkflow(name: string): WorkflowDefinition | undefined;
   findTransport(service: string): Transport | undefined;
   findRun(runId: string): Promise<RunRecord | undefined>;
+  findTask(taskKey: string): Promise<TaskRecord | undefined>;
+  /** A write that queued or requeued tasks is durable: wake the workers polling these services. */
+  onTasksQueued(services: string[]): void;
+  /** Counts a finished call of a service, for the services view. */
+  recordCall(service: string, ok: boolean, latencyMs: number): void;
+  /** A direct call to a service started (+1) or ended (-1). */
+  trackCall(service: string, delta: number): void;
   /** A write that made the run terminal is durable. */
   onTerminal(run: HostedRun): void;
   /** The run settled into waiting with nothing left to write: it may be evicted. */

@@ -1,4 +1,10 @@
-export { Engine, type EngineOptions, type StartOptions, type StartedRun, type ListQuery } from "./engine.js";
+export {
+  Engine,
+  type EngineOptions,
+  type StartOptions,
+  type StartedRun,
+  type ListQuery,
+} from "./engine.js";
 export {
   workflow,
   service,

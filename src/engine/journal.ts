@@ -19,7 +19,8 @@ export const Entry = {
   RunRetried: "run.retried",
 } as const;
 
-export type OpEvent = "started" | "awaited" | "attempt_failed" | "completed" | "failed" | "received" | "recorded";
+export type OpEvent =
+  "started" | "awaited" | "attempt_failed" | "completed" | "failed" | "received" | "recorded";
 
 export function opEntryType(kind: OpKind, event: OpEvent): string {
   return `${kind}.${event}`;
@@ -49,6 +50,8 @@ export interface OpEntryData {
   value?: unknown;
   startedAt?: number;
   compensates?: number;
+  service?: string;
+  command?: string;
 }
 
 export interface RecordedOp {
@@ -61,11 +64,17 @@ export interface RecordedOp {
   failedAttemptsSinceRetry: number;
   failedAttempts: number;
   lastRetryAt?: number | undefined;
+  /** A retry of the run voided this operation's failure: it runs again. */
+  voided?: boolean;
 }
 
 export type Delivery =
   | { type: "op"; seq: number }
-  | { type: "phase"; phase: "compensating" | "cancelling"; data: { error?: ErrorData; reason?: string } };
+  | {
+      type: "phase";
+      phase: "compensating" | "cancelling";
+      data: { error?: ErrorData; reason?: string };
+    };
 
 /**
  * What a run's journal says, indexed for replay: every operation by seq, and the order in which
@@ -99,7 +108,13 @@ export class ReplayIndex {
       const data = parse(entry.data) as OpEntryData;
       let op = this.ops.get(entry.seq);
       if (!op) {
-        op = { kind: kind as OpKind, name: entry.name ?? "", entries: [], failedAttemptsSinceRetry: 0, failedAttempts: 0 };
+        op = {
+          kind: kind as OpKind,
+          name: entry.name ?? "",
+          entries: [],
+          failedAttemptsSinceRetry: 0,
+          failedAttempts: 0,
+        };
         this.ops.set(entry.seq, op);
       }
       const voidedAt = voidBefore.get(entry.seq);
@@ -111,6 +126,7 @@ export class ReplayIndex {
       if (isCompletionEvent(event)) {
         if (voidedAt !== undefined && entry.position < voidedAt && event === "failed") {
           this.voided.add(entry.seq);
+          op.voided = true;
           op.entries.push({ event: "voided", data, at: entry.at });
           continue;
         }
@@ -127,10 +143,18 @@ export class ReplayIndex {
         this.cancelRequested = (parse(entry.data) as { reason?: string }).reason ?? "cancelled";
         break;
       case Entry.RunCompensating:
-        this.deliveries.push({ type: "phase", phase: "compensating", data: parse(entry.data) as { error?: ErrorData } });
+        this.deliveries.push({
+          type: "phase",
+          phase: "compensating",
+          data: parse(entry.data) as { error?: ErrorData },
+        });
         break;
       case Entry.RunCancelling:
-        this.deliveries.push({ type: "phase", phase: "cancelling", data: parse(entry.data) as { reason?: string } });
+        this.deliveries.push({
+          type: "phase",
+          phase: "cancelling",
+          data: parse(entry.data) as { reason?: string },
+        });
         break;
       case Entry.RunFailed:
         this.lastFailure = parse(entry.data) as { causeSeq?: number };
@@ -142,7 +166,8 @@ export class ReplayIndex {
 
   /** Whether a phase marker is still ahead in `deliveries` from `index` on. */
   hasPhaseMarkerFrom(index: number): boolean {
-    for (let i = index; i < this.deliveries.length; i++) if (this.deliveries[i]?.type === "phase") return true;
+    for (let i = index; i < this.deliveries.length; i++)
+      if (this.deliveries[i]?.type === "phase") return true;
     return false;
   }
 }

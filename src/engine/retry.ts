@@ -36,11 +36,18 @@ export function resolveRetry(...policies: Array<RetryPolicy | undefined>): Resol
 export function isRetryable(error: BatonError, policy: ResolvedRetryPolicy): boolean {
   if (!error.retryable) return false;
   const type = (error.details as { type?: unknown } | undefined)?.type;
-  return !policy.nonRetryable.some((code) => code === error.code || code === error.name || code === type);
+  return !policy.nonRetryable.some(
+    (code) => code === error.code || code === error.name || code === type,
+  );
 }
 
 /** Wait before attempt `attempt + 1`, after `attempt` failed. `random` is in [0, 1). */
-export function backoffMs(policy: ResolvedRetryPolicy, attempt: number, random: number, retryAfterMs?: number): number {
+export function backoffMs(
+  policy: ResolvedRetryPolicy,
+  attempt: number,
+  random: number,
+  retryAfterMs?: number,
+): number {
   const base = Math.min(
     policy.maxIntervalMs,
     policy.initialIntervalMs * Math.pow(policy.backoffCoefficient, Math.max(0, attempt - 1)),

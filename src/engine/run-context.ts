@@ -5,6 +5,7 @@ import {
   isTerminal,
   isValidRunId,
   newUuid,
+  traceparentFor,
   type Logger,
   type OpKind,
 } from "../common/index.js";
@@ -18,6 +19,7 @@ import {
 } from "./definitions.js";
 import type { Op, RunExecution } from "./run-execution.js";
 import { resolveRetry } from "./retry.js";
+import { startQueuedCall } from "./queued-call.js";
 import { validateInput } from "./validate-input.js";
 
 /** A promise that never settles: what an operation returns once its run is parked. */
@@ -38,11 +40,22 @@ export class RunContext implements WorkflowContext {
     this.log = replayAwareLogger(logger, () => run.isReplaying);
   }
 
-  step<T>(name: string, fn: (info: StepInfo) => T | Promise<T>, options: StepOptions<T> = {}): Promise<T> {
+  step<T>(
+    name: string,
+    fn: (info: StepInfo) => T | Promise<T>,
+    options: StepOptions<T> = {},
+  ): Promise<T> {
     if (typeof name !== "string" || name.length === 0) return rejectUsage("ctx.step needs a name");
-    if (typeof fn !== "function") return rejectUsage(`ctx.step ${name}: the second argument must be a function`);
+    if (typeof fn !== "function")
+      return rejectUsage(`ctx.step ${name}: the second argument must be a function`);
     return this.runOp("step", name, options, (op, attempt, signal) =>
-      fn({ runId: this.runId, seq: op.seq, attempt, idempotencyKey: this.run.idempotencyKey(op.seq), signal }),
+      fn({
+        runId: this.runId,
+        seq: op.seq,
+        attempt,
+        idempotencyKey: this.run.idempotencyKey(op.seq),
+        signal,
+      }),
     );
   }
 
@@ -56,25 +69,53 @@ export class RunContext implements WorkflowContext {
     const transport = this.run.hostRef.findTransport(serviceName);
     if (!transport) {
       return Promise.reject(
-        new BatonError("SERVICE_NOT_FOUND", `run ${this.runId}: service ${String(serviceName)} is not registered`),
+        new BatonError(
+          "SERVICE_NOT_FOUND",
+          `run ${this.runId}: service ${String(serviceName)} is not registered`,
+        ),
       );
     }
     const problem = findNonJson(input, "input");
-    if (problem && input !== undefined) return rejectUsage(`ctx.call ${serviceName}.${command}: ${problem}`);
-    return this.runOp("call", `${serviceName}.${command}`, options, (op, attempt, signal) =>
-      transport.send({
-        service: serviceName,
-        command,
-        input,
-        runId: this.runId,
-        workflow: this.workflow,
-        seq: op.seq,
-        attempt,
-        idempotencyKey: this.run.idempotencyKey(op.seq),
-        signal,
-        ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
-      }),
-    );
+    if (problem && input !== undefined)
+      return rejectUsage(`ctx.call ${serviceName}.${command}: ${problem}`);
+    if (transport.kind === "queue") {
+      const created = this.run.newOp("call", `${serviceName}.${command}`);
+      if (!created) return NEVER;
+      const { op, promise } = created;
+      if (options.compensate)
+        op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+      const policy = resolveRetry(this.run.definitionOptions.retry, options.retry);
+      this.run.schedule(op, () =>
+        startQueuedCall(this.run, op, { service: serviceName, command, input, transport, policy }),
+      );
+      return promise as Promise<T>;
+    }
+    const host = this.run.hostRef;
+    return this.runOp("call", `${serviceName}.${command}`, options, async (op, attempt, signal) => {
+      const startedAt = host.clock.now();
+      host.trackCall(serviceName, 1);
+      let ok = false;
+      try {
+        const output = await transport.send({
+          service: serviceName,
+          command,
+          input,
+          runId: this.runId,
+          workflow: this.workflow,
+          seq: op.seq,
+          attempt,
+          idempotencyKey: this.run.idempotencyKey(op.seq),
+          signal,
+          traceparent: traceparentFor(this.runId, op.seq, attempt),
+          ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+        });
+        ok = true;
+        return output;
+      } finally {
+        host.trackCall(serviceName, -1);
+        host.recordCall(serviceName, ok, host.clock.now() - startedAt);
+      }
+    });
   }
 
   private runOp<T>(
@@ -86,11 +127,18 @@ export class RunContext implements WorkflowContext {
     const created = this.run.newOp(kind, name);
     if (!created) return NEVER;
     const { op, promise } = created;
-    if (options.compensate) op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+    if (options.compensate)
+      op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
     const defaults = this.run.definitionOptions;
     const policy = resolveRetry(defaults.retry, options.retry);
     const timeout = options.timeout ?? defaults.timeout;
-    this.run.schedule(op, () => void this.run.runAttempts(op, policy, timeout, (attempt, signal) => body(op, attempt, signal)));
+    this.run.schedule(
+      op,
+      () =>
+        void this.run.runAttempts(op, policy, timeout, (attempt, signal) =>
+          body(op, attempt, signal),
+        ),
+    );
     return promise as Promise<T>;
   }
 
@@ -108,12 +156,15 @@ export class RunContext implements WorkflowContext {
     }
     const at = fireAt;
     op.wait = { kind: "timer", until: at };
-    this.run.schedule(op, () => this.run.armTimer(op, at, { kind: "timer" }, () => this.run.complete(op, "completed", {})));
+    this.run.schedule(op, () =>
+      this.run.armTimer(op, at, { kind: "timer" }, () => this.run.complete(op, "completed", {})),
+    );
     return promise as Promise<void>;
   }
 
   waitForSignal<T = unknown>(name: string, options: { timeout?: number } = {}): Promise<T> {
-    if (typeof name !== "string" || name.length === 0) return rejectUsage("ctx.waitForSignal needs a signal name");
+    if (typeof name !== "string" || name.length === 0)
+      return rejectUsage("ctx.waitForSignal needs a signal name");
     const timeout = options.timeout;
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       return rejectUsage(`ctx.waitForSignal ${name}: timeout must be a duration in ms`);
@@ -134,7 +185,10 @@ export class RunContext implements WorkflowContext {
       if (timeoutAt === undefined) return;
       this.run.armTimer(op, timeoutAt, { kind: "signal" }, () =>
         this.run.complete(op, "failed", {
-          error: { code: "SIGNAL_TIMEOUT", message: `no signal "${name}" within ${timeout ?? "the"} ms` },
+          error: {
+            code: "SIGNAL_TIMEOUT",
+            message: `no signal "${name}" within ${timeout ?? "the"} ms`,
+          },
         }),
       );
     });
@@ -149,10 +203,20 @@ export class RunContext implements WorkflowContext {
     const name: string = isWorkflowDefinition(workflow) ? workflow.name : (workflow as string);
     const definition = this.run.hostRef.findWorkflow(name);
     if (!definition) {
-      return Promise.reject(new BatonError("WORKFLOW_NOT_FOUND", `run ${this.runId}: workflow ${String(name)} is not registered`));
+      return Promise.reject(
+        new BatonError(
+          "WORKFLOW_NOT_FOUND",
+          `run ${this.runId}: workflow ${String(name)} is not registered`,
+        ),
+      );
     }
     if (options.runId !== undefined && !isValidRunId(options.runId)) {
-      return Promise.reject(new ValidationError("INVALID_RUN_ID", `ctx.child ${name}: run id ${JSON.stringify(options.runId)} is invalid`));
+      return Promise.reject(
+        new ValidationError(
+          "INVALID_RUN_ID",
+          `ctx.child ${name}: run id ${JSON.stringify(options.runId)} is invalid`,
+        ),
+      );
     }
     try {
       validateInput(definition, input);
@@ -197,7 +261,11 @@ export class RunContext implements WorkflowContext {
 
   private record(kind: OpKind, produce: () => unknown): unknown {
     const created = this.run.newOp(kind, kind);
-    if (!created) throw new BatonError("NON_DETERMINISM", `run ${this.runId}: ${kind}() does not match the journal`);
+    if (!created)
+      throw new BatonError(
+        "NON_DETERMINISM",
+        `run ${this.runId}: ${kind}() does not match the journal`,
+      );
     const { op } = created;
     const recorded = op.recorded?.entries.find((e) => e.event === "recorded");
     op.settled = true;

@@ -15,21 +15,43 @@ import {
   type TimerHandle,
   type WaitingOn,
 } from "../common/index.js";
-import type { EventRecord, JournalEntry, NewRun, RunRecord, SignalRecord, WriteOp, WriteResult } from "../store/index.js";
+import type {
+  EventRecord,
+  JournalEntry,
+  NewRun,
+  NewTask,
+  RunRecord,
+  TaskRecord,
+  SignalRecord,
+  WriteOp,
+  WriteResult,
+} from "../store/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
-import { Entry, ReplayIndex, describeOp, opEntryType, type Delivery, type OpEntryData, type OpEvent, type RecordedOp } from "./journal.js";
+import {
+  Entry,
+  ReplayIndex,
+  describeOp,
+  opEntryType,
+  type Delivery,
+  type OpEntryData,
+  type OpEvent,
+  type RecordedOp,
+} from "./journal.js";
 import { backoffMs, isRetryable, type ResolvedRetryPolicy } from "./retry.js";
 import { RunContext } from "./run-context.js";
+import { onTaskUpdate } from "./queued-call.js";
+import type { QueuedCall } from "./queued-call.js";
 
 type Phase = "running" | "compensating" | "cancelling";
 
 /** What an unsettled operation waits on, for the run's status and `waitingOn`. */
 interface Wait {
-  kind: "timer" | "signal" | "child" | "retry";
+  kind: "timer" | "signal" | "child" | "retry" | "task";
   until?: number;
   attempt?: number;
   lastError?: ErrorData;
+  service?: string;
 }
 
 /** One ctx operation of the run. */
@@ -55,6 +77,10 @@ export interface Op {
   childRunId?: string;
   /** Starts the live work of an operation that the journal does not finish. */
   goLive?: () => void;
+  /** Calls to queue-served services: the task's key and how to retry it. */
+  taskKey?: string;
+  queued?: QueuedCall;
+  failedSinceRetry?: number;
 }
 
 interface Compensation {
@@ -114,7 +140,19 @@ export class RunExecution {
   private pendingSignals: Array<{ signalId: number; seq: number }> = [];
   private pendingChildren: NewRun[] = [];
   private pendingEvents: EventRecord[] = [];
-  private inFlight: { entries: JournalEntry[]; children: string[]; terminal: boolean; snapshot: Snapshot } | undefined;
+  private pendingTasks: NewTask[] = [];
+  private pendingRequeues: Array<{ taskKey: string; visibleAt: number }> = [];
+  private requeuedServices: string[] = [];
+  private pendingWithdrawals: string[] = [];
+  private inFlight:
+    | {
+        entries: JournalEntry[];
+        children: string[];
+        terminal: boolean;
+        snapshot: Snapshot;
+        queuedServices: string[];
+      }
+    | undefined;
   private lastWritten: Snapshot;
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
   private readonly epoch: number;
@@ -136,7 +174,11 @@ export class RunExecution {
     this.cancelRequest = this.index.cancelRequested;
     this.replayRemaining = this.index.deliveries.length;
     for (const d of this.index.deliveries) this.queue.push({ ...d, replay: true });
-    this.lastWritten = { status: record.status, wakeAt: record.wakeAt, waitingOn: record.waitingOn };
+    this.lastWritten = {
+      status: record.status,
+      wakeAt: record.wakeAt,
+      waitingOn: record.waitingOn,
+    };
     this.log = host.logger.child({ runId: this.runId, workflow: this.workflow });
     this.ctx = new RunContext(this, this.log);
   }
@@ -215,7 +257,13 @@ export class RunExecution {
     } else {
       const value = completion.data.output;
       if (op.compensate && this.phase === "running") {
-        this.compensations.push({ seq: op.seq, kind: op.kind, name: op.name, output: value, fn: op.compensate });
+        this.compensations.push({
+          seq: op.seq,
+          kind: op.kind,
+          name: op.name,
+          output: value,
+          fn: op.compensate,
+        });
       }
       op.resolve(value);
     }
@@ -224,15 +272,23 @@ export class RunExecution {
   private opError(op: Op, data: ErrorData | undefined): BatonError {
     const code = data?.code ?? "STEP_FAILED";
     const message = data?.message ?? "failed";
-    const error = new BatonError(code, `${describeOp(op.kind, op.name)} (seq ${op.seq}) failed: ${message}`, {
-      details: { seq: op.seq, kind: op.kind, name: op.name, ...(asObject(data?.details) ?? {}) },
-    });
+    const error = new BatonError(
+      code,
+      `${describeOp(op.kind, op.name)} (seq ${op.seq}) failed: ${message}`,
+      {
+        details: { seq: op.seq, kind: op.kind, name: op.name, ...(asObject(data?.details) ?? {}) },
+      },
+    );
     this.errorSeqs.set(error, op.seq);
     return error;
   }
 
   private seqOf(error: unknown): number | undefined {
-    for (let e: unknown = error, depth = 0; typeof e === "object" && e !== null && depth < 8; depth++) {
+    for (
+      let e: unknown = error, depth = 0;
+      typeof e === "object" && e !== null && depth < 8;
+      depth++
+    ) {
       const seq = this.errorSeqs.get(e);
       if (seq !== undefined) return seq;
       e = (e as { cause?: unknown }).cause;
@@ -248,7 +304,9 @@ export class RunExecution {
       this.park(
         new NonDeterminismError(
           `run ${this.runId}: the code returned, but the journal has more` +
-            (recorded && next?.type === "op" ? `: ${describeOp(recorded.kind, recorded.name)} at seq ${next.seq}` : ""),
+            (recorded && next?.type === "op"
+              ? `: ${describeOp(recorded.kind, recorded.name)} at seq ${next.seq}`
+              : ""),
         ),
       );
       return;
@@ -256,7 +314,10 @@ export class RunExecution {
     const problem = findNonJson(output, "output");
     if (problem && output !== undefined) {
       this.onWorkflowThrew(
-        new BatonError("OUTPUT_NOT_JSON", `workflow ${this.workflow} returned a value that is not JSON: ${problem}`),
+        new BatonError(
+          "OUTPUT_NOT_JSON",
+          `workflow ${this.workflow} returned a value that is not JSON: ${problem}`,
+        ),
       );
       return;
     }
@@ -306,20 +367,29 @@ export class RunExecution {
     }
   }
 
-  private enterPhase(phase: "compensating" | "cancelling", data: { error?: ErrorData; reason?: string }): void {
+  private enterPhase(
+    phase: "compensating" | "cancelling",
+    data: { error?: ErrorData; reason?: string },
+  ): void {
     this.phase = phase;
     for (const op of this.ops.values()) {
       if (op.settled) continue;
       op.abandoned = true;
       op.timer?.cancel();
       op.wait = undefined;
-      if (op.kind === "child" && op.childRunId) this.host.cancelRun(op.childRunId, `parent run ${this.runId} is ${phase}`);
+      if (op.kind === "child" && op.childRunId)
+        this.host.cancelRun(op.childRunId, `parent run ${this.runId} is ${phase}`);
+      // A command still queued is withdrawn (CONTRACT §5); one a worker holds may still finish.
+      if (op.taskKey) this.pendingWithdrawals.push(op.taskKey);
       this.ops.delete(op.seq);
     }
     void this.runCompensations(phase, data);
   }
 
-  private async runCompensations(phase: "compensating" | "cancelling", data: { error?: ErrorData; reason?: string }): Promise<void> {
+  private async runCompensations(
+    phase: "compensating" | "cancelling",
+    data: { error?: ErrorData; reason?: string },
+  ): Promise<void> {
     const original: ErrorData =
       phase === "cancelling"
         ? { code: "CANCELLED", message: data.reason ?? "cancelled" }
@@ -348,7 +418,13 @@ export class RunExecution {
     }
     this.currentCompensation = undefined;
     if (this.halted || this.terminal) return;
-    this.finish({ status: phase === "cancelling" ? RunStatus.Cancelled : RunStatus.Compensated, error: original }, undefined);
+    this.finish(
+      {
+        status: phase === "cancelling" ? RunStatus.Cancelled : RunStatus.Compensated,
+        error: original,
+      },
+      undefined,
+    );
   }
 
   private finish(terminal: Terminal, causeSeq: number | undefined): void {
@@ -395,6 +471,8 @@ export class RunExecution {
     this.pending = [];
     this.pendingSignals = [];
     this.pendingChildren = [];
+    this.pendingTasks = [];
+    this.pendingRequeues = [];
     this.length = this.committedLength;
     for (const op of this.ops.values()) op.timer?.cancel();
     this.replaying = false;
@@ -457,7 +535,11 @@ export class RunExecution {
   }
 
   get stopping(): boolean {
-    return this.halted || this.terminal !== undefined || (this.phase === "running" && (this.failure !== undefined || this.cancelRequest !== undefined));
+    return (
+      this.halted ||
+      this.terminal !== undefined ||
+      (this.phase === "running" && (this.failure !== undefined || this.cancelRequest !== undefined))
+    );
   }
 
   /** Records a live completion and delivers it. */
@@ -473,7 +555,10 @@ export class RunExecution {
   }
 
   appendOp(op: Op, event: OpEvent, data: OpEntryData | undefined): void {
-    const full = op.compensates !== undefined && data && data.compensates === undefined ? { ...data, compensates: op.compensates } : data;
+    const full =
+      op.compensates !== undefined && data && data.compensates === undefined
+        ? { ...data, compensates: op.compensates }
+        : data;
     this.append(op.seq, opEntryType(op.kind, event), op.name, full);
   }
 
@@ -510,7 +595,12 @@ export class RunExecution {
     let attempt = (op.recorded?.failedAttemptsSinceRetry ?? 0) + 1;
     let attempts = op.recorded?.failedAttempts ?? 0;
     const resumeAt = op.recorded?.lastRetryAt;
-    if (attempt > 1 && resumeAt !== undefined && !(await this.waitUntil(op, resumeAt, { kind: "retry", attempt }))) return;
+    if (
+      attempt > 1 &&
+      resumeAt !== undefined &&
+      !(await this.waitUntil(op, resumeAt, { kind: "retry", attempt }))
+    )
+      return;
     for (;;) {
       if (this.committedLength < this.length && !(await this.durable())) return;
       if (op.abandoned || this.halted || op.settled) return;
@@ -532,19 +622,36 @@ export class RunExecution {
       if (!error) {
         const problem = findNonJson(output, "output");
         if (!problem || output === undefined) {
-          this.complete(op, "completed", output === undefined ? { attempts, startedAt } : { output, attempts, startedAt });
+          this.complete(
+            op,
+            "completed",
+            output === undefined ? { attempts, startedAt } : { output, attempts, startedAt },
+          );
           if (this.executing === 0 && !this.pumping) this.onQuiescent();
           return;
         }
         error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
       }
-      if (isRetryable(error, policy) && attempt < policy.maxAttempts && !op.abandoned && !this.stopping) {
+      if (
+        isRetryable(error, policy) &&
+        attempt < policy.maxAttempts &&
+        !op.abandoned &&
+        !this.stopping
+      ) {
         const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
-        const retryAt = this.host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
+        const retryAt =
+          this.host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
         const errorData = error.toJSON();
         this.appendOp(op, "attempt_failed", { attempt: attempts, error: errorData, retryAt });
         if (this.executing === 0 && !this.pumping) this.onQuiescent();
-        if (!(await this.waitUntil(op, retryAt, { kind: "retry", attempt: attempts + 1, lastError: errorData }))) return;
+        if (
+          !(await this.waitUntil(op, retryAt, {
+            kind: "retry",
+            attempt: attempts + 1,
+            lastError: errorData,
+          }))
+        )
+          return;
         attempt++;
         continue;
       }
@@ -571,7 +678,11 @@ export class RunExecution {
     return new Promise((resolve, reject) => {
       const timer = this.host.clock.setTimer(timeoutMs, () => {
         controller.abort();
-        reject(new TransientError(`${describeOp(op.kind, op.name)} timed out after ${timeoutMs} ms`, { code: "STEP_TIMEOUT" }));
+        reject(
+          new TransientError(`${describeOp(op.kind, op.name)} timed out after ${timeoutMs} ms`, {
+            code: "STEP_TIMEOUT",
+          }),
+        );
       });
       result.then(
         (value) => {
@@ -622,7 +733,13 @@ export class RunExecution {
     this.signals.push(signal);
     if (this.replaying) return;
     for (const op of this.ops.values()) {
-      if (op.kind === "signal" && op.signalName === signal.name && !op.settled && !op.abandoned && op.wait) {
+      if (
+        op.kind === "signal" &&
+        op.signalName === signal.name &&
+        !op.settled &&
+        !op.abandoned &&
+        op.wait
+      ) {
         this.consumeSignal(op);
         return;
       }
@@ -636,12 +753,38 @@ export class RunExecution {
     if (!signal) return false;
     this.signals.splice(index, 1);
     this.pendingSignals.push({ signalId: signal.signalId, seq: op.seq });
-    this.complete(op, "received", { output: decodeJson(signal.payload), signalId: signal.signalId });
+    this.complete(op, "received", {
+      output: decodeJson(signal.payload),
+      signalId: signal.signalId,
+    });
     return true;
   }
 
   addChild(run: NewRun): void {
     this.pendingChildren.push(run);
+  }
+
+  enqueueTask(task: NewTask): void {
+    this.pendingTasks.push(task);
+    this.requestWrite();
+  }
+
+  requeueTask(op: Op, taskKey: string, visibleAt: number): void {
+    op.wait = { kind: "task", ...(op.queued ? { service: op.queued.service } : {}) };
+    this.pendingRequeues.push({ taskKey, visibleAt });
+    if (op.queued) this.requeuedServices.push(op.queued.service);
+    this.requestWrite();
+  }
+
+  /** A worker replied to one of this run's tasks (the reply is durable in the task row). */
+  onTaskSettled(task: TaskRecord): void {
+    if (this.replaying) return; // the deferred resume reads the task row itself
+    const op = this.ops.get(task.seq);
+    if (op?.taskKey === task.taskKey) onTaskUpdate(this, op, task);
+  }
+
+  recordCall(service: string, ok: boolean, latencyMs: number): void {
+    this.host.recordCall(service, ok, latencyMs);
   }
 
   /** A child run ended (its end is durable). */
@@ -655,10 +798,18 @@ export class RunExecution {
     if (op.settled || op.abandoned) return;
     if (child.status === RunStatus.Completed) {
       this.complete(op, "completed", { output: decodeJson(child.output) });
-    } else if (child.status === RunStatus.Failed || child.status === RunStatus.Compensated || child.status === RunStatus.Cancelled) {
+    } else if (
+      child.status === RunStatus.Failed ||
+      child.status === RunStatus.Compensated ||
+      child.status === RunStatus.Cancelled
+    ) {
       const error = child.error ?? { code: "RUN_FAILED", message: "failed" };
       this.complete(op, "failed", {
-        error: { code: error.code, message: `child run ${child.runId} ended ${child.status}: ${error.message}`, details: { childRunId: child.runId, status: child.status } },
+        error: {
+          code: error.code,
+          message: `child run ${child.runId} ended ${child.status}: ${error.message}`,
+          details: { childRunId: child.runId, status: child.status },
+        },
       });
     }
   }
@@ -667,7 +818,13 @@ export class RunExecution {
 
   /** Records the request durably; the run compensates once nothing is executing. */
   requestCancel(reason: string): void {
-    if (this.terminal || this.halted || this.phase !== "running" || this.cancelRequest !== undefined) return;
+    if (
+      this.terminal ||
+      this.halted ||
+      this.phase !== "running" ||
+      this.cancelRequest !== undefined
+    )
+      return;
     this.cancelRequest = reason;
     this.appendRun(Entry.RunCancelRequested, { reason });
     if (!this.pumping) this.onQuiescent();
@@ -691,19 +848,39 @@ export class RunExecution {
   takeWrite(): WriteOp | undefined {
     if (this.halted || this.replaying || this.inFlight) return undefined;
     const snapshot = this.snapshot();
-    if (this.pending.length === 0 && this.pendingChildren.length === 0 && sameSnapshot(snapshot, this.lastWritten)) {
+    if (
+      this.pending.length === 0 &&
+      this.pendingChildren.length === 0 &&
+      this.pendingRequeues.length === 0 &&
+      this.pendingWithdrawals.length === 0 &&
+      sameSnapshot(snapshot, this.lastWritten)
+    ) {
       return undefined;
     }
     const entries = this.pending;
     const children = this.pendingChildren;
     const consumed = this.pendingSignals;
     const events = this.pendingEvents;
+    const tasks = this.pendingTasks;
+    const requeues = this.pendingRequeues;
+    const withdrawals = this.pendingWithdrawals;
     this.pending = [];
     this.pendingChildren = [];
     this.pendingSignals = [];
     this.pendingEvents = [];
+    this.pendingTasks = [];
+    this.pendingRequeues = [];
+    this.pendingWithdrawals = [];
     const terminal = this.terminal;
-    this.inFlight = { entries, children: children.map((c) => c.runId), terminal: terminal !== undefined, snapshot };
+    const queuedServices = [...new Set([...tasks.map((t) => t.service), ...this.requeuedServices])];
+    this.requeuedServices = [];
+    this.inFlight = {
+      entries,
+      children: children.map((c) => c.runId),
+      terminal: terminal !== undefined,
+      snapshot,
+      queuedServices,
+    };
     return {
       type: "appendRun",
       runId: this.runId,
@@ -716,13 +893,19 @@ export class RunExecution {
         wakeAt: snapshot.wakeAt,
         waitingOn: snapshot.waitingOn,
         ...(terminal
-          ? { output: terminal.output === undefined ? null : JSON.stringify(terminal.output), error: terminal.error ?? null }
+          ? {
+              output: terminal.output === undefined ? null : JSON.stringify(terminal.output),
+              error: terminal.error ?? null,
+            }
           : {}),
       },
       ...(consumed.length ? { consumedSignals: consumed } : {}),
       ...(children.length ? { createRuns: children } : {}),
       ...(terminal && this.record.parentRunId ? { wakeRuns: [this.record.parentRunId] } : {}),
       ...(events.length ? { events } : {}),
+      ...(tasks.length ? { enqueueTasks: tasks } : {}),
+      ...(requeues.length ? { requeueTasks: requeues } : {}),
+      ...(withdrawals.length ? { withdrawTasks: withdrawals } : {}),
     };
   }
 
@@ -742,6 +925,7 @@ export class RunExecution {
       for (const waiter of ready) waiter.resolve(true);
     }
     this.publishCommitted(written.entries);
+    if (written.queuedServices.length) this.host.onTasksQueued(written.queuedServices);
     if (written.children.length) this.host.onChildrenCreated(this, written.children);
     if (written.terminal) {
       this.halt();
@@ -752,11 +936,19 @@ export class RunExecution {
       this.pending.length ||
       this.pendingChildren.length ||
       this.pendingEvents.length ||
+      this.pendingTasks.length ||
+      this.pendingRequeues.length ||
+      this.pendingWithdrawals.length ||
       !sameSnapshot(this.snapshot(), this.lastWritten)
     ) {
       this.requestWrite();
     }
-    if (this.host.replayAfterEveryOp && this.executing === 0 && written.entries.length > 0 && !this.terminal) {
+    if (
+      this.host.replayAfterEveryOp &&
+      this.executing === 0 &&
+      written.entries.length > 0 &&
+      !this.terminal
+    ) {
       this.host.onReplayPoint(this);
       return;
     }
@@ -765,14 +957,21 @@ export class RunExecution {
 
   onCommitFailed(error: BatonError): void {
     this.inFlight = undefined;
-    this.log.error({ err: error.toJSON() }, "journal write failed; the run will resume from the store");
+    this.log.error(
+      { err: error.toJSON() },
+      "journal write failed; the run will resume from the store",
+    );
     this.halt();
     this.host.onLost(this, error);
   }
 
   private publishCommitted(entries: JournalEntry[]): void {
     for (const entry of entries) {
-      if (entry.seq === null || (!entry.type.endsWith(".completed") && !entry.type.endsWith(".failed"))) continue;
+      if (
+        entry.seq === null ||
+        (!entry.type.endsWith(".completed") && !entry.type.endsWith(".failed"))
+      )
+        continue;
       if (!entry.type.startsWith("step.") && !entry.type.startsWith("call.")) continue;
       this.host.emit({
         type: entry.type.endsWith(".completed") ? EventType.StepCompleted : EventType.StepFailed,
@@ -799,9 +998,16 @@ export class RunExecution {
         continue;
       }
       if (!first) first = op;
-      if (op.wait.until !== undefined && (wakeAt === null || op.wait.until < wakeAt)) wakeAt = op.wait.until;
+      // A queued task wakes its run when a worker replies; its retry time is the queue's business.
+      if (
+        op.wait.kind !== "task" &&
+        op.wait.until !== undefined &&
+        (wakeAt === null || op.wait.until < wakeAt)
+      )
+        wakeAt = op.wait.until;
     }
-    if (this.phase !== "running") return { status: RunStatus.Compensating, wakeAt, waitingOn: first ? waitingOn(first) : null };
+    if (this.phase !== "running")
+      return { status: RunStatus.Compensating, wakeAt, waitingOn: first ? waitingOn(first) : null };
     if (busy || !first) return { status: RunStatus.Running, wakeAt, waitingOn: null };
     return { status: RunStatus.Waiting, wakeAt, waitingOn: waitingOn(first) };
   }
@@ -821,11 +1027,25 @@ export class RunExecution {
   }
 
   /** Operations in memory that the journal does not show yet (for the Run view). */
-  liveOps(): Array<{ seq: number; kind: OpKind; name: string; executing: boolean; attempt: number; wait?: Wait }> {
+  liveOps(): Array<{
+    seq: number;
+    kind: OpKind;
+    name: string;
+    executing: boolean;
+    attempt: number;
+    wait?: Wait;
+  }> {
     const live = [];
     for (const op of this.ops.values()) {
       if (op.settled || op.abandoned) continue;
-      live.push({ seq: op.seq, kind: op.kind, name: op.name, executing: op.executing, attempt: op.attempt, ...(op.wait ? { wait: op.wait } : {}) });
+      live.push({
+        seq: op.seq,
+        kind: op.kind,
+        name: op.name,
+        executing: op.executing,
+        attempt: op.attempt,
+        ...(op.wait ? { wait: op.wait } : {}),
+      });
     }
     return live;
   }
@@ -853,7 +1073,14 @@ export class RunExecution {
       createdAt: now,
       parentRunId: this.runId,
       parentSeq: seq,
-      firstEntry: { position: 0, seq: null, type: Entry.RunStarted, name: null, data: JSON.stringify({ parentRunId: this.runId, parentSeq: seq }), at: now },
+      firstEntry: {
+        position: 0,
+        seq: null,
+        type: Entry.RunStarted,
+        name: null,
+        data: JSON.stringify({ parentRunId: this.runId, parentSeq: seq }),
+        at: now,
+      },
     };
   }
 
@@ -894,17 +1121,41 @@ function waitingOn(op: Op): WaitingOn {
   const until = wait.until === undefined ? undefined : new Date(wait.until).toISOString();
   switch (wait.kind) {
     case "timer":
-      return { kind: "timer", seq: op.seq, reason: `sleeping until ${until}`, ...(until ? { until } : {}) };
+      return {
+        kind: "timer",
+        seq: op.seq,
+        reason: `sleeping until ${until}`,
+        ...(until ? { until } : {}),
+      };
     case "signal":
       return {
         kind: "signal",
         seq: op.seq,
         signal: op.signalName ?? op.name,
-        reason: `waiting for signal "${op.signalName ?? op.name}"` + (until ? ` until ${until}` : ""),
+        reason:
+          `waiting for signal "${op.signalName ?? op.name}"` + (until ? ` until ${until}` : ""),
         ...(until ? { until } : {}),
       };
     case "child":
-      return { kind: "child", seq: op.seq, childRunId: op.childRunId ?? "", reason: `waiting for child run ${op.childRunId}` };
+      return {
+        kind: "child",
+        seq: op.seq,
+        childRunId: op.childRunId ?? "",
+        reason: `waiting for child run ${op.childRunId}`,
+      };
+    case "task":
+      return {
+        kind: "task",
+        seq: op.seq,
+        service: wait.service ?? op.name.split(".")[0] ?? "",
+        ...(wait.lastError ? { lastError: wait.lastError } : {}),
+        ...(until ? { until } : {}),
+        reason:
+          `waiting for a ${wait.service ?? "service"} worker to run ${op.name}` +
+          (wait.lastError
+            ? ` (last attempt failed: ${wait.lastError.message}; next not before ${until})`
+            : ""),
+      };
     case "retry":
       return {
         kind: "retry",
@@ -922,5 +1173,7 @@ function waitingOn(op: Op): WaitingOn {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }

@@ -1,4 +1,11 @@
-import { decodeJson, type ErrorData, type HistoryEvent, type OpKind, type Run, type StepView } from "../common/index.js";
+import {
+  decodeJson,
+  type ErrorData,
+  type HistoryEvent,
+  type OpKind,
+  type Run,
+  type StepView,
+} from "../common/index.js";
 import type { JournalEntry, RunRecord } from "../store/index.js";
 import { splitEntryType, type OpEntryData } from "./journal.js";
 import type { RunExecution } from "./run-execution.js";
@@ -6,7 +13,11 @@ import type { RunExecution } from "./run-execution.js";
 const HIDDEN_KINDS = new Set(["now", "random", "uuid"]);
 
 /** A run as the API shows it; `journal` adds its steps, `live` what is executing right now. */
-export function toRunView(record: RunRecord, journal?: readonly JournalEntry[], live?: RunExecution): Run {
+export function toRunView(
+  record: RunRecord,
+  journal?: readonly JournalEntry[],
+  live?: RunExecution,
+): Run {
   const run: Run = {
     runId: record.runId,
     workflow: record.workflow,
@@ -79,7 +90,13 @@ function toSteps(journal: readonly JournalEntry[], live?: RunExecution): StepVie
         step.attempts = Math.max(step.attempts, op.attempt);
       }
     } else if (op.executing) {
-      steps.set(op.seq, { seq: op.seq, kind: op.kind, name: op.name, status: "running", attempts: op.attempt });
+      steps.set(op.seq, {
+        seq: op.seq,
+        kind: op.kind,
+        name: op.name,
+        status: "running",
+        attempts: op.attempt,
+      });
     }
   }
   return [...steps.values()].sort((a, b) => a.seq - b.seq);

@@ -8,13 +8,20 @@ import type { WorkflowDefinition } from "./definitions.js";
 export function validateInput(definition: WorkflowDefinition, input: unknown): unknown {
   const problem = input === undefined ? undefined : findNonJson(input, "input");
   if (problem) {
-    throw new ValidationError("INPUT_NOT_JSON", `input of workflow ${definition.name} is not JSON: ${problem}`);
+    throw new ValidationError(
+      "INPUT_NOT_JSON",
+      `input of workflow ${definition.name} is not JSON: ${problem}`,
+    );
   }
   const schema = definition.options.input;
   if (!schema) return input;
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw new ValidationError("INPUT_INVALID", `input does not match the schema of workflow ${definition.name}`, {
-    issues: parsed.error.issues,
-  });
+  throw new ValidationError(
+    "INPUT_INVALID",
+    `input does not match the schema of workflow ${definition.name}`,
+    {
+      issues: parsed.error.issues,
+    },
+  );
 }

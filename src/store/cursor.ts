@@ -24,5 +24,8 @@ export function decodeCursor(text: string): RunCursor {
   } catch {
     // fall through to the error below
   }
-  throw new ValidationError("INVALID_CURSOR", `cursor ${JSON.stringify(text)} is not one this server gave out`);
+  throw new ValidationError(
+    "INVALID_CURSOR",
+    `cursor ${JSON.stringify(text)} is not one this server gave out`,
+  );
 }

@@ -9,10 +9,14 @@ import type { Store } from "./store.js";
 export function openStore(url: string): Store {
   if (url.startsWith("sqlite:")) {
     const [path = "", query = ""] = url.slice("sqlite:".length).split("?", 2);
-    if (path === "") throw new ValidationError("INVALID_ARGUMENT", `database URL ${url} names no file`);
+    if (path === "")
+      throw new ValidationError("INVALID_ARGUMENT", `database URL ${url} names no file`);
     const synchronous = new URLSearchParams(query).get("synchronous");
     if (synchronous !== null && synchronous !== "full" && synchronous !== "normal") {
-      throw new ValidationError("INVALID_ARGUMENT", `synchronous=${synchronous} in ${url}: use full or normal`);
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `synchronous=${synchronous} in ${url}: use full or normal`,
+      );
     }
     return new SqliteStore({ path, synchronous: synchronous ?? "full" });
   }

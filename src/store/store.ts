@@ -29,8 +29,79 @@ export interface Store {
   nextWakeAt(): Promise<number | undefined>;
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
+
+  // The durable queue (CONTRACT §5). Enqueueing rides on a run's appendRun; these serve workers.
+  /**
+   * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with an
+   * expired lease — each as attempt + 1 under the delivery id `{taskKey}@{attempt}`.
+   */
+  claimTasks(claim: TaskClaim): Promise<TaskRecord[]>;
+  /** Records a worker's reply to one delivery and marks the run due; see TaskReplyResult. */
+  settleTask(reply: TaskReply): Promise<TaskReplyResult>;
+  /** Extends a live lease; "lost" if the delivery's lease expired or the task moved on. */
+  heartbeatTask(
+    deliveryId: string,
+    now: number,
+  ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }>;
+  findTask(taskKey: string): Promise<TaskRecord | undefined>;
+  /** The earliest time a task of the service becomes deliverable: visible, or its lease expired. */
+  nextVisibleAt(service: string): Promise<number | undefined>;
+  taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>>;
   close(): Promise<void>;
 }
+
+export type TaskStatus = "queued" | "leased" | "completed" | "failed" | "withdrawn";
+
+export interface NewTask {
+  taskKey: string;
+  service: string;
+  command: string;
+  input: string | null;
+  runId: string;
+  workflow: string;
+  seq: number;
+  traceparent: string;
+  leaseMs: number;
+  visibleAt: number;
+  createdAt: number;
+}
+
+export interface TaskRecord extends NewTask {
+  status: TaskStatus;
+  attempt: number;
+  deliveryId: string | null;
+  workerId: string | null;
+  leaseExpiresAt: number | null;
+  output: string | null;
+  error: ErrorData | null;
+  retryable: boolean | null;
+  updatedAt: number;
+}
+
+export interface TaskClaim {
+  service: string;
+  workerId: string;
+  max: number;
+  now: number;
+}
+
+export interface TaskReply {
+  deliveryId: string;
+  now: number;
+  outcome: "completed" | "failed";
+  output?: string | null;
+  error?: ErrorData;
+  retryable?: boolean;
+}
+
+/**
+ * "settled": this reply was recorded now. "duplicate": the same delivery already replied the
+ * same way (harmless). "lost": the delivery's lease expired or the task moved on (409).
+ */
+export type TaskReplyResult =
+  | { outcome: "settled" | "duplicate"; task: TaskRecord }
+  | { outcome: "lost"; task: TaskRecord }
+  | { outcome: "not_found" };
 
 /** A run's row. `journalLength` is the next free journal position. */
 export interface RunRecord {
@@ -117,6 +188,12 @@ export type WriteOp =
       createRuns?: NewRun[];
       /** Other runs to wake (a parent when its child ends), so a crash cannot lose the wake-up. */
       wakeRuns?: string[];
+      /** Commands to put on the durable queue, atomically with the entries that record them. */
+      enqueueTasks?: NewTask[];
+      /** Tasks to deliver again (a retry after a failure), not before `visibleAt`. */
+      requeueTasks?: Array<{ taskKey: string; visibleAt: number }>;
+      /** Queued tasks whose run no longer wants them (cancelled, compensating). */
+      withdrawTasks?: string[];
       events?: EventRecord[];
     }
   | { type: "insertSignal"; runId: string; name: string; payload: string | null; sentAt: number };

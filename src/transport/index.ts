@@ -1,13 +1,26 @@
 import { LocalTransport } from "./local/local-transport.js";
+import { createQueueTransport } from "./queue/queue-transport.js";
 import type { Transport, TransportSpec } from "./transport.js";
 
 export type * from "./transport.js";
 export { LocalTransport, local } from "./local/local-transport.js";
+export { queue, DEFAULT_LEASE_MS } from "./queue/queue-transport.js";
+
+export interface TransportDefaults {
+  /** Lease of queue services that do not set their own. */
+  leaseMs?: number;
+}
 
 /** Builds the transport that serves one service. */
-export function createTransport(service: string, spec: TransportSpec): Transport {
+export function createTransport(
+  service: string,
+  spec: TransportSpec,
+  defaults: TransportDefaults = {},
+): Transport {
   switch (spec.kind) {
     case "local":
       return new LocalTransport(service, spec.handlers);
+    case "queue":
+      return createQueueTransport(spec, defaults.leaseMs);
   }
 }

@@ -2,8 +2,11 @@
  * How a command reaches a service. The engine knows only this interface; which transport
  * serves a service is chosen per service when the engine opens (CONTRACT §4, §5).
  */
-export interface Transport {
-  readonly kind: TransportKind;
+export type Transport = DirectTransport | QueueTransport;
+
+/** A transport whose reply is the answer to the request (local call, HTTP). */
+export interface DirectTransport {
+  readonly kind: "local" | "http";
   /**
    * Sends one attempt of a command and resolves with the reply's output. Rejects with a
    * BatonError whose `retryable` says whether another attempt may succeed; a TransientError
@@ -13,7 +16,23 @@ export interface Transport {
   close?(): Promise<void>;
 }
 
-export type TransportKind = "local" | "http" | "queue";
+export type TransportKind = Transport["kind"];
+
+/**
+ * A service reached through the durable queue: the engine stores the command as a task in the
+ * same transaction as the journal entry that sends it; workers poll for it and reply later.
+ */
+export interface QueueTransport {
+  readonly kind: "queue";
+  /** How long a worker holds a task before it is delivered again. */
+  readonly leaseMs: number;
+  close?(): Promise<void>;
+}
+
+export interface QueueTransportSpec {
+  kind: "queue";
+  leaseMs?: number;
+}
 
 export interface CommandRequest {
   service: string;
@@ -32,7 +51,7 @@ export interface CommandRequest {
 }
 
 /** A serialisable description of how to reach a service; the composition root builds the Transport. */
-export type TransportSpec = LocalTransportSpec;
+export type TransportSpec = LocalTransportSpec | QueueTransportSpec;
 
 /** Metadata a local handler receives beside its input. */
 export interface CommandMeta {

@@ -34,7 +34,12 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("keeps a signal sent before the run waits for it", async () => {
     const clock = new ManualClock();
-    const baton = await fixture.open({ db: fixture.db(), workflows: [approval], clock, replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [approval],
+      clock,
+      replayAfterEveryOp,
+    });
     await baton.start(approval, { waitMs: 5_000 }, { runId: "a-1" });
     const waiting = await waitFor(async () => {
       const run = await baton.get("a-1");
@@ -48,7 +53,12 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("says which signal a waiting run waits for, and resumes when it arrives", async () => {
     const clock = new ManualClock();
-    const baton = await fixture.open({ db: fixture.db(), workflows: [approval], clock, replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [approval],
+      clock,
+      replayAfterEveryOp,
+    });
     await baton.start(approval, { waitMs: 0 }, { runId: "a-2" });
     const run = await waitFor(async () => {
       const r = await baton.get("a-2");
@@ -62,7 +72,12 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("rejects a signal wait with SIGNAL_TIMEOUT once its timeout passes, which the workflow may catch", async () => {
     const clock = new ManualClock();
-    const baton = await fixture.open({ db: fixture.db(), workflows: [deadline], clock, replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [deadline],
+      clock,
+      replayAfterEveryOp,
+    });
     await baton.start(deadline, {}, { runId: "d-1" });
     await waitFor(async () => (await baton.get("d-1")).status === "waiting");
     clock.advance(59_999);
@@ -74,7 +89,12 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("delivers a signal that arrives before the timeout, not the timeout", async () => {
     const clock = new ManualClock();
-    const baton = await fixture.open({ db: fixture.db(), workflows: [deadline], clock, replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [deadline],
+      clock,
+      replayAfterEveryOp,
+    });
     await baton.start(deadline, {}, { runId: "d-2" });
     await waitFor(async () => (await baton.get("d-2")).status === "waiting");
     clock.advance(30_000);
@@ -86,7 +106,12 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("fires a durable timer at its time and never early", async () => {
     const clock = new ManualClock();
-    const baton = await fixture.open({ db: fixture.db(), workflows: [napper], clock, replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [napper],
+      clock,
+      replayAfterEveryOp,
+    });
     await baton.start(napper, { ms: 3 * DAY }, { runId: "n-1" });
     await waitFor(async () => (await baton.get("n-1")).status === "waiting");
     clock.advance(3 * DAY - 1);
@@ -112,7 +137,10 @@ describe("durable timers across restarts", () => {
     // Restarted an hour later: the timer is still ahead.
     const clock = new ManualClock(start + 60 * 60 * 1000);
     const second = await fixture.open({ db, workflows: [napper], clock });
-    expect((await second.get("t-1")).waitingOn).toMatchObject({ kind: "timer", until: new Date(start + DAY).toISOString() });
+    expect((await second.get("t-1")).waitingOn).toMatchObject({
+      kind: "timer",
+      until: new Date(start + DAY).toISOString(),
+    });
     clock.advance(DAY - 60 * 60 * 1000 - 1);
     await new Promise((r) => setTimeout(r, 30));
     expect((await second.get("t-1")).status).toBe("waiting");
@@ -127,7 +155,11 @@ describe("durable timers across restarts", () => {
     await first.start(napper, { ms: 1000 }, { runId: "t-2" });
     await waitFor(async () => (await first.get("t-2")).status === "waiting");
     await first.close();
-    const second = await fixture.open({ db, workflows: [napper], clock: new ManualClock(start + 5000) });
+    const second = await fixture.open({
+      db,
+      workflows: [napper],
+      clock: new ManualClock(start + 5000),
+    });
     expect(await second.result("t-2")).toEqual({ slept: 5000 });
   });
 });

@@ -13,12 +13,18 @@ const quote = workflow("quote", async (ctx, input: { item: string; fail?: boolea
 });
 
 const basket = workflow("basket", async (ctx, input: { items: string[]; failOn?: string }) => {
-  const quotes = await Promise.all(input.items.map((item) => ctx.child(quote, { item, fail: item === input.failOn })));
+  const quotes = await Promise.all(
+    input.items.map((item) => ctx.child(quote, { item, fail: item === input.failOn })),
+  );
   return { total: quotes.reduce((sum, q) => sum + (q as { price: number }).price, 0) };
 });
 
 const fanOut = workflow("fanOut", async (ctx) => {
-  const [a, b, c] = await Promise.all([ctx.step("a", () => 1), ctx.step("b", async () => 2), ctx.step("c", () => 3)]);
+  const [a, b, c] = await Promise.all([
+    ctx.step("a", () => 1),
+    ctx.step("b", async () => 2),
+    ctx.step("c", () => 3),
+  ]);
   const winner = await Promise.race([
     ctx.sleep(60_000).then(() => "timer"),
     ctx.step("fast", () => "fast").then((v) => v),
@@ -42,11 +48,19 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
   afterEach(() => fixture.cleanup());
 
   it("runs child runs in parallel and returns their outputs", async () => {
-    const baton = await fixture.open({ db: fixture.db(), workflows: [quote, basket], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [quote, basket],
+      replayAfterEveryOp,
+    });
     await baton.start(basket, { items: ["pen", "book"] }, { runId: "b-1" });
     expect(await baton.result("b-1")).toEqual({ total: 70 });
     const child = await baton.get("b-1:1");
-    expect(child).toMatchObject({ status: "completed", parentRunId: "b-1", output: { item: "pen", price: 30 } });
+    expect(child).toMatchObject({
+      status: "completed",
+      parentRunId: "b-1",
+      output: { item: "pen", price: 30 },
+    });
     const parent = await baton.get("b-1");
     expect(parent.steps.map((s) => [s.kind, s.name, s.status])).toEqual([
       ["child", "quote", "completed"],
@@ -55,7 +69,11 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
   });
 
   it("rejects the parent's child call with the child's error when the child fails", async () => {
-    const baton = await fixture.open({ db: fixture.db(), workflows: [quote, basket], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [quote, basket],
+      replayAfterEveryOp,
+    });
     await baton.start(basket, { items: ["pen", "ink"], failOn: "ink" }, { runId: "b-2" });
     const run = await baton.wait("b-2");
     expect(run.status).toBe("failed");
@@ -75,7 +93,11 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
 
   it("cancels a waiting run: its compensations run and it ends cancelled", async () => {
     compensated = [];
-    const baton = await fixture.open({ db: fixture.db(), workflows: [holdable], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [holdable],
+      replayAfterEveryOp,
+    });
     await baton.start(holdable, {}, { runId: "h-1" });
     await waitFor(async () => (await baton.get("h-1")).status === "waiting");
     await baton.cancel("h-1", "customer changed their mind");
@@ -90,8 +112,14 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
   it("starts one run when the same run id is started many times at once", async () => {
     let executions = 0;
     const counted = workflow("counted", async (ctx) => ctx.step("count", () => ++executions));
-    const baton = await fixture.open({ db: fixture.db(), workflows: [counted], replayAfterEveryOp });
-    const starts = await Promise.all(Array.from({ length: 25 }, () => baton.start(counted, {}, { runId: "same" })));
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [counted],
+      replayAfterEveryOp,
+    });
+    const starts = await Promise.all(
+      Array.from({ length: 25 }, () => baton.start(counted, {}, { runId: "same" })),
+    );
     expect(starts.filter((s) => s.created)).toHaveLength(1);
     expect(new Set(starts.map((s) => s.runId))).toEqual(new Set(["same"]));
     await baton.result("same");
@@ -124,8 +152,17 @@ describe("retries and timeouts", () => {
       return run.waitingOn?.kind === "retry" && run;
     });
     expect(waiting.status).toBe("waiting");
-    expect(waiting.waitingOn).toMatchObject({ kind: "retry", step: "flaky", attempt: 2, lastError: { message: "boom 1" } });
-    expect(waiting.steps[0]).toMatchObject({ name: "flaky", attempts: 1, error: { message: "boom 1" } });
+    expect(waiting.waitingOn).toMatchObject({
+      kind: "retry",
+      step: "flaky",
+      attempt: 2,
+      lastError: { message: "boom 1" },
+    });
+    expect(waiting.steps[0]).toMatchObject({
+      name: "flaky",
+      attempts: 1,
+      error: { message: "boom 1" },
+    });
     clock.advance(1000);
     await waitFor(async () => (await baton.get("r-1")).waitingOn?.attempt === 3);
     clock.advance(2000);
@@ -136,10 +173,17 @@ describe("retries and timeouts", () => {
   it("times out an attempt that runs too long and fails the step with STEP_TIMEOUT after the last attempt", async () => {
     const slow = workflow("slow", async (ctx) => {
       try {
-        await ctx.step("slow", (info) => new Promise((_, reject) => info.signal.addEventListener("abort", () => reject(new Error("aborted")))), {
-          timeout: 20,
-          retry: { maxAttempts: 2, initialIntervalMs: 1 },
-        });
+        await ctx.step(
+          "slow",
+          (info) =>
+            new Promise((_, reject) =>
+              info.signal.addEventListener("abort", () => reject(new Error("aborted"))),
+            ),
+          {
+            timeout: 20,
+            retry: { maxAttempts: 2, initialIntervalMs: 1 },
+          },
+        );
         return "finished";
       } catch (e) {
         return (e as BatonError).code;
@@ -183,7 +227,9 @@ describe("bounded memory", () => {
     });
     const baton = await fixture.open({ db: fixture.db(), workflows: [waiter], cacheSize: 5 });
     for (let n = 0; n < 40; n++) await baton.start(waiter, { n }, { runId: `w-${n}` });
-    await waitFor(async () => (await baton.list({ status: "waiting", limit: 100 })).runs.length === 40);
+    await waitFor(
+      async () => (await baton.list({ status: "waiting", limit: 100 })).runs.length === 40,
+    );
     expect(baton.engine.residentRuns).toBeLessThanOrEqual(5);
     for (let n = 0; n < 40; n++) await baton.signal(`w-${n}`, "go", 100);
     for (let n = 0; n < 40; n++) expect(await baton.result(`w-${n}`)).toBe(100 + n);

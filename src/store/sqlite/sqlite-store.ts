@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { BatonError, type ErrorData, type RunStatus, type WaitingOn } from "../../common/index.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { loadMigrations } from "../migrations.js";
+import { SqliteTasks } from "./sqlite-tasks.js";
 import type {
   EventRecord,
   JournalEntry,
@@ -13,6 +14,11 @@ import type {
   RunRecord,
   SignalRecord,
   Store,
+  TaskClaim,
+  TaskRecord,
+  TaskReply,
+  TaskReplyResult,
+  TaskStatus,
   WriteOp,
   WriteResult,
 } from "../store.js";
@@ -51,6 +57,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
+  private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -59,7 +66,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("temp_store = MEMORY");
-    this.applyBatch = this.db.transaction((ops: readonly WriteOp[]) => ops.map((op) => this.apply(op)));
+    this.applyBatch = this.db.transaction((ops: readonly WriteOp[]) =>
+      ops.map((op) => this.apply(op)),
+    );
   }
 
   migrate(): Promise<void> {
@@ -67,18 +76,20 @@ export class SqliteStore implements Store {
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     );
     const applied = new Set(
-      (this.db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map(
-        (row) => row.version,
-      ),
+      (
+        this.db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>
+      ).map((row) => row.version),
     );
     for (const migration of loadMigrations("sqlite")) {
       if (applied.has(migration.version)) continue;
-      this.db.transaction(() => {
-        this.db.exec(migration.sql);
-        this.db
-          .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-          .run(migration.version, migration.name, Date.now());
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(migration.sql);
+          this.db
+            .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+            .run(migration.version, migration.name, Date.now());
+        })
+        .immediate();
     }
     return Promise.resolve();
   }
@@ -89,10 +100,14 @@ export class SqliteStore implements Store {
       return Promise.resolve(this.applyBatch.immediate(ops));
     } catch (e) {
       return Promise.reject(
-        new BatonError("STORE_FAILED", `the SQLite store could not commit: ${(e as Error).message}`, {
-          retryable: true,
-          cause: e,
-        }),
+        new BatonError(
+          "STORE_FAILED",
+          `the SQLite store could not commit: ${(e as Error).message}`,
+          {
+            retryable: true,
+            cause: e,
+          },
+        ),
       );
     }
   }
@@ -133,24 +148,25 @@ export class SqliteStore implements Store {
         }
         for (const entry of op.entries) this.insertEntry(op.runId, entry);
         for (const { signalId, seq } of op.consumedSignals ?? []) {
-          this.statement("UPDATE signals SET consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL").run(
-            seq,
-            signalId,
-          );
+          this.statement(
+            "UPDATE signals SET consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL",
+          ).run(seq, signalId);
         }
         for (const run of op.createRuns ?? []) this.createRun(run);
         for (const runId of op.wakeRuns ?? []) this.wake(runId, update.updatedAt);
+        for (const task of op.enqueueTasks ?? []) this.tasks.insert(task);
+        for (const { taskKey, visibleAt } of op.requeueTasks ?? [])
+          this.tasks.requeue(taskKey, visibleAt);
+        for (const taskKey of op.withdrawTasks ?? [])
+          this.tasks.withdraw(taskKey, update.updatedAt);
         for (const event of op.events ?? []) this.insertEvent(event);
         return { ok: true };
       }
       case "insertSignal": {
         const signalId = Number(
-          this.statement("INSERT INTO signals (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)").run(
-            op.runId,
-            op.name,
-            op.payload,
-            op.sentAt,
-          ).lastInsertRowid,
+          this.statement(
+            "INSERT INTO signals (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)",
+          ).run(op.runId, op.name, op.payload, op.sentAt).lastInsertRowid,
         );
         this.wake(op.runId, op.sentAt);
         return { ok: true, signalId };
@@ -162,25 +178,29 @@ export class SqliteStore implements Store {
     const inserted = this.statement(
       `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length)
        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING`,
-    ).run(run.runId, run.workflow, run.input, run.parentRunId, run.parentSeq, run.createdAt, run.createdAt).changes;
+    ).run(
+      run.runId,
+      run.workflow,
+      run.input,
+      run.parentRunId,
+      run.parentSeq,
+      run.createdAt,
+      run.createdAt,
+    ).changes;
     if (inserted === 0) {
       const existing = this.findRunSync(run.runId);
-      return existing ? { ok: true, created: false, run: existing } : { ok: false, error: lost(run.runId) };
+      return existing
+        ? { ok: true, created: false, run: existing }
+        : { ok: false, error: lost(run.runId) };
     }
     this.insertEntry(run.runId, run.firstEntry);
     return { ok: true, created: true };
   }
 
   private insertEntry(runId: string, entry: JournalEntry): void {
-    this.statement("INSERT INTO journal (run_id, position, seq, type, name, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
-      runId,
-      entry.position,
-      entry.seq,
-      entry.type,
-      entry.name,
-      entry.data,
-      entry.at,
-    );
+    this.statement(
+      "INSERT INTO journal (run_id, position, seq, type, name, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(runId, entry.position, entry.seq, entry.type, entry.name, entry.data, entry.at);
   }
 
   /** Marks a waiting run as due now, so a restart cannot lose the reason to wake it. */
@@ -191,14 +211,9 @@ export class SqliteStore implements Store {
   }
 
   private insertEvent(event: EventRecord): void {
-    this.statement("INSERT INTO events (type, run_id, workflow, status, data, at) VALUES (?, ?, ?, ?, ?, ?)").run(
-      event.type,
-      event.runId,
-      event.workflow,
-      event.status,
-      event.data,
-      event.at,
-    );
+    this.statement(
+      "INSERT INTO events (type, run_id, workflow, status, data, at) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(event.type, event.runId, event.workflow, event.status, event.data, event.at);
   }
 
   findRun(runId: string): Promise<RunRecord | undefined> {
@@ -206,7 +221,8 @@ export class SqliteStore implements Store {
   }
 
   private findRunSync(runId: string): RunRecord | undefined {
-    const row = this.statement("SELECT * FROM runs WHERE run_id = ?").get(runId) as RunRow | undefined;
+    const row = this.statement("SELECT * FROM runs WHERE run_id = ?").get(runId) as
+      RunRow | undefined;
     return row && toRunRecord(row);
   }
 
@@ -253,9 +269,21 @@ export class SqliteStore implements Store {
   pendingSignals(runId: string): Promise<SignalRecord[]> {
     const rows = this.statement(
       "SELECT signal_id, run_id, name, payload, sent_at FROM signals WHERE run_id = ? AND consumed_seq IS NULL ORDER BY signal_id",
-    ).all(runId) as Array<{ signal_id: number; run_id: string; name: string; payload: string | null; sent_at: number }>;
+    ).all(runId) as Array<{
+      signal_id: number;
+      run_id: string;
+      name: string;
+      payload: string | null;
+      sent_at: number;
+    }>;
     return Promise.resolve(
-      rows.map((r) => ({ signalId: r.signal_id, runId: r.run_id, name: r.name, payload: r.payload, sentAt: r.sent_at })),
+      rows.map((r) => ({
+        signalId: r.signal_id,
+        runId: r.run_id,
+        name: r.name,
+        payload: r.payload,
+        sentAt: r.sent_at,
+      })),
     );
   }
 
@@ -275,7 +303,9 @@ export class SqliteStore implements Store {
   }
 
   nextWakeAt(): Promise<number | undefined> {
-    const row = this.statement("SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL").get() as {
+    const row = this.statement(
+      "SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL",
+    ).get() as {
       at: number | null;
     };
     return Promise.resolve(row.at ?? undefined);
@@ -283,7 +313,9 @@ export class SqliteStore implements Store {
 
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>> {
     return Promise.resolve(
-      this.statement("SELECT workflow, status, COUNT(*) AS count FROM runs GROUP BY workflow, status").all() as Array<{
+      this.statement(
+        "SELECT workflow, status, COUNT(*) AS count FROM runs GROUP BY workflow, status",
+      ).all() as Array<{
         workflow: string;
         status: RunStatus;
         count: number;
@@ -314,6 +346,53 @@ export class SqliteStore implements Store {
         at: r.at,
       })),
     );
+  }
+
+  claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {
+    return this.write(() => this.tasks.claim(claim));
+  }
+
+  settleTask(reply: TaskReply): Promise<TaskReplyResult> {
+    return this.write(() => {
+      const result = this.tasks.settle(reply);
+      // The run must look at the reply even if this process dies before telling it.
+      if (result.outcome === "settled") this.wake(result.task.runId, reply.now);
+      return result;
+    });
+  }
+
+  heartbeatTask(
+    deliveryId: string,
+    now: number,
+  ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }> {
+    return this.write(() => this.tasks.heartbeat(deliveryId, now));
+  }
+
+  findTask(taskKey: string): Promise<TaskRecord | undefined> {
+    return Promise.resolve(this.tasks.find(taskKey));
+  }
+
+  nextVisibleAt(service: string): Promise<number | undefined> {
+    return Promise.resolve(this.tasks.nextVisibleAt(service));
+  }
+
+  taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
+    return Promise.resolve(this.tasks.counts());
+  }
+
+  /** One immediate transaction outside the group commit (worker calls). */
+  private write<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(this.db.transaction(fn).immediate());
+    } catch (e) {
+      return Promise.reject(
+        new BatonError(
+          "STORE_FAILED",
+          `the SQLite store could not commit: ${(e as Error).message}`,
+          { retryable: true, cause: e },
+        ),
+      );
+    }
   }
 
   close(): Promise<void> {

@@ -1,12 +1,17 @@
 import { StepFailedError, toBatonError } from "../../common/index.js";
-import type { CommandHandler, CommandRequest, LocalTransportSpec, Transport } from "../transport.js";
+import type {
+  CommandHandler,
+  CommandRequest,
+  DirectTransport,
+  LocalTransportSpec,
+} from "../transport.js";
 
 /**
  * Calls handlers in this process: for tests, benchmarks, and services that live beside the
  * orchestrator. Failures follow the same rules as the network transports: a StepFailedError
  * is a business failure, anything else is retried.
  */
-export class LocalTransport implements Transport {
+export class LocalTransport implements DirectTransport {
   readonly kind = "local";
   constructor(
     private readonly service: string,

@@ -1,0 +1,169 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { BatonError } from "../../common/index.js";
+import { storeConformance } from "../conformance.js";
+import { SqliteStore, openStore, type Store } from "../index.js";
+
+function tempDir(): { dir: string; path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "baton-sqlite-"));
+  return {
+    dir,
+    path: join(dir, "baton.db"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+storeConformance("sqlite", () => {
+  const { path, remove } = tempDir();
+  const store = new SqliteStore({ path });
+  return Promise.resolve({
+    store,
+    cleanup: async () => {
+      await store.close();
+      remove();
+    },
+  });
+});
+
+/** The store's own connection: `synchronous` is per connection, so only it can tell. */
+function connectionOf(store: Store): Database.Database {
+  return (store as unknown as { db: Database.Database }).db;
+}
+
+describe("SqliteStore", () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function track<T extends Store>(store: T): T {
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  function freshPath(): string {
+    const { path, remove } = tempDir();
+    cleanups.push(remove);
+    return path;
+  }
+
+  function readOnly(path: string): Database.Database {
+    const db = new Database(path, { readonly: true });
+    cleanups.push(() => void db.close());
+    return db;
+  }
+
+  it("puts the file in WAL mode", async () => {
+    const path = freshPath();
+    await track(new SqliteStore({ path })).migrate();
+    expect(readOnly(path).pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("syncs FULL by default and NORMAL when asked", () => {
+    const full = track(new SqliteStore({ path: freshPath() }));
+    const normal = track(new SqliteStore({ path: freshPath(), synchronous: "normal" }));
+    // PRAGMA synchronous: 1 = NORMAL, 2 = FULL.
+    expect(connectionOf(full).pragma("synchronous", { simple: true })).toBe(2);
+    expect(connectionOf(normal).pragma("synchronous", { simple: true })).toBe(1);
+  });
+
+  it("records every migration in schema_migrations, once", async () => {
+    const path = freshPath();
+    const store = track(new SqliteStore({ path }));
+    await store.migrate();
+    await store.migrate();
+    const files = readdirSync(new URL("../../../migrations/sqlite/", import.meta.url))
+      .filter((file) => file.endsWith(".sql"))
+      .sort();
+    const rows = readOnly(path)
+      .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+      .all();
+    expect(rows).toEqual(
+      files.map((file) => ({ version: Number(file.slice(0, 4)), name: file.slice(5, -4) })),
+    );
+    expect(rows[0]).toEqual({ version: 1, name: "create-runs" });
+  });
+
+  it("creates the folders of a path that does not exist yet", async () => {
+    const path = join(freshPath(), "..", "nested", "deeper", "baton.db");
+    await track(new SqliteStore({ path })).migrate();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it("rejects a failed batch with a retryable STORE_FAILED", async () => {
+    const store = track(new SqliteStore({ path: ":memory:" }));
+    await store.migrate();
+    const at = Date.UTC(2026, 0, 1);
+    const started = { position: 0, seq: null, type: "run.started", name: null, data: null, at };
+    const run = {
+      runId: "r-1",
+      workflow: "order",
+      input: null,
+      createdAt: at,
+      parentRunId: null,
+      parentSeq: null,
+      firstEntry: started,
+    };
+    const error = await store
+      .commit([
+        { type: "createRun", run },
+        // Position 0 is the run.started entry just written: the journal's key refuses it.
+        {
+          type: "appendRun",
+          runId: "r-1",
+          epoch: 0,
+          expectedLength: 1,
+          entries: [started],
+          update: { status: "running", updatedAt: at, wakeAt: null, waitingOn: null },
+        },
+      ])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(BatonError);
+    expect(error).toMatchObject({ code: "STORE_FAILED", retryable: true });
+    expect(await store.findRun("r-1")).toBeUndefined();
+  });
+
+  describe("openStore", () => {
+    it("opens a SQLite file from sqlite:PATH", async () => {
+      const path = freshPath();
+      const store = track(openStore(`sqlite:${path}`));
+      expect(store).toBeInstanceOf(SqliteStore);
+      await store.migrate();
+      expect(connectionOf(store).pragma("synchronous", { simple: true })).toBe(2);
+      expect(
+        readOnly(path).prepare("SELECT version FROM schema_migrations WHERE version = 1").get(),
+      ).toEqual({ version: 1 });
+    });
+
+    it("honours ?synchronous=normal", () => {
+      const store = track(openStore(`sqlite:${freshPath()}?synchronous=normal`));
+      expect(connectionOf(store).pragma("synchronous", { simple: true })).toBe(1);
+    });
+
+    it("opens an in-memory store from sqlite::memory:", async () => {
+      const store = track(openStore("sqlite::memory:"));
+      await store.migrate();
+      expect(await store.listRuns({ limit: 1 })).toEqual({ runs: [] });
+    });
+
+    it.each(["mysql://x", "sqlite:", "sqlite:x?synchronous=bogus"])(
+      "refuses %j with INVALID_ARGUMENT",
+      (url) => {
+        let error: unknown;
+        try {
+          track(openStore(url));
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(BatonError);
+        expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
+      },
+    );
+  });
+});
