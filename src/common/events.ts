@@ -8,6 +8,8 @@ export const EventType = {
   RunStarted: "run.started",
   StepCompleted: "step.completed",
   StepFailed: "step.failed",
+  /** An attempt failed and another will follow. */
+  StepRetrying: "step.retrying",
   RunCompensating: "run.compensating",
   RunCompleted: "run.completed",
   RunFailed: "run.failed",

@@ -37,4 +37,6 @@ export interface ExecutionHost {
   onReplayPoint(run: HostedRun): void;
   cancelRun(runId: string, reason: string): void;
   emit(event: BatonEvent): void;
+  /** Whether anyone listens to events (building them is skipped otherwise). */
+  readonly hasListeners: boolean;
 }

@@ -965,21 +965,31 @@ export class RunExecution {
     this.host.onLost(this, error);
   }
 
+  /** Live events for what just became durable: steps and calls, retries, compensation. */
   private publishCommitted(entries: JournalEntry[]): void {
+    if (!this.host.hasListeners) return;
     for (const entry of entries) {
-      if (
-        entry.seq === null ||
-        (!entry.type.endsWith(".completed") && !entry.type.endsWith(".failed"))
-      )
-        continue;
-      if (!entry.type.startsWith("step.") && !entry.type.startsWith("call.")) continue;
+      const type = liveEventType(entry.type);
+      if (!type) continue;
+      const data =
+        entry.data === null ? {} : (JSON.parse(entry.data) as OpEntryData & { error?: ErrorData });
       this.host.emit({
-        type: entry.type.endsWith(".completed") ? EventType.StepCompleted : EventType.StepFailed,
+        type,
         runId: this.runId,
         workflow: this.workflow,
         status: this.lastWritten.status,
         at: new Date(entry.at).toISOString(),
-        data: { seq: entry.seq, name: entry.name },
+        data: {
+          ...(entry.seq === null
+            ? {}
+            : { seq: entry.seq, kind: entry.type.slice(0, entry.type.indexOf(".")) }),
+          ...(entry.name === null ? {} : { name: entry.name }),
+          ...(data.startedAt !== undefined ? { durationMs: entry.at - data.startedAt } : {}),
+          ...(data.attempts !== undefined ? { attempts: data.attempts } : {}),
+          ...(data.attempt !== undefined ? { attempt: data.attempt } : {}),
+          ...(data.error ? { error: data.error } : {}),
+          ...(data.compensates !== undefined ? { compensates: data.compensates } : {}),
+        },
       });
     }
   }
@@ -1169,6 +1179,24 @@ function waitingOn(op: Op): WaitingOn {
           (wait.lastError ? ` (${wait.lastError.message})` : "") +
           `; attempt ${wait.attempt ?? "?"} at ${until}`,
       };
+  }
+}
+
+function liveEventType(entryType: string): EventType | undefined {
+  switch (entryType) {
+    case "step.completed":
+    case "call.completed":
+      return EventType.StepCompleted;
+    case "step.failed":
+    case "call.failed":
+      return EventType.StepFailed;
+    case "step.attempt_failed":
+    case "call.attempt_failed":
+      return EventType.StepRetrying;
+    case Entry.RunCompensating:
+      return EventType.RunCompensating;
+    default:
+      return undefined;
   }
 }
 
