@@ -14,6 +14,7 @@ import {
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
+  type FaultPoint,
   type ListQuery,
   type ServiceDefinition,
   type StartOptions,
@@ -36,6 +37,8 @@ export interface BatonOptions {
   cacheSize?: number;
   /** Test mode: replay every run from its journal after every operation. */
   replayAfterEveryOp?: boolean;
+  /** Test hook: called at named fault points, where crash tests kill the process. */
+  faultInjector?: (point: FaultPoint, runId: string) => void;
 }
 
 /**
@@ -71,6 +74,7 @@ export class Baton {
       workflows,
       transports,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
+      ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
       ...(options.replayAfterEveryOp !== undefined
         ? { replayAfterEveryOp: options.replayAfterEveryOp }
         : {}),

@@ -25,7 +25,7 @@ import type { JournalEntry, RunRecord, SignalRecord, Store, TaskRecord } from ".
 import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
-import type { ExecutionHost } from "./host.js";
+import type { ExecutionHost, FaultPoint } from "./host.js";
 import { Entry, ReplayIndex } from "./journal.js";
 import { RunExecution } from "./run-execution.js";
 import { toHistory, toRunView } from "./run-view.js";
@@ -47,6 +47,8 @@ export interface EngineOptions {
   replayAfterEveryOp?: boolean;
   /** How long `close()` lets executing steps finish. */
   closeTimeoutMs?: number;
+  /** Test hook called at named fault points; crash tests kill the process there. */
+  faultInjector?: (point: FaultPoint, runId: string) => void;
 }
 
 export interface StartOptions {
@@ -95,6 +97,7 @@ export class Engine implements ExecutionHost {
   private readonly scheduler: WakeScheduler;
   private readonly cacheSize: number;
   private readonly closeTimeoutMs: number;
+  private readonly faultInjector: ((point: FaultPoint, runId: string) => void) | undefined;
   private readonly stats = new ServiceStats();
   private readonly tasks: TaskQueue;
   private closed = false;
@@ -107,6 +110,7 @@ export class Engine implements ExecutionHost {
     this.cacheSize = options.cacheSize ?? 2000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
+    this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
     this.tasks = new TaskQueue(
@@ -584,6 +588,10 @@ export class Engine implements ExecutionHost {
         this.logger.warn({ runId, err: e }, "could not cancel child run");
       }
     });
+  }
+
+  fault(point: FaultPoint, runId: string): void {
+    this.faultInjector?.(point, runId);
   }
 
   emit(event: BatonEvent): void {

@@ -37,6 +37,16 @@ export interface ExecutionHost {
   onReplayPoint(run: HostedRun): void;
   cancelRun(runId: string, reason: string): void;
   emit(event: BatonEvent): void;
+  /** Test hook: a named point a crash test may stop the process at. */
+  fault(point: FaultPoint, runId: string): void;
   /** Whether anyone listens to events (building them is skipped otherwise). */
   readonly hasListeners: boolean;
 }
+
+/**
+ * Named points where crash tests stop the engine (STYLE §6): after a journal commit, after a
+ * command was sent but before its reply is recorded, after a reply is recorded, and at the
+ * start of each compensation.
+ */
+export type FaultPoint =
+  "after-journal-commit" | "after-command-sent" | "after-reply-recorded" | "during-compensation";

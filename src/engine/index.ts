@@ -1,3 +1,4 @@
+export type { FaultPoint } from "./host.js";
 export {
   Engine,
   type EngineOptions,

@@ -110,6 +110,7 @@ export class RunContext implements WorkflowContext {
           ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         });
         ok = true;
+        host.fault("after-command-sent", this.runId);
         return output;
       } finally {
         host.trackCall(serviceName, -1);

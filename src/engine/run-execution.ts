@@ -396,6 +396,7 @@ export class RunExecution {
         : (data.error ?? { code: "STEP_FAILED", message: "the workflow failed" });
     for (const compensation of [...this.compensations].reverse()) {
       this.currentCompensation = compensation.seq;
+      if (!this.replaying) this.host.fault("during-compensation", this.runId);
       try {
         await compensation.fn(compensation.output);
       } catch (e) {
@@ -918,6 +919,10 @@ export class RunExecution {
       return;
     }
     this.committedLength += written.entries.length;
+    this.host.fault("after-journal-commit", this.runId);
+    if (written.entries.some((e) => e.type === "call.completed" || e.type === "call.failed")) {
+      this.host.fault("after-reply-recorded", this.runId);
+    }
     this.lastWritten = written.snapshot;
     const ready = this.durableWaiters.filter((w) => w.position <= this.committedLength);
     if (ready.length) {
