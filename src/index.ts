@@ -22,6 +22,7 @@ export {
   type StartOptions,
   type StartedRun,
   type ListQuery,
+  type FaultPoint,
 } from "./engine/index.js";
 export {
   local,
@@ -40,6 +41,7 @@ export {
   RunStatus,
   EventType,
   isTerminal,
+  silentLogger,
   type ErrorData,
   type Run,
   type StepView,
