@@ -160,7 +160,7 @@ export class ValidationError extends BatonError {
 
 /** HTTP status for a code: registered codes map by the table, anything else is a fault. */
 export function httpStatusOf(code: string): number {
-  return (ErrorCodes as Record<string, number>)[code] ?? 500;
+  return Object.hasOwn(ErrorCodes, code) ? ErrorCodes[code as ErrorCode] : 500;
 }
 
 export function isBatonError(value: unknown): value is BatonError {

@@ -48,11 +48,9 @@ export function backoffMs(
   random: number,
   retryAfterMs?: number,
 ): number {
-  const base = Math.min(
-    policy.maxIntervalMs,
-    policy.initialIntervalMs * Math.pow(policy.backoffCoefficient, Math.max(0, attempt - 1)),
-  );
-  const jittered = base * (1 + policy.jitter * (2 * random - 1));
+  const base =
+    policy.initialIntervalMs * Math.pow(policy.backoffCoefficient, Math.max(0, attempt - 1));
+  const jittered = Math.min(policy.maxIntervalMs, base * (1 + policy.jitter * (2 * random - 1)));
   // A service's Retry-After is a floor: never come back sooner than it asked.
   return Math.round(Math.max(jittered, retryAfterMs ?? 0));
 }

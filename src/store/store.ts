@@ -205,7 +205,7 @@ export type WriteResult =
 export interface RunQuery {
   workflow?: string;
   status?: RunStatus;
-  /** Substring of the run id (the dashboard's search). */
+  /** Prefix of the run id, case-sensitive (the dashboard's search). */
   runIdPrefix?: string;
   limit: number;
   cursor?: string;

@@ -226,7 +226,8 @@ export class SqliteStore implements Store {
     return row && toRunRecord(row);
   }
 
-  listRuns(query: RunQuery): Promise<RunPage> {
+  async listRuns(query: RunQuery): Promise<RunPage> {
+    await Promise.resolve(); // a malformed cursor rejects the promise, never throws at the call
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.workflow !== undefined) {
@@ -238,8 +239,9 @@ export class SqliteStore implements Store {
       params.push(query.status);
     }
     if (query.runIdPrefix !== undefined) {
-      where.push("run_id LIKE ? ESCAPE '\\'");
-      params.push(`${query.runIdPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      // Case-sensitive like PostgreSQL (SQLite's LIKE ignores ASCII case).
+      where.push("substr(run_id, 1, ?) = ?");
+      params.push(query.runIdPrefix.length, query.runIdPrefix);
     }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);

@@ -75,10 +75,12 @@ export class SqliteTasks {
   claim(claim: TaskClaim): TaskRecord[] {
     // Single writer connection: the SELECT and the UPDATEs below cannot interleave with another claim.
     const keys = this.prepare(
-      `SELECT task_key FROM tasks WHERE service = ? AND status = 'queued' AND visible_at <= ?
-       UNION ALL
-       SELECT task_key FROM tasks WHERE service = ? AND status = 'leased' AND lease_expires_at <= ?
-       LIMIT ?`,
+      // Oldest ready first, whether queued or abandoned by a worker whose lease expired.
+      `SELECT task_key FROM (
+         SELECT task_key, visible_at AS ready_at FROM tasks WHERE service = ? AND status = 'queued' AND visible_at <= ?
+         UNION ALL
+         SELECT task_key, lease_expires_at FROM tasks WHERE service = ? AND status = 'leased' AND lease_expires_at <= ?)
+       ORDER BY ready_at LIMIT ?`,
     ).all(claim.service, claim.now, claim.service, claim.now, claim.max) as Array<{
       task_key: string;
     }>;
