@@ -193,15 +193,28 @@ export class Engine implements ExecutionHost {
       journalLength: 1,
       epoch: 0,
     };
-    this.emit({
-      type: EventType.RunStarted,
+    if (this.listeners.size > 0) {
+      this.emit({
+        type: EventType.RunStarted,
+        runId,
+        workflow: definition.name,
+        status: RunStatus.Pending,
+        at: iso(now),
+      });
+    }
+    if (!this.executions.has(runId)) this.launch(record, definition, [run.firstEntry], [], parsed);
+    const createdAt = iso(now);
+    // Built by hand, not from the row: the input is the caller's own value, not parsed back.
+    return {
       runId,
       workflow: definition.name,
       status: RunStatus.Pending,
-      at: iso(now),
-    });
-    if (!this.executions.has(runId)) this.launch(record, definition, [run.firstEntry], [], parsed);
-    return { ...toRunView(record), created: true };
+      input,
+      createdAt,
+      updatedAt: createdAt,
+      steps: [],
+      created: true,
+    };
   }
 
   /** The run, with its steps; throws RUN_NOT_FOUND. */
@@ -683,6 +696,9 @@ export class Engine implements ExecutionHost {
       const waiters = this.terminalWaiters.get(runId) ?? [];
       waiters.push(resolve);
       this.terminalWaiters.set(runId, waiters);
+      // A run in memory reports its own end; no need to look.
+      const resident = this.executions.get(runId);
+      if (resident && !resident.terminal) return;
       // Look after registering, so an end that lands in between is not missed.
       this.store.findRun(runId).then((record) => {
         if (!record)

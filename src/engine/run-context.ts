@@ -17,7 +17,7 @@ import {
   type ServiceDefinition,
   type WorkflowDefinition,
 } from "./definitions.js";
-import type { Op, RunExecution } from "./run-execution.js";
+import type { AttemptAbort, Op, RunExecution } from "./run-execution.js";
 import { resolveRetry } from "./retry.js";
 import { startQueuedCall } from "./queued-call.js";
 import { validateInput } from "./validate-input.js";
@@ -48,13 +48,15 @@ export class RunContext implements WorkflowContext {
     if (typeof name !== "string" || name.length === 0) return rejectUsage("ctx.step needs a name");
     if (typeof fn !== "function")
       return rejectUsage(`ctx.step ${name}: the second argument must be a function`);
-    return this.runOp("step", name, options, (op, attempt, signal) =>
+    return this.runOp("step", name, options, (op, attempt, abort) =>
       fn({
         runId: this.runId,
         seq: op.seq,
         attempt,
         idempotencyKey: this.run.idempotencyKey(op.seq),
-        signal,
+        get signal() {
+          return abort.signal;
+        },
       }),
     );
   }
@@ -91,7 +93,7 @@ export class RunContext implements WorkflowContext {
       return promise as Promise<T>;
     }
     const host = this.run.hostRef;
-    return this.runOp("call", `${serviceName}.${command}`, options, async (op, attempt, signal) => {
+    return this.runOp("call", `${serviceName}.${command}`, options, async (op, attempt, abort) => {
       const startedAt = host.clock.now();
       host.trackCall(serviceName, 1);
       let ok = false;
@@ -105,7 +107,9 @@ export class RunContext implements WorkflowContext {
           seq: op.seq,
           attempt,
           idempotencyKey: this.run.idempotencyKey(op.seq),
-          signal,
+          get signal() {
+            return abort.signal;
+          },
           traceparent: traceparentFor(this.runId, op.seq, attempt),
           ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         });
@@ -123,7 +127,7 @@ export class RunContext implements WorkflowContext {
     kind: "step" | "call",
     name: string,
     options: StepOptions<T>,
-    body: (op: Op, attempt: number, signal: AbortSignal) => unknown,
+    body: (op: Op, attempt: number, abort: AttemptAbort) => unknown,
   ): Promise<T> {
     const created = this.run.newOp(kind, name);
     if (!created) return NEVER;
@@ -136,8 +140,8 @@ export class RunContext implements WorkflowContext {
     this.run.schedule(
       op,
       () =>
-        void this.run.runAttempts(op, policy, timeout, (attempt, signal) =>
-          body(op, attempt, signal),
+        void this.run.runAttempts(op, policy, timeout, (attempt, abort) =>
+          body(op, attempt, abort),
         ),
     );
     return promise as Promise<T>;

@@ -591,7 +591,7 @@ export class RunExecution {
     op: Op,
     policy: ResolvedRetryPolicy,
     timeoutMs: number | undefined,
-    body: (attempt: number, signal: AbortSignal) => unknown,
+    body: (attempt: number, abort: AttemptAbort) => unknown,
   ): Promise<void> {
     let attempt = (op.recorded?.failedAttemptsSinceRetry ?? 0) + 1;
     let attempts = op.recorded?.failedAttempts ?? 0;
@@ -666,12 +666,12 @@ export class RunExecution {
     op: Op,
     attempt: number,
     timeoutMs: number | undefined,
-    body: (attempt: number, signal: AbortSignal) => unknown,
+    body: (attempt: number, abort: AttemptAbort) => unknown,
   ): Promise<unknown> {
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(body(attempt, controller.signal));
+      result = Promise.resolve(body(attempt, controller));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1202,6 +1202,26 @@ function liveEventType(entryType: string): EventType | undefined {
       return EventType.RunCompensating;
     default:
       return undefined;
+  }
+}
+
+/**
+ * The abort signal of one attempt, made only if someone asks for it: most steps never look,
+ * and an AbortController per attempt is a measurable cost on the hot path.
+ */
+export class AttemptAbort {
+  private controller: AbortController | undefined;
+  private isAborted = false;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.isAborted && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.isAborted = true;
+    this.controller?.abort();
   }
 }
 

@@ -31,7 +31,10 @@ export class LocalTransport implements DirectTransport {
         runId: request.runId,
         workflow: request.workflow,
         attempt: request.attempt,
-        signal: request.signal,
+        // Passed on lazily: most handlers never look at it.
+        get signal() {
+          return request.signal;
+        },
       });
     } catch (e) {
       throw toBatonError(e);
