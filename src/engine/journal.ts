@@ -163,13 +163,6 @@ export class ReplayIndex {
         break;
     }
   }
-
-  /** Whether a phase marker is still ahead in `deliveries` from `index` on. */
-  hasPhaseMarkerFrom(index: number): boolean {
-    for (let i = index; i < this.deliveries.length; i++)
-      if (this.deliveries[i]?.type === "phase") return true;
-    return false;
-  }
 }
 
 function parse(data: string | null): unknown {

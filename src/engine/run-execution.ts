@@ -702,17 +702,17 @@ export class RunExecution {
   waitUntil(op: Op, at: number, wait: Wait): Promise<boolean> {
     op.wait = { ...wait, until: at };
     return new Promise((resolve) => {
-      const delay = at - this.host.clock.now();
-      const fire = (): void => {
+      const timer = this.host.clock.setTimer(at - this.host.clock.now(), () => {
         op.timer = undefined;
         op.wait = undefined;
         resolve(!op.abandoned && !this.halted);
-      };
-      op.timer = this.host.clock.setTimer(delay, fire);
-      const cancel = op.timer.cancel.bind(op.timer);
-      op.timer.cancel = () => {
-        cancel();
-        resolve(false);
+      });
+      // Cancelling (halt, abandon, the run's end) settles the wait too: the retry loop stops.
+      op.timer = {
+        cancel: () => {
+          timer.cancel();
+          resolve(false);
+        },
       };
     });
   }
