@@ -431,6 +431,9 @@ export class RunExecution {
   private finish(terminal: Terminal, causeSeq: number | undefined): void {
     if (this.terminal) return;
     this.terminal = terminal;
+    if (terminal.error)
+      this.log.warn({ status: terminal.status, err: terminal.error }, `run ${terminal.status}`);
+    else this.log.debug({ status: terminal.status }, `run ${terminal.status}`);
     for (const op of this.ops.values()) op.timer?.cancel();
     const type =
       terminal.status === RunStatus.Completed
@@ -644,6 +647,16 @@ export class RunExecution {
           this.host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
         const errorData = error.toJSON();
         this.appendOp(op, "attempt_failed", { attempt: attempts, error: errorData, retryAt });
+        this.log.info(
+          {
+            seq: op.seq,
+            step: op.name,
+            attempt: attempts,
+            err: errorData,
+            retryInMs: retryAt - this.host.clock.now(),
+          },
+          `${describeOp(op.kind, op.name)} failed; retrying`,
+        );
         if (this.executing === 0 && !this.pumping) this.onQuiescent();
         if (
           !(await this.waitUntil(op, retryAt, {
@@ -656,6 +669,10 @@ export class RunExecution {
         attempt++;
         continue;
       }
+      this.log.warn(
+        { seq: op.seq, step: op.name, attempts, err: error.toJSON() },
+        `${describeOp(op.kind, op.name)} failed for good`,
+      );
       this.complete(op, "failed", { error: error.toJSON(), attempts, startedAt });
       if (this.executing === 0 && !this.pumping) this.onQuiescent();
       return;
