@@ -29,15 +29,19 @@ const NEVER = new Promise<never>(() => {});
 export class RunContext implements WorkflowContext {
   readonly runId: string;
   readonly workflow: string;
-  readonly log: Logger;
+  private logger: Logger | undefined;
 
   constructor(
     private readonly run: RunExecution,
-    logger: Logger,
+    private readonly runLogger: () => Logger,
   ) {
     this.runId = run.runId;
     this.workflow = run.workflow;
-    this.log = replayAwareLogger(logger, () => run.isReplaying);
+  }
+
+  /** A logger bound to the run, silent while it replays; made on first use. */
+  get log(): Logger {
+    return (this.logger ??= replayAwareLogger(this.runLogger(), () => this.run.isReplaying));
   }
 
   step<T>(

@@ -119,7 +119,7 @@ export class RunExecution {
   private readonly compensations: Compensation[] = [];
   private readonly signals: SignalRecord[];
   private readonly errorSeqs = new WeakMap<object, number>();
-  private readonly log: Logger;
+  private logger: Logger | undefined;
   private nextSeq = 1;
   private pumping = false;
   private replayRemaining: number;
@@ -179,8 +179,12 @@ export class RunExecution {
       wakeAt: record.wakeAt,
       waitingOn: record.waitingOn,
     };
-    this.log = host.logger.child({ runId: this.runId, workflow: this.workflow });
-    this.ctx = new RunContext(this, this.log);
+    this.ctx = new RunContext(this, () => this.log);
+  }
+
+  /** The run's logger, made on first use: most runs never log. */
+  private get log(): Logger {
+    return (this.logger ??= this.host.logger.child({ runId: this.runId, workflow: this.workflow }));
   }
 
   // ─── Running the workflow ────────────────────────────────────────────────────────────
@@ -431,9 +435,14 @@ export class RunExecution {
   private finish(terminal: Terminal, causeSeq: number | undefined): void {
     if (this.terminal) return;
     this.terminal = terminal;
-    if (terminal.error)
-      this.log.warn({ status: terminal.status, err: terminal.error }, `run ${terminal.status}`);
-    else this.log.debug({ status: terminal.status }, `run ${terminal.status}`);
+    // A compensated or cancelled run is business as usual; a failed one needs an operator.
+    if (terminal.status === RunStatus.Failed) {
+      this.log.warn({ status: terminal.status, err: terminal.error }, "run failed");
+    } else if (terminal.error) {
+      this.log.info({ status: terminal.status, err: terminal.error }, `run ${terminal.status}`);
+    } else {
+      this.log.debug({ status: terminal.status }, `run ${terminal.status}`);
+    }
     for (const op of this.ops.values()) op.timer?.cancel();
     const type =
       terminal.status === RunStatus.Completed
@@ -611,6 +620,9 @@ export class RunExecution {
       op.executing = true;
       op.attempt = attempts + 1;
       this.executing++;
+      // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
+      if (attempt > 1 && !this.inFlight && !sameSnapshot(this.snapshot(), this.lastWritten))
+        this.requestWrite();
       const startedAt = this.host.clock.now();
       let output: unknown;
       let error: BatonError | undefined;
@@ -669,7 +681,7 @@ export class RunExecution {
         attempt++;
         continue;
       }
-      this.log.warn(
+      this.log.info(
         { seq: op.seq, step: op.name, attempts, err: error.toJSON() },
         `${describeOp(op.kind, op.name)} failed for good`,
       );

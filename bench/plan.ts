@@ -1,0 +1,59 @@
+import { TARGET_NAMES, type TargetName } from "./target.js";
+import { VARIANTS, type Variant } from "./workloads/order-saga.js";
+
+/** One point of the W1 load matrix. */
+export interface Load {
+  runs: number;
+  concurrency: number;
+}
+
+export interface ScalePlan {
+  /** Runs left waiting on a signal before memory is measured. */
+  waitingRuns: number;
+  /** Runs in flight when the engine process is killed. */
+  killRuns: number;
+  /** Client loops starting runs in the scale figures. */
+  startConcurrency: number;
+  /** The durable sleep in the middle of each kill-test run. */
+  killSleepMs: number;
+}
+
+export interface Plan {
+  quick: boolean;
+  variants: readonly Variant[];
+  targets: readonly TargetName[];
+  loads: readonly Load[];
+  warmup: number;
+  repetitions: number;
+  scale: ScalePlan;
+}
+
+/** WORKLOAD.md as written. */
+export const FULL_PLAN: Plan = {
+  quick: false,
+  variants: VARIANTS,
+  targets: TARGET_NAMES,
+  loads: [
+    { runs: 2000, concurrency: 1 },
+    { runs: 2000, concurrency: 16 },
+    { runs: 2000, concurrency: 128 },
+    { runs: 10_000, concurrency: 128 },
+  ],
+  warmup: 200,
+  repetitions: 3,
+  scale: { waitingRuns: 100_000, killRuns: 10_000, startConcurrency: 256, killSleepMs: 2000 },
+};
+
+/** Keeps the bench code working in CI: every code path, tiny sizes, no timing claims. */
+export const QUICK_PLAN: Plan = {
+  quick: true,
+  variants: VARIANTS,
+  targets: TARGET_NAMES,
+  loads: [
+    { runs: 50, concurrency: 1 },
+    { runs: 50, concurrency: 16 },
+  ],
+  warmup: 10,
+  repetitions: 1,
+  scale: { waitingRuns: 2000, killRuns: 300, startConcurrency: 256, killSleepMs: 2000 },
+};
