@@ -1,4 +1,4 @@
-import { Baton, type BatonOptions } from "../../src/index.js";
+import { Baton, silentLogger, type BatonOptions } from "../../src/index.js";
 import { tempDbUrl } from "./temp-db.js";
 
 /** Opens engines on temp SQLite files and closes and removes them after each test. */
@@ -12,7 +12,8 @@ export function batonFixture() {
       return db.url;
     },
     async open(options: BatonOptions): Promise<Baton> {
-      const baton = await Baton.open(options);
+      // Quiet by default: tests assert on outcomes, not on log lines.
+      const baton = await Baton.open({ logger: silentLogger, ...options });
       opened.push(baton);
       return baton;
     },
