@@ -2,7 +2,7 @@
  * Baton: a durable orchestrator for microservices.
  *
  * @example
- * import { workflow, service, local, Baton } from "baton";
+ * import { workflow, service, http, queue, Baton } from "baton";
  */
 export { Baton, type BatonOptions } from "./baton.js";
 export {
@@ -26,7 +26,9 @@ export {
 } from "./engine/index.js";
 export {
   local,
+  http,
   queue,
+  type HttpOptions,
   type CommandMeta,
   type CommandHandler,
   type TransportSpec,

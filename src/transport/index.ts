@@ -1,9 +1,11 @@
+import { HttpTransport } from "./http/http-transport.js";
 import { LocalTransport } from "./local/local-transport.js";
 import { createQueueTransport } from "./queue/queue-transport.js";
 import type { Transport, TransportSpec } from "./transport.js";
 
 export type * from "./transport.js";
 export { LocalTransport, local } from "./local/local-transport.js";
+export { HttpTransport, http, type HttpOptions } from "./http/http-transport.js";
 export { queue, DEFAULT_LEASE_MS } from "./queue/queue-transport.js";
 
 export interface TransportDefaults {
@@ -20,6 +22,8 @@ export function createTransport(
   switch (spec.kind) {
     case "local":
       return new LocalTransport(service, spec.handlers);
+    case "http":
+      return new HttpTransport(spec);
     case "queue":
       return createQueueTransport(spec, defaults.leaseMs);
   }

@@ -51,7 +51,20 @@ export interface CommandRequest {
 }
 
 /** A serialisable description of how to reach a service; the composition root builds the Transport. */
-export type TransportSpec = LocalTransportSpec | QueueTransportSpec;
+export type TransportSpec = LocalTransportSpec | HttpTransportSpec | QueueTransportSpec;
+
+/** A service reached by direct HTTP calls (CONTRACT §4): `POST {baseUrl}/{command}`. */
+export interface HttpTransportSpec {
+  kind: "http";
+  /** Absolute http(s) URL without query or fragment, no trailing slash. */
+  baseUrl: string;
+  /** Per-attempt timeout when the call sets none (ms). */
+  timeoutMs?: number;
+  /** Sent with every call, e.g. `Authorization`; the protocol headers of §4 cannot be overridden. */
+  headers?: Record<string, string>;
+  /** Most sockets kept open to the service at once; further calls queue for a free one. */
+  maxConnections?: number;
+}
 
 /** Metadata a local handler receives beside its input. */
 export interface CommandMeta {
