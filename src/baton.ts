@@ -1,5 +1,6 @@
 import pino from "pino";
 import {
+  ConflictError,
   SystemClock,
   ValidationError,
   type BatonEvent,
@@ -21,6 +22,7 @@ import {
   type StartedRun,
   type WorkflowDefinition,
 } from "./engine/index.js";
+import { createServer, type BatonServer, type ServerOptions } from "./server/index.js";
 import { openStore, type Store } from "./store/index.js";
 import { createTransport, type Transport } from "./transport/index.js";
 
@@ -41,6 +43,20 @@ export interface BatonOptions {
   faultInjector?: (point: FaultPoint, runId: string) => void;
 }
 
+/** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
+export type ServeOptions = Pick<
+  ServerOptions,
+  "port" | "host" | "token" | "bodyLimit" | "logger" | "runRefreshMs" | "sseHeartbeatMs"
+>;
+
+/** A listening API server: where it is, and how to stop it. */
+export interface Serving {
+  /** The base URL, e.g. `http://127.0.0.1:7070`. */
+  readonly url: string;
+  /** Stops the server (not the engine): streams end, requests in progress finish. */
+  close(): Promise<void>;
+}
+
 /**
  * A Baton engine in this process.
  *
@@ -51,6 +67,8 @@ export interface BatonOptions {
  * await baton.close();
  */
 export class Baton {
+  private server: BatonServer | undefined;
+
   private constructor(
     readonly engine: Engine,
     private readonly store: Store,
@@ -139,7 +157,43 @@ export class Baton {
     return this.engine.on(listener);
   }
 
+  /**
+   * Serves the HTTP API (CONTRACT §3, §5) on 127.0.0.1:7070 unless told otherwise; port 0
+   * picks a free port, see `url`. One server per Baton.
+   *
+   * @example
+   * const { url } = await baton.serve({ port: 0, token: process.env.BATON_API_TOKEN });
+   */
+  async serve(options: ServeOptions = {}): Promise<Serving> {
+    if (this.server) {
+      throw new ConflictError(
+        "CONFLICT",
+        "this Baton already serves the API; close that server first",
+      );
+    }
+    const server = createServer(this.engine, options);
+    this.server = server;
+    try {
+      await server.listen();
+    } catch (e) {
+      this.server = undefined;
+      await server.close();
+      throw e;
+    }
+    return {
+      url: server.url,
+      close: async () => {
+        await server.close();
+        if (this.server === server) this.server = undefined;
+      },
+    };
+  }
+
+  /** Stops serving first (streams end, requests in progress finish), then the engine. */
   async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    await server?.close();
     await this.engine.close();
     await Promise.allSettled(
       [...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())),

@@ -27,8 +27,9 @@ export const ErrorCodes = {
   RUN_NOT_FAILED: 409,
   RUN_ID_IN_USE: 409,
   LEASE_LOST: 409,
-  // 413, 422
+  // 413, 415, 422
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   INPUT_INVALID: 422,
   // Definition mistakes, found when an engine opens.
   DUPLICATE_WORKFLOW: 500,

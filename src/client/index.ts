@@ -1,0 +1,31 @@
+/**
+ * The typed HTTP client of Baton (CONTRACT §3, §5): runs, signals, streams and the worker calls.
+ *
+ * @example
+ * import { BatonClient } from "baton/client";
+ * const client = new BatonClient(); // BATON_URL and BATON_API_TOKEN, else http://127.0.0.1:7070
+ * for await (const run of client.streamRun("o-1")) console.log(run.status);
+ */
+export { BatonClient } from "./baton-client.js";
+export { BatonClientError } from "./client-error.js";
+export type {
+  BatonClientOptions,
+  StartRunOptions,
+  ListRunsQuery,
+  WorkflowSummary,
+  StreamOptions,
+  EventsOptions,
+  PollOptions,
+  TaskFailure,
+} from "./types.js";
+export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
+export type {
+  Run,
+  StepView,
+  WaitingOn,
+  HistoryEvent,
+  BatonEvent,
+  ServiceInfo,
+  Task,
+  ErrorData,
+} from "../common/index.js";

@@ -1,0 +1,75 @@
+import type { RunStatus } from "../common/index.js";
+
+export interface BatonClientOptions {
+  /** The server's base URL; default `BATON_URL`, else `http://127.0.0.1:7070`. */
+  url?: string;
+  /** API token sent as `Authorization: Bearer …`; default `BATON_API_TOKEN`. */
+  token?: string;
+  /** How long a request may take before it fails with `TIMEOUT` (default 30 s); long polls and `waitSeconds` add their wait. */
+  timeoutMs?: number;
+  /** A fetch of your own (a proxy-aware dispatcher, instrumentation); default the global fetch. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface StartRunOptions {
+  /** The run's id; starting with an id that exists returns the existing run. */
+  runId?: string;
+  /** Sent as the `Idempotency-Key` header: the run id when `runId` is not given. */
+  idempotencyKey?: string;
+  /** Answer once the run is terminal or this many seconds have passed. */
+  waitSeconds?: number;
+}
+
+export interface ListRunsQuery {
+  workflow?: string;
+  status?: RunStatus;
+  /** Runs whose id starts with this. */
+  runIdPrefix?: string;
+  /** At most this many (server default 50). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** A workflow with its number of runs in each status. */
+export type WorkflowSummary = {
+  name: string;
+  /** False for a workflow known only from stored runs. */
+  registered: boolean;
+} & Record<RunStatus, number>;
+
+export interface StreamOptions {
+  /** Aborting it ends the iteration quietly. */
+  signal?: AbortSignal;
+}
+
+export interface EventsOptions extends StreamOptions {
+  /** Event types to receive: `run.failed`, a family such as `step.*`, or `*` (the default). */
+  topics?: readonly string[];
+  /** Only events of runs of this workflow. */
+  workflow?: string;
+  /** Only events of this run. */
+  runId?: string;
+}
+
+export interface PollOptions {
+  workerId: string;
+  /** Most tasks to lease at once (default 1). */
+  max?: number;
+  /** Long poll: how long the server may hold the request open for a task. */
+  waitSeconds?: number;
+  signal?: AbortSignal;
+}
+
+/** A worker's failure report (CONTRACT §5). */
+export interface TaskFailure {
+  error: {
+    message: string;
+    /** The error's class name, e.g. `CardDeclinedError`; policies can refuse to retry by it. */
+    type?: string;
+    /** A SNAKE_CASE code of your own, carried into the run's error. */
+    code?: string;
+  };
+  /** False for a business failure that must not be retried (default true). */
+  retryable?: boolean;
+}

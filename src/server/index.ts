@@ -1,0 +1,9 @@
+export {
+  createServer,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type BatonServer,
+  type ServerOptions,
+} from "./app.js";
+export { onShutdownSignal } from "./shutdown-signals.js";

@@ -1,0 +1,163 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CollectFunction,
+} from "prom-client";
+import { EventType, RUN_STATUSES, type BatonEvent, type ServiceInfo } from "../common/index.js";
+import type { Engine } from "../engine/index.js";
+import type { EventHub } from "./event-hub.js";
+
+/** Step latencies span a local step (ms) to a call that waited on a worker queue (minutes). */
+const STEP_DURATION_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
+/**
+ * The server's Prometheus metrics, on a registry of its own: two servers in one process (as
+ * in the tests) never share or clash over a metric. Counters and the histogram follow the
+ * engine's live events; gauges read the engine when scraped.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  constructor(engine: Engine, hub: EventHub, options: { processMetrics: boolean }) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+
+    new Gauge({
+      name: "baton_runs",
+      help: "Runs in the store, by workflow and status.",
+      labelNames: ["workflow", "status"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const workflow of await engine.workflowCounts()) {
+          for (const status of RUN_STATUSES) {
+            const count = workflow[status];
+            if (typeof count === "number") this.set({ workflow: workflow.name, status }, count);
+          }
+        }
+      },
+    });
+
+    // The three service gauges are read in one scrape: they share one read of engine.services().
+    const services = coalesced(() => engine.services());
+    const serviceGauge = (
+      name: string,
+      help: string,
+      value: (service: ServiceInfo) => number,
+    ): void => {
+      const collect: CollectFunction<Gauge<"service">> = async function () {
+        this.reset();
+        for (const service of await services()) this.set({ service: service.name }, value(service));
+      };
+      new Gauge({ name, help, labelNames: ["service"] as const, registers, collect });
+    };
+    serviceGauge(
+      "baton_queue_depth",
+      "Commands waiting in a service's queue for a worker.",
+      (s) => s.queueDepth,
+    );
+    serviceGauge(
+      "baton_tasks_in_flight",
+      "Commands a worker holds (queue) or calls in progress (http, local), by service.",
+      (s) => s.inFlight,
+    );
+    serviceGauge(
+      "baton_workers",
+      "Workers that polled a service in the last 30 s.",
+      (s) => s.workers,
+    );
+
+    const stepDuration = new Histogram({
+      name: "baton_step_duration_seconds",
+      help: "Duration of steps and calls, from start to their final outcome, retries included.",
+      labelNames: ["workflow", "kind", "name", "outcome"] as const,
+      buckets: STEP_DURATION_BUCKETS,
+      registers,
+    });
+    const stepRetries = new Counter({
+      name: "baton_step_retries_total",
+      help: "Failed attempts of steps and calls that were followed by another attempt.",
+      labelNames: ["workflow", "kind", "name"] as const,
+      registers,
+    });
+    const compensations = new Counter({
+      name: "baton_compensations_total",
+      help: "Runs that began compensating (rolling back), by workflow.",
+      labelNames: ["workflow"] as const,
+      registers,
+    });
+    const runsFinished = new Counter({
+      name: "baton_runs_finished_total",
+      help: "Runs that reached a terminal status in this process, by workflow and status.",
+      labelNames: ["workflow", "status"] as const,
+      registers,
+    });
+
+    hub.onEvery((event) => {
+      switch (event.type) {
+        case EventType.StepCompleted:
+        case EventType.StepFailed: {
+          const step = stepFacts(event);
+          if (step.durationMs === undefined) return;
+          const outcome = event.type === EventType.StepCompleted ? "completed" : "failed";
+          stepDuration.observe(
+            { workflow: event.workflow, kind: step.kind, name: step.name, outcome },
+            step.durationMs / 1000,
+          );
+          return;
+        }
+        case EventType.StepRetrying: {
+          const step = stepFacts(event);
+          stepRetries.inc({ workflow: event.workflow, kind: step.kind, name: step.name });
+          return;
+        }
+        case EventType.RunCompensating:
+          compensations.inc({ workflow: event.workflow });
+          return;
+        case EventType.RunCompleted:
+        case EventType.RunFailed:
+        case EventType.RunCancelled:
+          runsFinished.inc({ workflow: event.workflow, status: event.status });
+          return;
+        case EventType.RunStarted:
+        case EventType.RunRetried:
+          return;
+      }
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric, gauges read fresh. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function stepFacts(event: BatonEvent): { kind: string; name: string; durationMs?: number } {
+  const data = (event.data ?? {}) as Record<string, unknown>;
+  const facts: { kind: string; name: string; durationMs?: number } = {
+    kind: typeof data.kind === "string" ? data.kind : "unknown",
+    name: typeof data.name === "string" ? data.name : "unknown",
+  };
+  if (typeof data.durationMs === "number") facts.durationMs = data.durationMs;
+  return facts;
+}
+
+/** Calls made while one is in flight share its promise: one engine read per scrape. */
+function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    inFlight ??= read().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+}
