@@ -4,7 +4,7 @@
  * @example
  * import { workflow, service, http, queue, Baton } from "baton";
  */
-export { Baton, type BatonOptions } from "./baton.js";
+export { Baton, type BatonOptions, type ServeOptions, type Serving } from "./baton.js";
 export {
   workflow,
   service,

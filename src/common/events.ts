@@ -15,6 +15,8 @@ export const EventType = {
   RunFailed: "run.failed",
   RunCancelled: "run.cancelled",
   RunRetried: "run.retried",
+  /** The run's status or what it waits on changed (published live, for streams and dashboards). */
+  RunUpdated: "run.updated",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

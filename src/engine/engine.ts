@@ -11,6 +11,7 @@ import {
   fromErrorData,
   isRunStatus,
   isTerminal,
+  RUN_STATUSES,
   newRunId,
   type BatonEvent,
   type Clock,
@@ -395,7 +396,7 @@ export class Engine implements ExecutionHost {
   }
 
   async workflowCounts(): Promise<
-    Array<{ name: string; registered: boolean } & Record<string, unknown>>
+    Array<{ name: string; registered: boolean } & Record<RunStatus, number>>
   > {
     const counts = new Map<string, Record<string, number>>();
     for (const name of this.workflows.keys()) counts.set(name, {});
@@ -409,7 +410,10 @@ export class Engine implements ExecutionHost {
       .map(([name, byStatus]) => ({
         name,
         registered: this.workflows.has(name),
-        ...Object.fromEntries(Object.values(RunStatus).map((s) => [s, byStatus[s] ?? 0])),
+        ...(Object.fromEntries(RUN_STATUSES.map((s) => [s, byStatus[s] ?? 0])) as Record<
+          RunStatus,
+          number
+        >),
       }));
   }
 

@@ -952,7 +952,18 @@ export class RunExecution {
     if (written.entries.some((e) => e.type === "call.completed" || e.type === "call.failed")) {
       this.host.fault("after-reply-recorded", this.runId);
     }
+    const changed = !sameSnapshot(this.lastWritten, written.snapshot);
     this.lastWritten = written.snapshot;
+    if (changed && !written.terminal && this.host.hasListeners) {
+      this.host.emit({
+        type: EventType.RunUpdated,
+        runId: this.runId,
+        workflow: this.workflow,
+        status: written.snapshot.status,
+        at: new Date(this.host.clock.now()).toISOString(),
+        ...(written.snapshot.waitingOn ? { data: { waitingOn: written.snapshot.waitingOn } } : {}),
+      });
+    }
     const ready = this.durableWaiters.filter((w) => w.position <= this.committedLength);
     if (ready.length) {
       this.durableWaiters = this.durableWaiters.filter((w) => w.position > this.committedLength);

@@ -22,7 +22,7 @@ export function toRunView(
     runId: record.runId,
     workflow: record.workflow,
     status: record.status,
-    input: decodeJson(record.input),
+    input: decodeJson(record.input) ?? null,
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
     steps: journal ? toSteps(journal, live) : [],
