@@ -233,6 +233,7 @@ export function storeConformance(
           waitingOn: null,
           journalLength: 1,
           epoch: aNumber(),
+          owner: null,
         });
         expect(await store.readJournal("r-1")).toEqual([run.firstEntry]);
       });
@@ -1197,6 +1198,103 @@ export function storeConformance(
           { service: "payments", status: "queued", count: 1 },
           { service: "shipping", status: "queued", count: 1 },
         ]);
+      });
+    });
+
+    describe("ownership across nodes", () => {
+      const LEASE = 10_000;
+
+      it("gives a new run to the node that created it, and lets that node acquire it without fencing itself", async () => {
+        await createRuns(["r-1", { owner: "node-a" }]);
+        expect((await getRun("r-1")).owner).toBe("node-a");
+        await store.renewNode("node-a", T0, LEASE);
+        const acquired = await store.acquireRun("r-1", "node-a", T0 + 1);
+        expect(acquired).toMatchObject({ runId: "r-1", owner: "node-a", epoch: 0 });
+      });
+
+      it("refuses a run that a live node owns, and hands it over with a new epoch once that node's lease expired", async () => {
+        await createRuns(["r-1", { owner: "node-a" }]);
+        await store.renewNode("node-a", T0, LEASE);
+        expect(await store.acquireRun("r-1", "node-b", T0 + LEASE - 1)).toBeUndefined();
+        const taken = await store.acquireRun("r-1", "node-b", T0 + LEASE + 1);
+        expect(taken).toMatchObject({ owner: "node-b", epoch: 1 });
+        // The old owner's write, made under its epoch, is fenced off and leaves nothing behind.
+        const stale = await commitOne({
+          ...(await appendOp("r-1")),
+          epoch: 0,
+          entries: [entry(1)],
+        });
+        expect(stale).toMatchObject({ ok: false, error: { code: "LEASE_LOST" } });
+        expect(await store.readJournal("r-1")).toHaveLength(1);
+      });
+
+      it("treats a run owned by a node that never announced itself as orphaned", async () => {
+        await createRuns(["r-1", { owner: "ghost" }]);
+        expect(await store.acquireRun("r-1", "node-b", T0)).toMatchObject({
+          owner: "node-b",
+          epoch: 1,
+        });
+      });
+
+      it("releases a run only for its owner at the same epoch, and lets any node acquire it then", async () => {
+        await createRuns(["r-1", { owner: "node-a" }]);
+        await store.renewNode("node-a", T0, LEASE);
+        await store.releaseRun("r-1", "node-b", 0);
+        expect((await getRun("r-1")).owner).toBe("node-a");
+        await store.releaseRun("r-1", "node-a", 5);
+        expect((await getRun("r-1")).owner).toBe("node-a");
+        await store.releaseRun("r-1", "node-a", 0);
+        expect((await getRun("r-1")).owner).toBeNull();
+        expect(await store.acquireRun("r-1", "node-b", T0 + 1)).toMatchObject({
+          owner: "node-b",
+          epoch: 1,
+        });
+      });
+
+      it("never acquires a terminal or unknown run", async () => {
+        await createRuns(["done"]);
+        await setState("done", { status: "completed" });
+        expect(await store.acquireRun("done", "node-a", T0)).toBeUndefined();
+        expect(await store.acquireRun("missing", "node-a", T0)).toBeUndefined();
+      });
+
+      it("finds runs with work that no live node holds", async () => {
+        const now = T0 + 1_000;
+        await store.renewNode("live", T0, LEASE);
+        await store.renewNode("dead", T0 - 2 * LEASE, LEASE);
+        await createRuns(
+          ["unowned"],
+          ["live-owned", { owner: "live" }],
+          ["dead-owned", { owner: "dead" }],
+          ["mine", { owner: "me" }],
+          ["dead-waiting-later", { owner: "dead" }],
+          ["dead-waiting-due", { owner: "dead" }],
+          ["dead-done", { owner: "dead" }],
+        );
+        await setState("dead-waiting-later", { status: "waiting", wakeAt: now + 1 });
+        await setState("dead-waiting-due", { status: "waiting", wakeAt: now });
+        await setState("dead-done", { status: "completed" });
+        const found = async (includeOwn: boolean): Promise<string[]> =>
+          (await store.findOrphanedRuns({ now, nodeId: "me", includeOwn, limit: 100 })).sort();
+        expect(await found(false)).toEqual(["dead-owned", "dead-waiting-due", "unowned"]);
+        expect(await found(true)).toEqual(["dead-owned", "dead-waiting-due", "mine", "unowned"]);
+        expect(
+          await store.findOrphanedRuns({ now, nodeId: "me", includeOwn: true, limit: 2 }),
+        ).toHaveLength(2);
+      });
+
+      it("creates child runs owned by the node that wrote them", async () => {
+        await createRuns(["parent", { owner: "node-a" }]);
+        expect(
+          await commitOne(
+            await appendOp("parent", {
+              createRuns: [
+                newRun("parent:1", { parentRunId: "parent", parentSeq: 1, owner: "node-a" }),
+              ],
+            }),
+          ),
+        ).toEqual({ ok: true });
+        expect((await getRun("parent:1")).owner).toBe("node-a");
       });
     });
 

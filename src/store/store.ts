@@ -47,6 +47,30 @@ export interface Store {
   /** The earliest time a task of the service becomes deliverable: visible, or its lease expired. */
   nextVisibleAt(service: string): Promise<number | undefined>;
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>>;
+
+  // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.
+  /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
+  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void>;
+  /**
+   * Takes a run for `nodeId` if no live node holds it: unowned, owned by a node whose lease
+   * expired, or already this node's. A change of owner bumps the epoch, which fences off every
+   * later write of the previous owner. Returns the run as now owned, or undefined if another live
+   * node owns it, or it is terminal or unknown.
+   */
+  acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined>;
+  /** Gives a run back (it left memory), only if this node still owns it at this epoch. */
+  releaseRun(runId: string, nodeId: string, epoch: number): Promise<void>;
+  /**
+   * Runs with work to do that no live node holds: not terminal, pending/running/compensating or
+   * waiting and due, and unowned or owned by a node whose lease expired (or, with `includeOwn`,
+   * owned by `nodeId` — a restarted node taking its own runs back at once).
+   */
+  findOrphanedRuns(query: {
+    now: number;
+    nodeId: string;
+    includeOwn: boolean;
+    limit: number;
+  }): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -119,6 +143,8 @@ export interface RunRecord {
   waitingOn: WaitingOn | null;
   journalLength: number;
   epoch: number;
+  /** The node that executes the run, if one does. */
+  owner?: string | null;
 }
 
 /**
@@ -161,6 +187,8 @@ export interface NewRun {
   parentSeq: number | null;
   /** The run's first journal entry (run.started), written with the row. */
   firstEntry: JournalEntry;
+  /** The node that creates the run owns it from the start. */
+  owner?: string | null;
 }
 
 /** The state of a run after a write: every append carries it, so the row is always current. */

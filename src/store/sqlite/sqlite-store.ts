@@ -48,6 +48,7 @@ interface RunRow {
   waiting_on: string | null;
   journal_length: number;
   epoch: number;
+  owner: string | null;
 }
 
 const NON_TERMINAL = "('pending','running','waiting','compensating')";
@@ -176,8 +177,8 @@ export class SqliteStore implements Store {
 
   private createRun(run: NewRun): WriteResult {
     const inserted = this.statement(
-      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length)
-       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (run_id) DO NOTHING`,
     ).run(
       run.runId,
       run.workflow,
@@ -186,6 +187,7 @@ export class SqliteStore implements Store {
       run.parentSeq,
       run.createdAt,
       run.createdAt,
+      run.owner ?? null,
     ).changes;
     if (inserted === 0) {
       const existing = this.findRunSync(run.runId);
@@ -382,6 +384,61 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.tasks.counts());
   }
 
+  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
+    return this.write(() => {
+      this.statement(
+        `INSERT INTO nodes (node_id, lease_expires_at, started_at) VALUES (?, ?, ?)
+         ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at`,
+      ).run(nodeId, now + leaseMs, now);
+    });
+  }
+
+  acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined> {
+    return this.write(() => {
+      // Fencing: a new owner bumps the epoch, so the old owner's appends (checked against the
+      // epoch they were made under) can never land again.
+      const row = this.statement(
+        `UPDATE runs SET epoch = CASE WHEN owner IS ? THEN epoch ELSE epoch + 1 END, owner = ?
+         WHERE run_id = ? AND status IN ${NON_TERMINAL}
+           AND (owner IS NULL OR owner = ? OR NOT EXISTS (
+                 SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > ?))
+         RETURNING *`,
+      ).get(nodeId, nodeId, runId, nodeId, now) as RunRow | undefined;
+      return row && toRunRecord(row);
+    });
+  }
+
+  releaseRun(runId: string, nodeId: string, epoch: number): Promise<void> {
+    return this.write(() => {
+      this.statement(
+        "UPDATE runs SET owner = NULL WHERE run_id = ? AND owner = ? AND epoch = ?",
+      ).run(runId, nodeId, epoch);
+    });
+  }
+
+  findOrphanedRuns(query: {
+    now: number;
+    nodeId: string;
+    includeOwn: boolean;
+    limit: number;
+  }): Promise<string[]> {
+    const rows = this.statement(
+      `SELECT run_id FROM runs
+       WHERE (status IN ('pending', 'running', 'compensating') OR (status = 'waiting' AND wake_at <= ?))
+         AND (owner IS NULL OR (? AND owner = ?) OR (owner <> ? AND NOT EXISTS (
+               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > ?)))
+       LIMIT ?`,
+    ).all(
+      query.now,
+      query.includeOwn ? 1 : 0,
+      query.nodeId,
+      query.nodeId,
+      query.now,
+      query.limit,
+    ) as Array<{ run_id: string }>;
+    return Promise.resolve(rows.map((r) => r.run_id));
+  }
+
   /** One immediate transaction outside the group commit (worker calls). */
   private write<T>(fn: () => T): Promise<T> {
     try {
@@ -432,5 +489,6 @@ function toRunRecord(row: RunRow): RunRecord {
     waitingOn: row.waiting_on === null ? null : (JSON.parse(row.waiting_on) as WaitingOn),
     journalLength: row.journal_length,
     epoch: row.epoch,
+    owner: row.owner,
   };
 }
