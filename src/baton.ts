@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import pino from "pino";
 import {
   ConflictError,
@@ -41,6 +42,14 @@ export interface BatonOptions {
   replayAfterEveryOp?: boolean;
   /** Test hook: called at named fault points, where crash tests kill the process. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
+  /**
+   * This node's name when several nodes share a PostgreSQL database (default: host name and
+   * process id). Keep it stable across restarts and a restarted node takes its runs back at once
+   * instead of after the lease.
+   */
+  nodeId?: string;
+  /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
+  leaseMs?: number;
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -95,6 +104,14 @@ export class Baton {
       ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
       ...(options.replayAfterEveryOp !== undefined
         ? { replayAfterEveryOp: options.replayAfterEveryOp }
+        : {}),
+      ...(isSharedDatabase(options.db)
+        ? {
+            cluster: {
+              nodeId: options.nodeId ?? `${hostname()}-${process.pid}`,
+              ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+            },
+          }
         : {}),
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
@@ -216,4 +233,9 @@ function collect<T>(
     );
   }
   return found;
+}
+
+/** A database several nodes may share: each node then owns runs through leases. */
+function isSharedDatabase(db: string | undefined): boolean {
+  return db !== undefined && /^postgres(ql)?:\/\//.test(db);
 }

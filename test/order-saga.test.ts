@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Baton } from "../src/index.js";
-import { anOrder, createOrderServices, createPlaceOrder, type OrderServices } from "./fixtures/order-saga.js";
+import { Baton, silentLogger } from "../src/index.js";
+import {
+  anOrder,
+  createOrderServices,
+  createPlaceOrder,
+  type OrderServices,
+} from "./fixtures/order-saga.js";
 import { EXECUTION_MODES } from "./support/modes.js";
 import { tempDbUrl } from "./support/temp-db.js";
 
@@ -11,7 +16,13 @@ describe.each(EXECUTION_MODES)("order saga ($name)", ({ replayAfterEveryOp }) =>
   async function open(services: OrderServices): Promise<Baton> {
     const db = tempDbUrl();
     cleanup = db.cleanup;
-    baton = await Baton.open({ db: db.url, workflows: [createPlaceOrder(services)], services: services.services, replayAfterEveryOp });
+    baton = await Baton.open({
+      db: db.url,
+      workflows: [createPlaceOrder(services)],
+      services: services.services,
+      replayAfterEveryOp,
+      logger: silentLogger,
+    });
     return baton;
   }
 
@@ -44,14 +55,22 @@ describe.each(EXECUTION_MODES)("order saga ($name)", ({ replayAfterEveryOp }) =>
     const run = await engine.wait("o-2");
     expect(run.status).toBe("compensated");
     expect(run.error?.code).toBe("NO_CARRIER");
-    expect(services.effects).toEqual(["inventory.reserve", "payments.charge", "payments.refund", "inventory.release"]);
+    expect(services.effects).toEqual([
+      "inventory.reserve",
+      "payments.charge",
+      "payments.refund",
+      "inventory.release",
+    ]);
     const compensations = run.steps.filter((s) => s.compensates !== undefined);
     expect(compensations.map((s) => [s.name, s.compensates])).toEqual([
       ["payments.refund", 2],
       ["inventory.release", 1],
     ]);
     // business failures are not retried
-    expect(run.steps.find((s) => s.name === "shipping.ship")).toMatchObject({ status: "failed", attempts: 1 });
+    expect(run.steps.find((s) => s.name === "shipping.ship")).toMatchObject({
+      status: "failed",
+      attempts: 1,
+    });
   });
 
   it("ends failed when a compensation keeps failing, and compensates after the fault is fixed and the run retried", async () => {
@@ -77,7 +96,12 @@ describe.each(EXECUTION_MODES)("order saga ($name)", ({ replayAfterEveryOp }) =>
     const compensated = await engine.wait("o-3");
     expect(compensated.status).toBe("compensated");
     expect(compensated.error?.code).toBe("NO_CARRIER");
-    expect(services.effects).toEqual(["inventory.reserve", "payments.charge", "payments.refund", "inventory.release"]);
+    expect(services.effects).toEqual([
+      "inventory.reserve",
+      "payments.charge",
+      "payments.refund",
+      "inventory.release",
+    ]);
     // completed steps did not run again
     expect(services.executions.get("o-3:1")).toBe(1);
     expect(services.executions.get("o-3:2")).toBe(1);
@@ -91,7 +115,10 @@ describe.each(EXECUTION_MODES)("order saga ($name)", ({ replayAfterEveryOp }) =>
     await engine.start("placeOrder", anOrder("o-4"), { runId: "o-4" });
     await engine.result("o-4");
     const run = await engine.get("o-4");
-    expect(run.steps.find((s) => s.name === "payments.charge")).toMatchObject({ status: "completed", attempts: 3 });
+    expect(run.steps.find((s) => s.name === "payments.charge")).toMatchObject({
+      status: "completed",
+      attempts: 3,
+    });
     expect(services.effects).toEqual(["inventory.reserve", "payments.charge", "shipping.ship"]);
   });
 

@@ -22,7 +22,14 @@ import {
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
-import type { JournalEntry, RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
+import type {
+  JournalEntry,
+  RunRecord,
+  SignalRecord,
+  Store,
+  StoreNotification,
+  TaskRecord,
+} from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -32,6 +39,7 @@ import { RunExecution } from "./run-execution.js";
 import { toHistory, toRunView } from "./run-view.js";
 import { validateInput } from "./validate-input.js";
 import { WakeScheduler } from "./wake-scheduler.js";
+import { ClusterMembership, type ClusterOptions } from "./cluster.js";
 import { ServiceStats } from "./service-stats.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 
@@ -48,6 +56,8 @@ export interface EngineOptions {
   replayAfterEveryOp?: boolean;
   /** How long `close()` lets executing steps finish. */
   closeTimeoutMs?: number;
+  /** Several nodes on one database: leases, takeover, fencing, cross-node wake-ups. */
+  cluster?: ClusterOptions;
   /** Test hook called at named fault points; crash tests kill the process there. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
 }
@@ -101,6 +111,9 @@ export class Engine implements ExecutionHost {
   private readonly faultInjector: ((point: FaultPoint, runId: string) => void) | undefined;
   private readonly stats = new ServiceStats();
   private readonly tasks: TaskQueue;
+  private readonly cluster: ClusterMembership | undefined;
+  /** The node that owns the runs this engine executes ("local" on a single node). */
+  readonly nodeId: string;
   private closed = false;
 
   constructor(options: EngineOptions) {
@@ -121,6 +134,16 @@ export class Engine implements ExecutionHost {
       (service) => this.transports.get(service)?.kind === "queue",
       (task) => void this.withExecution(task.runId, (run) => run.onTaskSettled(task)),
     );
+    this.nodeId = options.cluster?.nodeId ?? "local";
+    this.cluster =
+      options.cluster &&
+      new ClusterMembership(options.cluster, this.store, this.clock, this.logger, {
+        adopt: (runIds) => {
+          for (const runId of runIds) void this.activate(runId);
+        },
+        lostLease: () => this.dropAll(),
+        notified: (notification) => this.onNotification(notification),
+      });
     this.scheduler = new WakeScheduler(
       this.clock,
       this.store,
@@ -132,7 +155,10 @@ export class Engine implements ExecutionHost {
 
   /** Picks up every run a previous process left unfinished, and arms the wake-ups. */
   async recover(): Promise<void> {
-    const runIds = await this.store.findRunsToResume(this.clock.now());
+    await this.cluster?.join();
+    const runIds = this.cluster
+      ? await this.cluster.findOwnAndOrphaned()
+      : await this.store.findRunsToResume(this.clock.now());
     if (runIds.length) this.logger.info({ runs: runIds.length }, "resuming unfinished runs");
     await Promise.all(runIds.map((runId) => this.activate(runId)));
     this.scheduler.note((await this.store.nextWakeAt()) ?? null);
@@ -158,6 +184,7 @@ export class Engine implements ExecutionHost {
       createdAt: now,
       parentRunId: null,
       parentSeq: null,
+      owner: this.nodeId,
       firstEntry: {
         position: 0,
         seq: null,
@@ -193,6 +220,7 @@ export class Engine implements ExecutionHost {
       waitingOn: null,
       journalLength: 1,
       epoch: 0,
+      owner: this.nodeId,
     };
     if (this.listeners.size > 0) {
       this.emit({
@@ -482,6 +510,7 @@ export class Engine implements ExecutionHost {
     if (this.closed) return;
     this.closed = true;
     this.scheduler.stop();
+    await this.cluster?.leave();
     const deadline = Date.now() + this.closeTimeoutMs;
     while (
       Date.now() < deadline &&
@@ -521,6 +550,10 @@ export class Engine implements ExecutionHost {
 
   findTask(taskKey: string): Promise<TaskRecord | undefined> {
     return this.store.findTask(taskKey);
+  }
+
+  findRunSignals(runId: string): Promise<SignalRecord[]> {
+    return this.store.pendingSignals(runId);
   }
 
   onTasksQueued(services: string[]): void {
@@ -640,7 +673,10 @@ export class Engine implements ExecutionHost {
   }
 
   private async load(runId: string): Promise<void> {
-    const record = await this.store.findRun(runId);
+    // In a cluster, a run is resumed only by the node that acquires it (which fences the last one).
+    const record = this.cluster
+      ? await this.store.acquireRun(runId, this.nodeId, this.clock.now())
+      : await this.store.findRun(runId);
     if (!record || isTerminal(record.status)) return;
     const definition = this.workflows.get(record.workflow);
     if (!definition) {
@@ -693,6 +729,68 @@ export class Engine implements ExecutionHost {
     this.executions.delete(run.runId);
     this.idle.delete(run.runId);
     this.scheduler.note(run.wakeAt);
+    // Give it back, so whichever node is woken for it first can take it.
+    if (this.cluster) {
+      this.store
+        .releaseRun(run.runId, this.nodeId, run.epoch)
+        .catch((e: unknown) =>
+          this.logger.warn({ runId: run.runId, err: e }, "could not release run"),
+        );
+    }
+  }
+
+  /** The lease lapsed: runs held in memory may belong to another node by now. */
+  private dropAll(): void {
+    for (const run of this.executions.values()) run.halt();
+    this.executions.clear();
+    this.idle.clear();
+  }
+
+  /** News from another node (or a store trigger): a run to look at, or tasks to hand out. */
+  private onNotification(notification: StoreNotification): void {
+    if (notification.channel === "tasks") {
+      this.tasks.notify([notification.service]);
+      return;
+    }
+    const runId = notification.runId;
+    const run = this.executions.get(runId);
+    if (run) {
+      run
+        .refresh()
+        .catch((e: unknown) => this.logger.warn({ runId, err: e }, "could not refresh run"));
+      return;
+    }
+    if (this.terminalWaiters.has(runId)) this.checkEnded(runId);
+    void this.activate(runId);
+  }
+
+  private pollEnd(runId: string, waiter: (info: TerminalInfo) => void): void {
+    const timer = setInterval(() => {
+      if (this.closed || !this.terminalWaiters.get(runId)?.includes(waiter)) clearInterval(timer);
+      else this.checkEnded(runId);
+    }, 1000);
+  }
+
+  /** Resolves the end waiters of a run that this node does not execute, if it ended. */
+  private checkEnded(runId: string): void {
+    this.store
+      .findRun(runId)
+      .then((record) => {
+        if (!record || !isTerminal(record.status) || this.executions.has(runId)) return;
+        const waiters = this.terminalWaiters.get(runId);
+        this.terminalWaiters.delete(runId);
+        const info: TerminalInfo = { status: record.status };
+        if (record.output !== null) info.output = decodeJson(record.output);
+        if (record.error) info.error = record.error;
+        for (const resolve of waiters ?? []) resolve(info);
+      })
+      .catch((e: unknown) =>
+        this.logger.warn({ runId, err: e }, "could not check whether a run ended"),
+      );
+  }
+
+  holdsLease(): boolean {
+    return this.cluster ? this.cluster.holdsLease() : true;
   }
 
   private waitForEnd(runId: string): Promise<TerminalInfo> {
@@ -703,6 +801,8 @@ export class Engine implements ExecutionHost {
       // A run in memory reports its own end; no need to look.
       const resident = this.executions.get(runId);
       if (resident && !resident.terminal) return;
+      // Another node may run it: look again now and then until it ends, in case a wake-up is lost.
+      if (this.cluster) this.pollEnd(runId, resolve);
       // Look after registering, so an end that lands in between is not missed.
       this.store.findRun(runId).then((record) => {
         if (!record)

@@ -1,5 +1,5 @@
 import type { BatonEvent, Clock, Logger } from "../common/index.js";
-import type { RunRecord, TaskRecord } from "../store/index.js";
+import type { RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
@@ -19,6 +19,8 @@ export interface ExecutionHost {
   findTransport(service: string): Transport | undefined;
   findRun(runId: string): Promise<RunRecord | undefined>;
   findTask(taskKey: string): Promise<TaskRecord | undefined>;
+  /** Signals sent to a run and not yet consumed, oldest first. */
+  findRunSignals(runId: string): Promise<SignalRecord[]>;
   /** A write that queued or requeued tasks is durable: wake the workers polling these services. */
   onTasksQueued(services: string[]): void;
   /** Counts a finished call of a service, for the services view. */
@@ -37,6 +39,10 @@ export interface ExecutionHost {
   onReplayPoint(run: HostedRun): void;
   cancelRun(runId: string, reason: string): void;
   emit(event: BatonEvent): void;
+  /** The node that owns the runs this host executes. */
+  readonly nodeId: string;
+  /** Whether this node may still act on its runs (in a cluster: its lease has not run out). */
+  holdsLease(): boolean;
   /** Test hook: a named point a crash test may stop the process at. */
   fault(point: FaultPoint, runId: string): void;
   /** Whether anyone listens to events (building them is skipped otherwise). */

@@ -1,4 +1,5 @@
 export type { FaultPoint } from "./host.js";
+export type { ClusterOptions } from "./cluster.js";
 export {
   Engine,
   type EngineOptions,

@@ -1,6 +1,8 @@
 import {
   BatonError,
   EventType,
+  LeaseLostError,
+  isTerminal,
   NonDeterminismError,
   RunStatus,
   TransientError,
@@ -155,7 +157,7 @@ export class RunExecution {
     | undefined;
   private lastWritten: Snapshot;
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
-  private readonly epoch: number;
+  private readonly epochValue: number;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -166,7 +168,7 @@ export class RunExecution {
   ) {
     this.runId = record.runId;
     this.workflow = record.workflow;
-    this.epoch = record.epoch;
+    this.epochValue = record.epoch;
     this.index = new ReplayIndex(journal);
     this.length = Math.max(this.index.length, record.journalLength);
     this.committedLength = this.length;
@@ -617,6 +619,15 @@ export class RunExecution {
     for (;;) {
       if (this.committedLength < this.length && !(await this.durable())) return;
       if (op.abandoned || this.halted || op.settled) return;
+      // A node whose lease ran out may no longer own this run: it must not act for it.
+      if (!this.host.holdsLease()) {
+        this.onCommitFailed(
+          new LeaseLostError(
+            `run ${this.runId}: this node's lease lapsed before ${op.name} could run`,
+          ),
+        );
+        return;
+      }
       op.executing = true;
       op.attempt = attempts + 1;
       this.executing++;
@@ -914,7 +925,7 @@ export class RunExecution {
     return {
       type: "appendRun",
       runId: this.runId,
-      epoch: this.epoch,
+      epoch: this.epochValue,
       expectedLength: this.committedLength,
       entries,
       update: {
@@ -1105,6 +1116,30 @@ export class RunExecution {
     return live;
   }
 
+  /** The epoch this execution writes under (its fencing token). */
+  get epoch(): number {
+    return this.epochValue;
+  }
+
+  /**
+   * Another node says this run has news (a signal, a worker's reply, a child's end): look at the
+   * store for everything an unsettled operation waits on.
+   */
+  async refresh(): Promise<void> {
+    if (this.replaying || this.halted) return;
+    for (const signal of await this.host.findRunSignals(this.runId)) this.receiveSignal(signal);
+    for (const op of [...this.ops.values()]) {
+      if (op.settled || op.abandoned) continue;
+      if (op.taskKey) {
+        const task = await this.host.findTask(op.taskKey);
+        if (task) this.onTaskSettled(task);
+      } else if (op.kind === "child" && op.childRunId) {
+        const child = await this.host.findRun(op.childRunId);
+        if (child && isTerminal(child.status)) this.completeChild(op, child);
+      }
+    }
+  }
+
   get recordRef(): RunRecord {
     return this.record;
   }
@@ -1128,6 +1163,7 @@ export class RunExecution {
       createdAt: now,
       parentRunId: this.runId,
       parentSeq: seq,
+      owner: this.host.nodeId,
       firstEntry: {
         position: 0,
         seq: null,

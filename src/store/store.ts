@@ -65,6 +65,12 @@ export interface Store {
    * waiting and due, and unowned or owned by a node whose lease expired (or, with `includeOwn`,
    * owned by `nodeId` — a restarted node taking its own runs back at once).
    */
+  /**
+   * Cross-node wake-ups, where the store has them (PostgreSQL's LISTEN/NOTIFY): runs with news
+   * (a signal, a worker's reply, a child's end, a run's end) and services with new tasks.
+   * Absent on a single-node store. Resolves once listening; the function it gives stops it.
+   */
+  subscribe?(listener: (notification: StoreNotification) => void): Promise<() => Promise<void>>;
   findOrphanedRuns(query: {
     now: number;
     nodeId: string;
@@ -73,6 +79,9 @@ export interface Store {
   }): Promise<string[]>;
   close(): Promise<void>;
 }
+
+export type StoreNotification =
+  { channel: "runs"; runId: string } | { channel: "tasks"; service: string };
 
 export type TaskStatus = "queued" | "leased" | "completed" | "failed" | "withdrawn";
 

@@ -1,0 +1,123 @@
+import type { Clock, Logger, TimerHandle } from "../common/index.js";
+import type { Store, StoreNotification } from "../store/index.js";
+
+export interface ClusterOptions {
+  /** This node's name; stable across restarts so a restarted node takes its own runs back at once. */
+  nodeId: string;
+  /** How long a node keeps its runs without renewing (default 10 s). */
+  leaseMs?: number;
+  /** How often to look for runs that no live node holds (default half the lease). */
+  scanMs?: number;
+}
+
+export interface ClusterHooks {
+  /** Runs that no live node holds: acquire and resume them. */
+  adopt(runIds: string[]): void;
+  /** The lease lapsed: other nodes may own our runs now; drop everything in memory. */
+  lostLease(): void;
+  /** Another node (or this one) has news for a run or a service. */
+  notified(notification: StoreNotification): void;
+}
+
+/**
+ * This node's membership of a cluster sharing one database: it renews the node's lease, knows
+ * whether the lease still holds (a node must not start work it may no longer own), takes over
+ * the runs of dead nodes, and listens for other nodes' wake-ups.
+ */
+export class ClusterMembership {
+  readonly nodeId: string;
+  readonly leaseMs: number;
+  private readonly scanMs: number;
+  private validUntil = 0;
+  private renewTimer: TimerHandle | undefined;
+  private scanTimer: TimerHandle | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private stopped = false;
+
+  constructor(
+    options: ClusterOptions,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly hooks: ClusterHooks,
+  ) {
+    this.nodeId = options.nodeId;
+    this.leaseMs = options.leaseMs ?? 10_000;
+    this.scanMs = options.scanMs ?? Math.max(100, Math.floor(this.leaseMs / 2));
+  }
+
+  /** Joins: takes the lease, subscribes to wake-ups, starts renewing and scanning. */
+  async join(): Promise<void> {
+    await this.renew();
+    if (this.store.subscribe)
+      this.unsubscribe = await this.store.subscribe((n) => this.hooks.notified(n));
+    this.scheduleRenewal();
+    this.scheduleScan();
+  }
+
+  /** Whether this node may still act on its runs: its lease has not run out. */
+  holdsLease(): boolean {
+    return this.clock.now() < this.validUntil;
+  }
+
+  async leave(): Promise<void> {
+    this.stopped = true;
+    this.renewTimer?.cancel();
+    this.scanTimer?.cancel();
+    await this.unsubscribe?.();
+  }
+
+  /** Runs to resume when this node starts: its own included. */
+  findOwnAndOrphaned(): Promise<string[]> {
+    return this.store.findOrphanedRuns({
+      now: this.clock.now(),
+      nodeId: this.nodeId,
+      includeOwn: true,
+      limit: 100_000,
+    });
+  }
+
+  private async renew(): Promise<void> {
+    // The lease counts from when the renewal was sent, not when it was answered.
+    const sentAt = this.clock.now();
+    await this.store.renewNode(this.nodeId, sentAt, this.leaseMs);
+    const wasValid = this.validUntil === 0 || this.clock.now() < this.validUntil;
+    this.validUntil = sentAt + this.leaseMs;
+    if (!wasValid) {
+      this.logger.warn(
+        { nodeId: this.nodeId },
+        "lease lapsed (a pause or a partition); dropping runs held in memory",
+      );
+      this.hooks.lostLease();
+    }
+  }
+
+  private scheduleRenewal(): void {
+    if (this.stopped) return;
+    this.renewTimer = this.clock.setTimer(Math.floor(this.leaseMs / 3), () => {
+      this.renew()
+        .catch((e: unknown) =>
+          this.logger.error({ err: e, nodeId: this.nodeId }, "could not renew the node's lease"),
+        )
+        .finally(() => this.scheduleRenewal());
+    });
+  }
+
+  private scheduleScan(): void {
+    if (this.stopped) return;
+    this.scanTimer = this.clock.setTimer(this.scanMs, () => {
+      this.store
+        .findOrphanedRuns({
+          now: this.clock.now(),
+          nodeId: this.nodeId,
+          includeOwn: false,
+          limit: 1000,
+        })
+        .then((runIds) => {
+          if (runIds.length && this.holdsLease()) this.hooks.adopt(runIds);
+        })
+        .catch((e: unknown) => this.logger.error({ err: e }, "could not look for orphaned runs"))
+        .finally(() => this.scheduleScan());
+    });
+  }
+}
