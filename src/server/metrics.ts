@@ -126,6 +126,7 @@ export class ServerMetrics {
           return;
         case EventType.RunStarted:
         case EventType.RunRetried:
+        case EventType.RunUpdated:
           return;
       }
     });
