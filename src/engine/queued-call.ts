@@ -2,7 +2,8 @@ import { decodeJson, idempotencyKey, traceparentFor, type ErrorData } from "../c
 import type { TaskRecord } from "../store/index.js";
 import type { QueueTransport } from "../transport/index.js";
 import { isRetryable, backoffMs, type ResolvedRetryPolicy } from "./retry.js";
-import type { Op, RunExecution } from "./run-execution.js";
+import type { Op } from "./op.js";
+import type { RunExecution } from "./run-execution.js";
 import { BatonError } from "../common/index.js";
 
 export interface QueuedCall {

@@ -17,7 +17,10 @@ import {
   type ServiceDefinition,
   type WorkflowDefinition,
 } from "./definitions.js";
-import type { AttemptAbort, Op, RunExecution } from "./run-execution.js";
+import { runAttempts, type AttemptAbort } from "./attempts.js";
+import { completeChild, newChildRun } from "./child-run.js";
+import type { Op } from "./op.js";
+import type { RunExecution } from "./run-execution.js";
 import { resolveRetry } from "./retry.js";
 import { startQueuedCall } from "./queued-call.js";
 import { validateInput } from "./validate-input.js";
@@ -144,7 +147,7 @@ export class RunContext implements WorkflowContext {
     this.run.schedule(
       op,
       () =>
-        void this.run.runAttempts(op, policy, timeout, (attempt, abort) =>
+        void runAttempts(this.run, op, policy, timeout, (attempt, abort) =>
           body(op, attempt, abort),
         ),
     );
@@ -240,7 +243,7 @@ export class RunContext implements WorkflowContext {
     if (childRunId === undefined) {
       childRunId = options.runId ?? childRunIdFor(this.runId, op.seq);
       this.run.appendOp(op, "started", { childRunId, workflow: name });
-      this.run.addChild(this.run.newChildRun(op.seq, childRunId, name, input));
+      this.run.addChild(newChildRun(this.run, op.seq, childRunId, name, input));
     }
     op.childRunId = childRunId;
     op.wait = { kind: "child" };
@@ -250,7 +253,7 @@ export class RunContext implements WorkflowContext {
       void this.run.durable().then(async (ok) => {
         if (!ok) return;
         const child = await this.run.hostRef.findRun(id);
-        if (child && isTerminal(child.status)) this.run.completeChild(op, child);
+        if (child && isTerminal(child.status)) completeChild(this.run, op, child);
       });
     });
     return promise as Promise<O>;

@@ -1,33 +1,25 @@
 import {
   BatonError,
-  EventType,
-  LeaseLostError,
-  isTerminal,
   NonDeterminismError,
   RunStatus,
-  TransientError,
   decodeJson,
   findNonJson,
-  fromErrorData,
   idempotencyKey,
+  isTerminal,
   toBatonError,
   type ErrorData,
   type Logger,
   type OpKind,
-  type TimerHandle,
-  type WaitingOn,
 } from "../common/index.js";
 import type {
-  EventRecord,
   JournalEntry,
   NewRun,
   NewTask,
   RunRecord,
-  TaskRecord,
   SignalRecord,
-  WriteOp,
-  WriteResult,
+  TaskRecord,
 } from "../store/index.js";
+import { completeChild } from "./child-run.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
 import {
@@ -38,66 +30,23 @@ import {
   type Delivery,
   type OpEntryData,
   type OpEvent,
-  type RecordedOp,
 } from "./journal.js";
-import { backoffMs, isRetryable, type ResolvedRetryPolicy } from "./retry.js";
-import { RunContext } from "./run-context.js";
+import { OpErrors, type Op, type Wait } from "./op.js";
 import { onTaskUpdate } from "./queued-call.js";
-import type { QueuedCall } from "./queued-call.js";
+import { RunContext } from "./run-context.js";
+import { terminalEvent } from "./run-events.js";
+import { RunJournalWriter } from "./run-journal-writer.js";
+import {
+  liveOps,
+  liveSnapshot,
+  sameSnapshot,
+  type LiveOp,
+  type Snapshot,
+  type Terminal,
+} from "./run-snapshot.js";
+import { Saga } from "./saga.js";
 
 type Phase = "running" | "compensating" | "cancelling";
-
-/** What an unsettled operation waits on, for the run's status and `waitingOn`. */
-interface Wait {
-  kind: "timer" | "signal" | "child" | "retry" | "task";
-  until?: number;
-  attempt?: number;
-  lastError?: ErrorData;
-  service?: string;
-}
-
-/** One ctx operation of the run. */
-export interface Op {
-  seq: number;
-  kind: OpKind;
-  name: string;
-  recorded: RecordedOp | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  completion?: { event: string; data: OpEntryData };
-  /** A completion is recorded; nothing else may complete it. */
-  settled: boolean;
-  /** The run moved on to compensation or cancel; this operation's result no longer matters. */
-  abandoned: boolean;
-  executing: boolean;
-  wait?: Wait | undefined;
-  timer?: TimerHandle | undefined;
-  attempt: number;
-  compensate?: (output: unknown) => Promise<unknown>;
-  compensates?: number;
-  signalName?: string;
-  childRunId?: string;
-  /** Starts the live work of an operation that the journal does not finish. */
-  goLive?: () => void;
-  /** Calls to queue-served services: the task's key and how to retry it. */
-  taskKey?: string;
-  queued?: QueuedCall;
-  failedSinceRetry?: number;
-}
-
-interface Compensation {
-  seq: number;
-  kind: OpKind;
-  name: string;
-  output: unknown;
-  fn: (output: unknown) => Promise<unknown>;
-}
-
-interface Terminal {
-  status: RunStatus;
-  output?: unknown;
-  error?: ErrorData;
-}
 
 type QueuedDelivery = Delivery & { replay: boolean };
 
@@ -110,17 +59,21 @@ type QueuedDelivery = Delivery & { replay: boolean };
  * Results reach the workflow as soon as they are known, before they are committed; nothing
  * that depends on them leaves the engine before they are: a step or call starts only once
  * every entry before it is durable, and a run's end is announced only once it is durable.
+ *
+ * Collaborators: `writer` (what is written, and when), `saga` (compensations), attempts.ts
+ * (executing steps and calls), run-snapshot.ts (what the run's row says).
  */
 export class RunExecution {
   readonly runId: string;
   readonly workflow: string;
   readonly ctx: RunContext;
+  readonly writer: RunJournalWriter;
+  readonly errors = new OpErrors();
+  private readonly saga = new Saga();
   private readonly index: ReplayIndex;
   private readonly ops = new Map<number, Op>();
   private readonly queue: QueuedDelivery[] = [];
-  private readonly compensations: Compensation[] = [];
   private readonly signals: SignalRecord[];
-  private readonly errorSeqs = new WeakMap<object, number>();
   private logger: Logger | undefined;
   private nextSeq = 1;
   private pumping = false;
@@ -130,33 +83,10 @@ export class RunExecution {
   private phase: Phase = "running";
   private failure: { error: BatonError; causeSeq: number | undefined } | undefined;
   private cancelRequest: string | undefined;
-  private currentCompensation: number | undefined;
   private deferred: Op[] = [];
   terminal: Terminal | undefined;
+  /** Attempts of steps and calls executing right now (counted by attempts.ts). */
   executing = 0;
-
-  // Journal writing: entries get positions as they are appended; committedLength is durable.
-  private length: number;
-  private committedLength: number;
-  private pending: JournalEntry[] = [];
-  private pendingSignals: Array<{ signalId: number; seq: number }> = [];
-  private pendingChildren: NewRun[] = [];
-  private pendingEvents: EventRecord[] = [];
-  private pendingTasks: NewTask[] = [];
-  private pendingRequeues: Array<{ taskKey: string; visibleAt: number }> = [];
-  private requeuedServices: string[] = [];
-  private pendingWithdrawals: string[] = [];
-  private inFlight:
-    | {
-        entries: JournalEntry[];
-        children: string[];
-        terminal: boolean;
-        snapshot: Snapshot;
-        queuedServices: string[];
-      }
-    | undefined;
-  private lastWritten: Snapshot;
-  private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
   private readonly epochValue: number;
 
   constructor(
@@ -170,22 +100,21 @@ export class RunExecution {
     this.workflow = record.workflow;
     this.epochValue = record.epoch;
     this.index = new ReplayIndex(journal);
-    this.length = Math.max(this.index.length, record.journalLength);
-    this.committedLength = this.length;
+    this.writer = new RunJournalWriter(
+      this,
+      host,
+      record,
+      Math.max(this.index.length, record.journalLength),
+    );
     this.signals = signals;
     this.cancelRequest = this.index.cancelRequested;
     this.replayRemaining = this.index.deliveries.length;
     for (const d of this.index.deliveries) this.queue.push({ ...d, replay: true });
-    this.lastWritten = {
-      status: record.status,
-      wakeAt: record.wakeAt,
-      waitingOn: record.waitingOn,
-    };
     this.ctx = new RunContext(this, () => this.log);
   }
 
   /** The run's logger, made on first use: most runs never log. */
-  private get log(): Logger {
+  get log(): Logger {
     return (this.logger ??= this.host.logger.child({ runId: this.runId, workflow: this.workflow }));
   }
 
@@ -259,47 +188,12 @@ export class RunExecution {
     // Delivered once, never again: only unsettled operations stay in the map.
     this.ops.delete(op.seq);
     if (completion.event === "failed") {
-      op.reject(this.opError(op, completion.data.error));
+      op.reject(this.errors.create(op, completion.data.error));
     } else {
       const value = completion.data.output;
-      if (op.compensate && this.phase === "running") {
-        this.compensations.push({
-          seq: op.seq,
-          kind: op.kind,
-          name: op.name,
-          output: value,
-          fn: op.compensate,
-        });
-      }
+      if (op.compensate && this.phase === "running") this.saga.add(op, op.compensate, value);
       op.resolve(value);
     }
-  }
-
-  private opError(op: Op, data: ErrorData | undefined): BatonError {
-    const code = data?.code ?? "STEP_FAILED";
-    const message = data?.message ?? "failed";
-    const error = new BatonError(
-      code,
-      `${describeOp(op.kind, op.name)} (seq ${op.seq}) failed: ${message}`,
-      {
-        details: { seq: op.seq, kind: op.kind, name: op.name, ...(asObject(data?.details) ?? {}) },
-      },
-    );
-    this.errorSeqs.set(error, op.seq);
-    return error;
-  }
-
-  private seqOf(error: unknown): number | undefined {
-    for (
-      let e: unknown = error, depth = 0;
-      typeof e === "object" && e !== null && depth < 8;
-      depth++
-    ) {
-      const seq = this.errorSeqs.get(e);
-      if (seq !== undefined) return seq;
-      e = (e as { cause?: unknown }).cause;
-    }
-    return undefined;
   }
 
   private onWorkflowReturned(output: unknown): void {
@@ -332,7 +226,7 @@ export class RunExecution {
 
   private onWorkflowThrew(thrown: unknown): void {
     if (this.halted || this.terminal || this.phase !== "running" || this.failure) return;
-    this.failure = { error: toBatonError(thrown), causeSeq: this.seqOf(thrown) };
+    this.failure = { error: toBatonError(thrown), causeSeq: this.errors.seqOf(thrown) };
     if (!this.pumping) this.onQuiescent();
   }
 
@@ -342,8 +236,14 @@ export class RunExecution {
     if (this.replaying && this.replayRemaining === 0) this.endReplay();
     if (this.replaying) return;
     this.advancePhase();
-    if (!this.terminal && !sameSnapshot(this.snapshot(), this.lastWritten)) this.requestWrite();
+    if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
+      this.writer.requestWrite();
     if (this.isIdle()) this.host.onIdle(this);
+  }
+
+  /** An attempt ended, or failed and waits to retry: the run may have nothing left in flight. */
+  onAttemptEnded(): void {
+    if (this.executing === 0 && !this.pumping) this.onQuiescent();
   }
 
   private endReplay(): void {
@@ -351,7 +251,7 @@ export class RunExecution {
     const deferred = this.deferred;
     this.deferred = [];
     for (const op of deferred) if (!op.abandoned && !op.settled) op.goLive?.();
-    this.requestWrite();
+    this.writer.requestWrite();
   }
 
   /** Turns a failure or a cancel request into a phase marker, once nothing is executing. */
@@ -359,7 +259,7 @@ export class RunExecution {
     if (this.terminal || this.phase !== "running" || this.executing > 0) return;
     if (this.failure) {
       const { error, causeSeq } = this.failure;
-      if (this.compensations.length === 0) {
+      if (this.saga.isEmpty) {
         this.finish({ status: RunStatus.Failed, error: error.toJSON() }, causeSeq);
         return;
       }
@@ -386,55 +286,14 @@ export class RunExecution {
       if (op.kind === "child" && op.childRunId)
         this.host.cancelRun(op.childRunId, `parent run ${this.runId} is ${phase}`);
       // A command still queued is withdrawn (CONTRACT §5); one a worker holds may still finish.
-      if (op.taskKey) this.pendingWithdrawals.push(op.taskKey);
+      if (op.taskKey) this.writer.withdrawTask(op.taskKey);
       this.ops.delete(op.seq);
     }
-    void this.runCompensations(phase, data);
+    void this.saga.compensate(this, phase, data);
   }
 
-  private async runCompensations(
-    phase: "compensating" | "cancelling",
-    data: { error?: ErrorData; reason?: string },
-  ): Promise<void> {
-    const original: ErrorData =
-      phase === "cancelling"
-        ? { code: "CANCELLED", message: data.reason ?? "cancelled" }
-        : (data.error ?? { code: "STEP_FAILED", message: "the workflow failed" });
-    for (const compensation of [...this.compensations].reverse()) {
-      this.currentCompensation = compensation.seq;
-      if (!this.replaying) this.host.fault("during-compensation", this.runId);
-      try {
-        await compensation.fn(compensation.output);
-      } catch (e) {
-        if (this.halted || this.terminal) return;
-        const cause = toBatonError(e);
-        const what = `${describeOp(compensation.kind, compensation.name)} (seq ${compensation.seq})`;
-        this.finish(
-          {
-            status: RunStatus.Failed,
-            error: {
-              code: "COMPENSATION_FAILED",
-              message: `compensation of ${what} failed for good: ${cause.message}`,
-              details: { compensates: compensation.seq, cause: cause.toJSON(), original },
-            },
-          },
-          this.seqOf(e),
-        );
-        return;
-      }
-    }
-    this.currentCompensation = undefined;
-    if (this.halted || this.terminal) return;
-    this.finish(
-      {
-        status: phase === "cancelling" ? RunStatus.Cancelled : RunStatus.Compensated,
-        error: original,
-      },
-      undefined,
-    );
-  }
-
-  private finish(terminal: Terminal, causeSeq: number | undefined): void {
+  /** Ends the run: its terminal entry and event are written; the end is announced once durable. */
+  finish(terminal: Terminal, causeSeq: number | undefined): void {
     if (this.terminal) return;
     this.terminal = terminal;
     // A compensated or cancelled run is business as usual; a failed one needs an operator.
@@ -459,21 +318,8 @@ export class RunExecution {
       ...(terminal.error ? { error: terminal.error } : {}),
       ...(causeSeq === undefined ? {} : { causeSeq }),
     });
-    const eventType =
-      terminal.status === RunStatus.Completed
-        ? EventType.RunCompleted
-        : terminal.status === RunStatus.Cancelled
-          ? EventType.RunCancelled
-          : EventType.RunFailed;
-    this.pendingEvents.push({
-      type: eventType,
-      runId: this.runId,
-      workflow: this.workflow,
-      status: terminal.status,
-      data: JSON.stringify(terminal.error ? { error: terminal.error } : {}),
-      at: this.host.clock.now(),
-    });
-    this.requestWrite();
+    this.writer.addEvent(terminalEvent(this.runId, this.workflow, terminal, this.host.clock.now()));
+    this.writer.requestWrite();
   }
 
   /**
@@ -483,12 +329,7 @@ export class RunExecution {
   park(error: NonDeterminismError): void {
     if (this.halted || this.terminal) return;
     this.log.error({ err: error.toJSON() }, "run parked: workflow code does not match its journal");
-    this.pending = [];
-    this.pendingSignals = [];
-    this.pendingChildren = [];
-    this.pendingTasks = [];
-    this.pendingRequeues = [];
-    this.length = this.committedLength;
+    this.writer.discardUncommitted();
     for (const op of this.ops.values()) op.timer?.cancel();
     this.replaying = false;
     this.phase = "compensating"; // never run more workflow code in this session
@@ -531,7 +372,7 @@ export class RunExecution {
       executing: false,
       attempt: 0,
     };
-    if (this.currentCompensation !== undefined) op.compensates = this.currentCompensation;
+    if (this.saga.current !== undefined) op.compensates = this.saga.current;
     this.ops.set(seq, op);
     return { op, promise };
   }
@@ -574,187 +415,17 @@ export class RunExecution {
       op.compensates !== undefined && data && data.compensates === undefined
         ? { ...data, compensates: op.compensates }
         : data;
-    this.append(op.seq, opEntryType(op.kind, event), op.name, full);
+    this.writer.append(op.seq, opEntryType(op.kind, event), op.name, full);
   }
 
   private appendRun(type: string, data: unknown): void {
-    this.append(null, type, null, data);
-  }
-
-  private append(seq: number | null, type: string, name: string | null, data: unknown): void {
-    this.pending.push({
-      position: this.length++,
-      seq,
-      type,
-      name,
-      data: data === undefined ? null : JSON.stringify(data),
-      at: this.host.clock.now(),
-    });
-    this.requestWrite();
+    this.writer.append(null, type, null, data);
   }
 
   /** Resolves true once every entry appended so far is durable; false if the run stopped here. */
   durable(): Promise<boolean> {
     if (this.halted) return Promise.resolve(false);
-    if (this.committedLength >= this.length) return Promise.resolve(true);
-    return new Promise((resolve) => this.durableWaiters.push({ position: this.length, resolve }));
-  }
-
-  /** Runs a step's or call's attempts under its retry policy, then completes the operation. */
-  async runAttempts(
-    op: Op,
-    policy: ResolvedRetryPolicy,
-    timeoutMs: number | undefined,
-    body: (attempt: number, abort: AttemptAbort) => unknown,
-  ): Promise<void> {
-    let attempt = (op.recorded?.failedAttemptsSinceRetry ?? 0) + 1;
-    let attempts = op.recorded?.failedAttempts ?? 0;
-    const resumeAt = op.recorded?.lastRetryAt;
-    if (
-      attempt > 1 &&
-      resumeAt !== undefined &&
-      !(await this.waitUntil(op, resumeAt, { kind: "retry", attempt }))
-    )
-      return;
-    for (;;) {
-      if (this.committedLength < this.length && !(await this.durable())) return;
-      if (op.abandoned || this.halted || op.settled) return;
-      // A node whose lease ran out may no longer own this run: it must not act for it.
-      if (!this.host.holdsLease()) {
-        this.onCommitFailed(
-          new LeaseLostError(
-            `run ${this.runId}: this node's lease lapsed before ${op.name} could run`,
-          ),
-        );
-        return;
-      }
-      op.executing = true;
-      op.attempt = attempts + 1;
-      this.executing++;
-      // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
-      if (attempt > 1 && !this.inFlight && !sameSnapshot(this.snapshot(), this.lastWritten))
-        this.requestWrite();
-      const startedAt = this.host.clock.now();
-      let output: unknown;
-      let error: BatonError | undefined;
-      try {
-        output = await this.attempt(op, attempt, timeoutMs, body);
-      } catch (e) {
-        error = toBatonError(e);
-      }
-      op.executing = false;
-      this.executing--;
-      if (this.halted) return;
-      attempts++;
-      if (!error) {
-        const problem = findNonJson(output, "output");
-        if (!problem || output === undefined) {
-          this.complete(
-            op,
-            "completed",
-            output === undefined ? { attempts, startedAt } : { output, attempts, startedAt },
-          );
-          if (this.executing === 0 && !this.pumping) this.onQuiescent();
-          return;
-        }
-        error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
-      }
-      if (
-        isRetryable(error, policy) &&
-        attempt < policy.maxAttempts &&
-        !op.abandoned &&
-        !this.stopping
-      ) {
-        const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
-        const retryAt =
-          this.host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
-        const errorData = error.toJSON();
-        this.appendOp(op, "attempt_failed", { attempt: attempts, error: errorData, retryAt });
-        this.log.info(
-          {
-            seq: op.seq,
-            step: op.name,
-            attempt: attempts,
-            err: errorData,
-            retryInMs: retryAt - this.host.clock.now(),
-          },
-          `${describeOp(op.kind, op.name)} failed; retrying`,
-        );
-        if (this.executing === 0 && !this.pumping) this.onQuiescent();
-        if (
-          !(await this.waitUntil(op, retryAt, {
-            kind: "retry",
-            attempt: attempts + 1,
-            lastError: errorData,
-          }))
-        )
-          return;
-        attempt++;
-        continue;
-      }
-      this.log.info(
-        { seq: op.seq, step: op.name, attempts, err: error.toJSON() },
-        `${describeOp(op.kind, op.name)} failed for good`,
-      );
-      this.complete(op, "failed", { error: error.toJSON(), attempts, startedAt });
-      if (this.executing === 0 && !this.pumping) this.onQuiescent();
-      return;
-    }
-  }
-
-  private attempt(
-    op: Op,
-    attempt: number,
-    timeoutMs: number | undefined,
-    body: (attempt: number, abort: AttemptAbort) => unknown,
-  ): Promise<unknown> {
-    const controller = new AttemptAbort();
-    let result: Promise<unknown>;
-    try {
-      result = Promise.resolve(body(attempt, controller));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (timeoutMs === undefined || timeoutMs <= 0) return result;
-    return new Promise((resolve, reject) => {
-      const timer = this.host.clock.setTimer(timeoutMs, () => {
-        controller.abort();
-        reject(
-          new TransientError(`${describeOp(op.kind, op.name)} timed out after ${timeoutMs} ms`, {
-            code: "STEP_TIMEOUT",
-          }),
-        );
-      });
-      result.then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.cancel();
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** Waits until `at` on the clock; false if the operation or the run stopped meanwhile. */
-  waitUntil(op: Op, at: number, wait: Wait): Promise<boolean> {
-    op.wait = { ...wait, until: at };
-    return new Promise((resolve) => {
-      const timer = this.host.clock.setTimer(at - this.host.clock.now(), () => {
-        op.timer = undefined;
-        op.wait = undefined;
-        resolve(!op.abandoned && !this.halted);
-      });
-      // Cancelling (halt, abandon, the run's end) settles the wait too: the retry loop stops.
-      op.timer = {
-        cancel: () => {
-          timer.cancel();
-          resolve(false);
-        },
-      };
-    });
+    return this.writer.durable();
   }
 
   /** Arms a durable timer's in-memory twin; the journal already holds its fire time. */
@@ -766,7 +437,7 @@ export class RunExecution {
     });
   }
 
-  // ─── Signals and children ────────────────────────────────────────────────────────────
+  // ─── Signals, children, tasks ────────────────────────────────────────────────────────
 
   /** A signal arrived (already durable). Kept until a wait for its name consumes it. */
   receiveSignal(signal: SignalRecord): void {
@@ -793,7 +464,7 @@ export class RunExecution {
     const signal = this.signals[index];
     if (!signal) return false;
     this.signals.splice(index, 1);
-    this.pendingSignals.push({ signalId: signal.signalId, seq: op.seq });
+    this.writer.consumeSignal(signal.signalId, op.seq);
     this.complete(op, "received", {
       output: decodeJson(signal.payload),
       signalId: signal.signalId,
@@ -802,19 +473,16 @@ export class RunExecution {
   }
 
   addChild(run: NewRun): void {
-    this.pendingChildren.push(run);
+    this.writer.addChild(run);
   }
 
   enqueueTask(task: NewTask): void {
-    this.pendingTasks.push(task);
-    this.requestWrite();
+    this.writer.enqueueTask(task);
   }
 
   requeueTask(op: Op, taskKey: string, visibleAt: number): void {
     op.wait = { kind: "task", ...(op.queued ? { service: op.queued.service } : {}) };
-    this.pendingRequeues.push({ taskKey, visibleAt });
-    if (op.queued) this.requeuedServices.push(op.queued.service);
-    this.requestWrite();
+    this.writer.requeueTask(taskKey, visibleAt, op.queued?.service);
   }
 
   /** A worker replied to one of this run's tasks (the reply is durable in the task row). */
@@ -831,27 +499,26 @@ export class RunExecution {
   /** A child run ended (its end is durable). */
   onChildDone(child: RunRecord): void {
     for (const op of this.ops.values()) {
-      if (op.kind === "child" && op.childRunId === child.runId) this.completeChild(op, child);
+      if (op.kind === "child" && op.childRunId === child.runId) completeChild(this, op, child);
     }
   }
 
-  completeChild(op: Op, child: RunRecord): void {
-    if (op.settled || op.abandoned) return;
-    if (child.status === RunStatus.Completed) {
-      this.complete(op, "completed", { output: decodeJson(child.output) });
-    } else if (
-      child.status === RunStatus.Failed ||
-      child.status === RunStatus.Compensated ||
-      child.status === RunStatus.Cancelled
-    ) {
-      const error = child.error ?? { code: "RUN_FAILED", message: "failed" };
-      this.complete(op, "failed", {
-        error: {
-          code: error.code,
-          message: `child run ${child.runId} ended ${child.status}: ${error.message}`,
-          details: { childRunId: child.runId, status: child.status },
-        },
-      });
+  /**
+   * Another node says this run has news (a signal, a worker's reply, a child's end): look at the
+   * store for everything an unsettled operation waits on.
+   */
+  async refresh(): Promise<void> {
+    if (this.replaying || this.halted) return;
+    for (const signal of await this.host.findRunSignals(this.runId)) this.receiveSignal(signal);
+    for (const op of [...this.ops.values()]) {
+      if (op.settled || op.abandoned) continue;
+      if (op.taskKey) {
+        const task = await this.host.findTask(op.taskKey);
+        if (task) this.onTaskSettled(task);
+      } else if (op.kind === "child" && op.childRunId) {
+        const child = await this.host.findRun(op.childRunId);
+        if (child && isTerminal(child.status)) completeChild(this, op, child);
+      }
     }
   }
 
@@ -876,206 +543,15 @@ export class RunExecution {
     if (this.halted) return;
     this.halted = true;
     for (const op of this.ops.values()) op.timer?.cancel();
-    for (const waiter of this.durableWaiters) waiter.resolve(false);
-    this.durableWaiters = [];
-  }
-
-  // ─── Writing (called by the group committer) ─────────────────────────────────────────
-
-  private requestWrite(): void {
-    if (!this.replaying && !this.halted && !this.inFlight) this.host.committer.markDirty(this);
-  }
-
-  takeWrite(): WriteOp | undefined {
-    if (this.halted || this.replaying || this.inFlight) return undefined;
-    const snapshot = this.snapshot();
-    if (
-      this.pending.length === 0 &&
-      this.pendingChildren.length === 0 &&
-      this.pendingRequeues.length === 0 &&
-      this.pendingWithdrawals.length === 0 &&
-      sameSnapshot(snapshot, this.lastWritten)
-    ) {
-      return undefined;
-    }
-    const entries = this.pending;
-    const children = this.pendingChildren;
-    const consumed = this.pendingSignals;
-    const events = this.pendingEvents;
-    const tasks = this.pendingTasks;
-    const requeues = this.pendingRequeues;
-    const withdrawals = this.pendingWithdrawals;
-    this.pending = [];
-    this.pendingChildren = [];
-    this.pendingSignals = [];
-    this.pendingEvents = [];
-    this.pendingTasks = [];
-    this.pendingRequeues = [];
-    this.pendingWithdrawals = [];
-    const terminal = this.terminal;
-    const queuedServices = [...new Set([...tasks.map((t) => t.service), ...this.requeuedServices])];
-    this.requeuedServices = [];
-    this.inFlight = {
-      entries,
-      children: children.map((c) => c.runId),
-      terminal: terminal !== undefined,
-      snapshot,
-      queuedServices,
-    };
-    return {
-      type: "appendRun",
-      runId: this.runId,
-      epoch: this.epochValue,
-      expectedLength: this.committedLength,
-      entries,
-      update: {
-        status: snapshot.status,
-        updatedAt: this.host.clock.now(),
-        wakeAt: snapshot.wakeAt,
-        waitingOn: snapshot.waitingOn,
-        ...(terminal
-          ? {
-              output: terminal.output === undefined ? null : JSON.stringify(terminal.output),
-              error: terminal.error ?? null,
-            }
-          : {}),
-      },
-      ...(consumed.length ? { consumedSignals: consumed } : {}),
-      ...(children.length ? { createRuns: children } : {}),
-      ...(terminal && this.record.parentRunId ? { wakeRuns: [this.record.parentRunId] } : {}),
-      ...(events.length ? { events } : {}),
-      ...(tasks.length ? { enqueueTasks: tasks } : {}),
-      ...(requeues.length ? { requeueTasks: requeues } : {}),
-      ...(withdrawals.length ? { withdrawTasks: withdrawals } : {}),
-    };
-  }
-
-  onCommitted(result: WriteResult): void {
-    const written = this.inFlight;
-    this.inFlight = undefined;
-    if (!written || this.halted) return;
-    if (!result.ok) {
-      this.onCommitFailed(fromErrorData(result.error));
-      return;
-    }
-    this.committedLength += written.entries.length;
-    this.host.fault("after-journal-commit", this.runId);
-    if (written.entries.some((e) => e.type === "call.completed" || e.type === "call.failed")) {
-      this.host.fault("after-reply-recorded", this.runId);
-    }
-    const changed = !sameSnapshot(this.lastWritten, written.snapshot);
-    this.lastWritten = written.snapshot;
-    if (changed && !written.terminal && this.host.hasListeners) {
-      this.host.emit({
-        type: EventType.RunUpdated,
-        runId: this.runId,
-        workflow: this.workflow,
-        status: written.snapshot.status,
-        at: new Date(this.host.clock.now()).toISOString(),
-        ...(written.snapshot.waitingOn ? { data: { waitingOn: written.snapshot.waitingOn } } : {}),
-      });
-    }
-    const ready = this.durableWaiters.filter((w) => w.position <= this.committedLength);
-    if (ready.length) {
-      this.durableWaiters = this.durableWaiters.filter((w) => w.position > this.committedLength);
-      for (const waiter of ready) waiter.resolve(true);
-    }
-    this.publishCommitted(written.entries);
-    if (written.queuedServices.length) this.host.onTasksQueued(written.queuedServices);
-    if (written.children.length) this.host.onChildrenCreated(this, written.children);
-    if (written.terminal) {
-      this.halt();
-      this.host.onTerminal(this);
-      return;
-    }
-    if (
-      this.pending.length ||
-      this.pendingChildren.length ||
-      this.pendingEvents.length ||
-      this.pendingTasks.length ||
-      this.pendingRequeues.length ||
-      this.pendingWithdrawals.length ||
-      !sameSnapshot(this.snapshot(), this.lastWritten)
-    ) {
-      this.requestWrite();
-    }
-    if (
-      this.host.replayAfterEveryOp &&
-      this.executing === 0 &&
-      written.entries.length > 0 &&
-      !this.terminal
-    ) {
-      this.host.onReplayPoint(this);
-      return;
-    }
-    if (this.isIdle()) this.host.onIdle(this);
-  }
-
-  onCommitFailed(error: BatonError): void {
-    this.inFlight = undefined;
-    this.log.error(
-      { err: error.toJSON() },
-      "journal write failed; the run will resume from the store",
-    );
-    this.halt();
-    this.host.onLost(this, error);
-  }
-
-  /** Live events for what just became durable: steps and calls, retries, compensation. */
-  private publishCommitted(entries: JournalEntry[]): void {
-    if (!this.host.hasListeners) return;
-    for (const entry of entries) {
-      const type = liveEventType(entry.type);
-      if (!type) continue;
-      const data =
-        entry.data === null ? {} : (JSON.parse(entry.data) as OpEntryData & { error?: ErrorData });
-      this.host.emit({
-        type,
-        runId: this.runId,
-        workflow: this.workflow,
-        status: this.lastWritten.status,
-        at: new Date(entry.at).toISOString(),
-        data: {
-          ...(entry.seq === null
-            ? {}
-            : { seq: entry.seq, kind: entry.type.slice(0, entry.type.indexOf(".")) }),
-          ...(entry.name === null ? {} : { name: entry.name }),
-          ...(data.startedAt !== undefined ? { durationMs: entry.at - data.startedAt } : {}),
-          ...(data.attempts !== undefined ? { attempts: data.attempts } : {}),
-          ...(data.attempt !== undefined ? { attempt: data.attempt } : {}),
-          ...(data.error ? { error: data.error } : {}),
-          ...(data.compensates !== undefined ? { compensates: data.compensates } : {}),
-        },
-      });
-    }
+    this.writer.abandonWaiters();
   }
 
   // ─── State for the status, the row and the API ───────────────────────────────────────
 
-  private snapshot(): Snapshot {
+  /** What the run's row should say now. */
+  snapshot(): Snapshot {
     if (this.terminal) return { status: this.terminal.status, wakeAt: null, waitingOn: null };
-    let busy = this.pumping || this.queue.length > 0;
-    let first: Op | undefined;
-    let wakeAt: number | null = null;
-    for (const op of this.ops.values()) {
-      if (op.settled || op.abandoned) continue;
-      if (!op.wait) {
-        if (op.kind === "step" || op.kind === "call") busy = true;
-        continue;
-      }
-      if (!first) first = op;
-      // A queued task wakes its run when a worker replies; its retry time is the queue's business.
-      if (
-        op.wait.kind !== "task" &&
-        op.wait.until !== undefined &&
-        (wakeAt === null || op.wait.until < wakeAt)
-      )
-        wakeAt = op.wait.until;
-    }
-    if (this.phase !== "running")
-      return { status: RunStatus.Compensating, wakeAt, waitingOn: first ? waitingOn(first) : null };
-    if (busy || !first) return { status: RunStatus.Running, wakeAt, waitingOn: null };
-    return { status: RunStatus.Waiting, wakeAt, waitingOn: waitingOn(first) };
+    return liveSnapshot(this.ops, this.pumping || this.queue.length > 0, this.phase !== "running");
   }
 
   /** Waiting, with nothing in flight: safe to drop from memory. */
@@ -1085,59 +561,20 @@ export class RunExecution {
       !this.terminal &&
       !this.replaying &&
       !this.pumping &&
-      !this.inFlight &&
-      this.pending.length === 0 &&
+      this.writer.isIdle &&
       this.executing === 0 &&
-      this.lastWritten.status === RunStatus.Waiting
+      this.writer.lastWritten.status === RunStatus.Waiting
     );
   }
 
   /** Operations in memory that the journal does not show yet (for the Run view). */
-  liveOps(): Array<{
-    seq: number;
-    kind: OpKind;
-    name: string;
-    executing: boolean;
-    attempt: number;
-    wait?: Wait;
-  }> {
-    const live = [];
-    for (const op of this.ops.values()) {
-      if (op.settled || op.abandoned) continue;
-      live.push({
-        seq: op.seq,
-        kind: op.kind,
-        name: op.name,
-        executing: op.executing,
-        attempt: op.attempt,
-        ...(op.wait ? { wait: op.wait } : {}),
-      });
-    }
-    return live;
+  liveOps(): LiveOp[] {
+    return liveOps(this.ops);
   }
 
   /** The epoch this execution writes under (its fencing token). */
   get epoch(): number {
     return this.epochValue;
-  }
-
-  /**
-   * Another node says this run has news (a signal, a worker's reply, a child's end): look at the
-   * store for everything an unsettled operation waits on.
-   */
-  async refresh(): Promise<void> {
-    if (this.replaying || this.halted) return;
-    for (const signal of await this.host.findRunSignals(this.runId)) this.receiveSignal(signal);
-    for (const op of [...this.ops.values()]) {
-      if (op.settled || op.abandoned) continue;
-      if (op.taskKey) {
-        const task = await this.host.findTask(op.taskKey);
-        if (task) this.onTaskSettled(task);
-      } else if (op.kind === "child" && op.childRunId) {
-        const child = await this.host.findRun(op.childRunId);
-        if (child && isTerminal(child.status)) this.completeChild(op, child);
-      }
-    }
   }
 
   get recordRef(): RunRecord {
@@ -1146,33 +583,11 @@ export class RunExecution {
 
   /** When the run must be woken, as last written to the store. */
   get wakeAt(): number | null {
-    return this.lastWritten.wakeAt;
+    return this.writer.lastWritten.wakeAt;
   }
 
   get status(): RunStatus {
     return this.snapshot().status;
-  }
-
-  /** Builds a child's row; its id defaults to `{parentRunId}:{seq}`. */
-  newChildRun(seq: number, childRunId: string, workflow: string, input: unknown): NewRun {
-    const now = this.host.clock.now();
-    return {
-      runId: childRunId,
-      workflow,
-      input: input === undefined ? null : JSON.stringify(input),
-      createdAt: now,
-      parentRunId: this.runId,
-      parentSeq: seq,
-      owner: this.host.nodeId,
-      firstEntry: {
-        position: 0,
-        seq: null,
-        type: Entry.RunStarted,
-        name: null,
-        data: JSON.stringify({ parentRunId: this.runId, parentSeq: seq }),
-        at: now,
-      },
-    };
   }
 
   /** Drops an operation that settled without a delivery (now, random, uuid). */
@@ -1191,118 +606,4 @@ export class RunExecution {
   idempotencyKey(seq: number): string {
     return idempotencyKey(this.runId, seq);
   }
-}
-
-interface Snapshot {
-  status: RunStatus;
-  wakeAt: number | null;
-  waitingOn: WaitingOn | null;
-}
-
-function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
-  return (
-    a.status === b.status &&
-    a.wakeAt === b.wakeAt &&
-    (a.waitingOn === b.waitingOn || JSON.stringify(a.waitingOn) === JSON.stringify(b.waitingOn))
-  );
-}
-
-function waitingOn(op: Op): WaitingOn {
-  const wait = op.wait!;
-  const until = wait.until === undefined ? undefined : new Date(wait.until).toISOString();
-  switch (wait.kind) {
-    case "timer":
-      return {
-        kind: "timer",
-        seq: op.seq,
-        reason: `sleeping until ${until}`,
-        ...(until ? { until } : {}),
-      };
-    case "signal":
-      return {
-        kind: "signal",
-        seq: op.seq,
-        signal: op.signalName ?? op.name,
-        reason:
-          `waiting for signal "${op.signalName ?? op.name}"` + (until ? ` until ${until}` : ""),
-        ...(until ? { until } : {}),
-      };
-    case "child":
-      return {
-        kind: "child",
-        seq: op.seq,
-        childRunId: op.childRunId ?? "",
-        reason: `waiting for child run ${op.childRunId}`,
-      };
-    case "task":
-      return {
-        kind: "task",
-        seq: op.seq,
-        service: wait.service ?? op.name.split(".")[0] ?? "",
-        ...(wait.lastError ? { lastError: wait.lastError } : {}),
-        ...(until ? { until } : {}),
-        reason:
-          `waiting for a ${wait.service ?? "service"} worker to run ${op.name}` +
-          (wait.lastError
-            ? ` (last attempt failed: ${wait.lastError.message}; next not before ${until})`
-            : ""),
-      };
-    case "retry":
-      return {
-        kind: "retry",
-        seq: op.seq,
-        step: op.name,
-        ...(wait.attempt !== undefined ? { attempt: wait.attempt } : {}),
-        ...(wait.lastError ? { lastError: wait.lastError } : {}),
-        ...(until ? { until } : {}),
-        reason:
-          `${describeOp(op.kind, op.name)} failed` +
-          (wait.lastError ? ` (${wait.lastError.message})` : "") +
-          `; attempt ${wait.attempt ?? "?"} at ${until}`,
-      };
-  }
-}
-
-function liveEventType(entryType: string): EventType | undefined {
-  switch (entryType) {
-    case "step.completed":
-    case "call.completed":
-      return EventType.StepCompleted;
-    case "step.failed":
-    case "call.failed":
-      return EventType.StepFailed;
-    case "step.attempt_failed":
-    case "call.attempt_failed":
-      return EventType.StepRetrying;
-    case Entry.RunCompensating:
-      return EventType.RunCompensating;
-    default:
-      return undefined;
-  }
-}
-
-/**
- * The abort signal of one attempt, made only if someone asks for it: most steps never look,
- * and an AbortController per attempt is a measurable cost on the hot path.
- */
-export class AttemptAbort {
-  private controller: AbortController | undefined;
-  private isAborted = false;
-
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    if (this.isAborted && !this.controller.signal.aborted) this.controller.abort();
-    return this.controller.signal;
-  }
-
-  abort(): void {
-    this.isAborted = true;
-    this.controller?.abort();
-  }
-}
-
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
 }

@@ -1,0 +1,192 @@
+import {
+  BatonError,
+  LeaseLostError,
+  TransientError,
+  findNonJson,
+  toBatonError,
+  type Clock,
+} from "../common/index.js";
+import { describeOp } from "./journal.js";
+import type { Op, Wait } from "./op.js";
+import { backoffMs, isRetryable, type ResolvedRetryPolicy } from "./retry.js";
+import type { RunExecution } from "./run-execution.js";
+
+/** Runs a step's or call's attempts under its retry policy, then completes the operation. */
+export async function runAttempts(
+  run: RunExecution,
+  op: Op,
+  policy: ResolvedRetryPolicy,
+  timeoutMs: number | undefined,
+  body: (attempt: number, abort: AttemptAbort) => unknown,
+): Promise<void> {
+  const host = run.hostRef;
+  let attempt = (op.recorded?.failedAttemptsSinceRetry ?? 0) + 1;
+  let attempts = op.recorded?.failedAttempts ?? 0;
+  const resumeAt = op.recorded?.lastRetryAt;
+  if (
+    attempt > 1 &&
+    resumeAt !== undefined &&
+    !(await waitUntil(run, op, resumeAt, { kind: "retry", attempt }))
+  )
+    return;
+  for (;;) {
+    if (run.writer.hasUncommitted && !(await run.durable())) return;
+    if (op.abandoned || run.halted || op.settled) return;
+    // A node whose lease ran out may no longer own this run: it must not act for it.
+    if (!host.holdsLease()) {
+      run.writer.onCommitFailed(
+        new LeaseLostError(
+          `run ${run.runId}: this node's lease lapsed before ${op.name} could run`,
+        ),
+      );
+      return;
+    }
+    op.executing = true;
+    op.attempt = attempts + 1;
+    run.executing++;
+    // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
+    if (attempt > 1) run.writer.requestWriteIfStale();
+    const startedAt = host.clock.now();
+    let output: unknown;
+    let error: BatonError | undefined;
+    try {
+      output = await attemptOnce(host.clock, op, attempt, timeoutMs, body);
+    } catch (e) {
+      error = toBatonError(e);
+    }
+    op.executing = false;
+    run.executing--;
+    if (run.halted) return;
+    attempts++;
+    if (!error) {
+      const problem = findNonJson(output, "output");
+      if (!problem || output === undefined) {
+        run.complete(
+          op,
+          "completed",
+          output === undefined ? { attempts, startedAt } : { output, attempts, startedAt },
+        );
+        run.onAttemptEnded();
+        return;
+      }
+      error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
+    }
+    if (
+      isRetryable(error, policy) &&
+      attempt < policy.maxAttempts &&
+      !op.abandoned &&
+      !run.stopping
+    ) {
+      const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
+      const retryAt = host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
+      const errorData = error.toJSON();
+      run.appendOp(op, "attempt_failed", { attempt: attempts, error: errorData, retryAt });
+      run.log.info(
+        {
+          seq: op.seq,
+          step: op.name,
+          attempt: attempts,
+          err: errorData,
+          retryInMs: retryAt - host.clock.now(),
+        },
+        `${describeOp(op.kind, op.name)} failed; retrying`,
+      );
+      run.onAttemptEnded();
+      if (
+        !(await waitUntil(run, op, retryAt, {
+          kind: "retry",
+          attempt: attempts + 1,
+          lastError: errorData,
+        }))
+      )
+        return;
+      attempt++;
+      continue;
+    }
+    run.log.info(
+      { seq: op.seq, step: op.name, attempts, err: error.toJSON() },
+      `${describeOp(op.kind, op.name)} failed for good`,
+    );
+    run.complete(op, "failed", { error: error.toJSON(), attempts, startedAt });
+    run.onAttemptEnded();
+    return;
+  }
+}
+
+/** One attempt; past `timeoutMs` it fails with STEP_TIMEOUT and its abort signal fires. */
+function attemptOnce(
+  clock: Clock,
+  op: Op,
+  attempt: number,
+  timeoutMs: number | undefined,
+  body: (attempt: number, abort: AttemptAbort) => unknown,
+): Promise<unknown> {
+  const controller = new AttemptAbort();
+  let result: Promise<unknown>;
+  try {
+    result = Promise.resolve(body(attempt, controller));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (timeoutMs === undefined || timeoutMs <= 0) return result;
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimer(timeoutMs, () => {
+      controller.abort();
+      reject(
+        new TransientError(`${describeOp(op.kind, op.name)} timed out after ${timeoutMs} ms`, {
+          code: "STEP_TIMEOUT",
+        }),
+      );
+    });
+    result.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits until `at` on the clock; false if the operation or the run stopped meanwhile. */
+function waitUntil(run: RunExecution, op: Op, at: number, wait: Wait): Promise<boolean> {
+  const clock = run.hostRef.clock;
+  op.wait = { ...wait, until: at };
+  return new Promise((resolve) => {
+    const timer = clock.setTimer(at - clock.now(), () => {
+      op.timer = undefined;
+      op.wait = undefined;
+      resolve(!op.abandoned && !run.halted);
+    });
+    // Cancelling (halt, abandon, the run's end) settles the wait too: the retry loop stops.
+    op.timer = {
+      cancel: () => {
+        timer.cancel();
+        resolve(false);
+      },
+    };
+  });
+}
+
+/**
+ * The abort signal of one attempt, made only if someone asks for it: most steps never look,
+ * and an AbortController per attempt is a measurable cost on the hot path.
+ */
+export class AttemptAbort {
+  private controller: AbortController | undefined;
+  private isAborted = false;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.isAborted && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.isAborted = true;
+    this.controller?.abort();
+  }
+}

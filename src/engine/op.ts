@@ -1,0 +1,82 @@
+import { BatonError, type ErrorData, type OpKind, type TimerHandle } from "../common/index.js";
+import { describeOp, type OpEntryData, type RecordedOp } from "./journal.js";
+import type { QueuedCall } from "./queued-call.js";
+
+/** What an unsettled operation waits on, for the run's status and `waitingOn`. */
+export interface Wait {
+  kind: "timer" | "signal" | "child" | "retry" | "task";
+  until?: number;
+  attempt?: number;
+  lastError?: ErrorData;
+  service?: string;
+}
+
+/** One ctx operation of the run. */
+export interface Op {
+  seq: number;
+  kind: OpKind;
+  name: string;
+  recorded: RecordedOp | undefined;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  completion?: { event: string; data: OpEntryData };
+  /** A completion is recorded; nothing else may complete it. */
+  settled: boolean;
+  /** The run moved on to compensation or cancel; this operation's result no longer matters. */
+  abandoned: boolean;
+  executing: boolean;
+  wait?: Wait | undefined;
+  timer?: TimerHandle | undefined;
+  attempt: number;
+  compensate?: (output: unknown) => Promise<unknown>;
+  compensates?: number;
+  signalName?: string;
+  childRunId?: string;
+  /** Starts the live work of an operation that the journal does not finish. */
+  goLive?: () => void;
+  /** Calls to queue-served services: the task's key and how to retry it. */
+  taskKey?: string;
+  queued?: QueuedCall;
+  failedSinceRetry?: number;
+}
+
+/**
+ * The errors that failed operations reject with. Each remembers its operation's seq, so that
+ * when the workflow throws it (or an error caused by it), the run's failure names its cause.
+ */
+export class OpErrors {
+  private readonly seqs = new WeakMap<object, number>();
+
+  create(op: Op, data: ErrorData | undefined): BatonError {
+    const code = data?.code ?? "STEP_FAILED";
+    const message = data?.message ?? "failed";
+    const error = new BatonError(
+      code,
+      `${describeOp(op.kind, op.name)} (seq ${op.seq}) failed: ${message}`,
+      {
+        details: { seq: op.seq, kind: op.kind, name: op.name, ...(asObject(data?.details) ?? {}) },
+      },
+    );
+    this.seqs.set(error, op.seq);
+    return error;
+  }
+
+  seqOf(error: unknown): number | undefined {
+    for (
+      let e: unknown = error, depth = 0;
+      typeof e === "object" && e !== null && depth < 8;
+      depth++
+    ) {
+      const seq = this.seqs.get(e);
+      if (seq !== undefined) return seq;
+      e = (e as { cause?: unknown }).cause;
+    }
+    return undefined;
+  }
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
