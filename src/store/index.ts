@@ -1,4 +1,15 @@
 export type * from "./store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
+export {
+  PostgresStore,
+  DEFAULT_POOL_SIZE,
+  type PostgresStoreOptions,
+} from "./postgres/postgres-store.js";
+export {
+  PostgresNotifier,
+  Channel as PostgresChannel,
+  type NotificationHandler,
+  type PostgresNotifierOptions,
+} from "./postgres/postgres-notifier.js";
 export { openStore } from "./open-store.js";
 export { encodeCursor, decodeCursor, type RunCursor } from "./cursor.js";

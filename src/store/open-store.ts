@@ -1,10 +1,14 @@
 import { ValidationError } from "../common/index.js";
+import { PostgresStore } from "./postgres/postgres-store.js";
+import { isPostgresUrl, postgresStoreOptions } from "./postgres/postgres-url.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
 /**
  * Opens a store from a URL: `sqlite:PATH`, `sqlite::memory:`, optionally with
- * `?synchronous=normal` to trade power-loss durability for speed.
+ * `?synchronous=normal` to trade power-loss durability for speed; or
+ * `postgres://user:password@host:port/database` (also `postgresql://`), optionally with
+ * `?pool=N` connections (default 10) and any parameter node-postgres reads (`sslmode=…`).
  */
 export function openStore(url: string): Store {
   if (url.startsWith("sqlite:")) {
@@ -20,8 +24,9 @@ export function openStore(url: string): Store {
     }
     return new SqliteStore({ path, synchronous: synchronous ?? "full" });
   }
+  if (isPostgresUrl(url)) return new PostgresStore(postgresStoreOptions(url));
   throw new ValidationError(
     "INVALID_ARGUMENT",
-    `database URL ${JSON.stringify(url)} is not supported: use sqlite:PATH or sqlite::memory:`,
+    `database URL ${JSON.stringify(url)} is not supported: use sqlite:PATH, sqlite::memory: or postgres://…`,
   );
 }

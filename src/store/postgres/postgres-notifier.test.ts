@@ -1,0 +1,161 @@
+import pg from "pg";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { describePostgres, freshDatabase } from "../../../test/support/postgres.js";
+import { waitFor } from "../../../test/support/wait-for.js";
+import type { NewRun, StoreNotification, WriteOp } from "../index.js";
+import { Channel, PostgresNotifier } from "./postgres-notifier.js";
+import { PostgresStore } from "./postgres-store.js";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function newRun(runId: string, parentRunId: string | null = null): NewRun {
+  return {
+    runId,
+    workflow: "order",
+    input: null,
+    createdAt: T0,
+    parentRunId,
+    parentSeq: parentRunId ? 1 : null,
+    firstEntry: { position: 0, seq: null, type: "run.started", name: null, data: null, at: T0 },
+  };
+}
+
+function append(runId: string, fields: Partial<Extract<WriteOp, { type: "appendRun" }>>): WriteOp {
+  return {
+    type: "appendRun",
+    runId,
+    epoch: 0,
+    expectedLength: 1,
+    entries: [],
+    update: { status: "waiting", updatedAt: T0 + 5, wakeAt: null, waitingOn: null },
+    ...fields,
+  };
+}
+
+describePostgres("PostgreSQL notifications", () => {
+  let writer: PostgresStore;
+  let listener: PostgresStore;
+  let url: string;
+  const heard: StoreNotification[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  beforeEach(async () => {
+    const db = await freshDatabase();
+    url = db.url;
+    cleanups.push(db.drop);
+    // Two stores, as two nodes: what one commits, the other hears on its own connection.
+    writer = new PostgresStore({ connectionString: url });
+    listener = new PostgresStore({ connectionString: url });
+    cleanups.push(
+      () => writer.close(),
+      () => listener.close(),
+    );
+    heard.length = 0;
+    await listener.subscribe((n) => heard.push(n));
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function hears(notification: StoreNotification): Promise<unknown> {
+    return waitFor(() => heard.some((n) => JSON.stringify(n) === JSON.stringify(notification)), {
+      what: `notification ${JSON.stringify(notification)}`,
+    });
+  }
+
+  it("tells other nodes of tasks to hand out, once the batch that queued them committed", async () => {
+    await writer.commit([{ type: "createRun", run: newRun("r-1") }]);
+    const task = {
+      taskKey: "r-1:1",
+      service: "payments",
+      command: "charge",
+      input: null,
+      runId: "r-1",
+      workflow: "order",
+      seq: 1,
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      leaseMs: 1_000,
+      visibleAt: T0,
+      createdAt: T0,
+    };
+    // A batch that fails as a whole tells no one.
+    const doomed = append("r-1", {
+      entries: [0, 0].map((seq) => ({
+        position: 1,
+        seq,
+        type: "x",
+        name: null,
+        data: null,
+        at: T0,
+      })),
+      enqueueTasks: [{ ...task, taskKey: "r-1:0", service: "ghosts" }],
+    });
+    await expect(writer.commit([doomed])).rejects.toMatchObject({ code: "STORE_FAILED" });
+    await writer.commit([append("r-1", { enqueueTasks: [task] })]);
+    await hears({ channel: "tasks", service: "payments" });
+
+    const [claimed] = await writer.claimTasks({
+      service: "payments",
+      workerId: "w",
+      max: 1,
+      now: T0,
+    });
+    await writer.settleTask({
+      deliveryId: claimed!.deliveryId!,
+      now: T0 + 1,
+      outcome: "failed",
+      retryable: true,
+    });
+    await hears({ channel: "runs", runId: "r-1" });
+    heard.length = 0;
+    await writer.commit([
+      append("r-1", { expectedLength: 1, requeueTasks: [{ taskKey: "r-1:1", visibleAt: T0 + 9 }] }),
+    ]);
+    await hears({ channel: "tasks", service: "payments" });
+    expect(heard).not.toContainEqual({ channel: "tasks", service: "ghosts" });
+  });
+
+  it("tells other nodes of runs with news: a signal, a child's end, a run's end", async () => {
+    await writer.commit([
+      { type: "createRun", run: newRun("parent") },
+      { type: "createRun", run: newRun("child", "parent") },
+    ]);
+    await writer.commit([
+      { type: "insertSignal", runId: "parent", name: "go", payload: null, sentAt: T0 + 1 },
+    ]);
+    await hears({ channel: "runs", runId: "parent" });
+    heard.length = 0;
+    await writer.commit([
+      append("child", {
+        update: {
+          status: "completed",
+          updatedAt: T0 + 2,
+          wakeAt: null,
+          waitingOn: null,
+          output: "1",
+        },
+        wakeRuns: ["parent"],
+      }),
+    ]);
+    await hears({ channel: "runs", runId: "parent" });
+    await hears({ channel: "runs", runId: "child" });
+  });
+
+  it("listens again after its connection dropped, and says that news may have been missed", async () => {
+    const notifier = new PostgresNotifier({ connectionString: url, reconnectDelayMs: 10 });
+    cleanups.push(() => notifier.close());
+    const payloads: Array<string | null> = [];
+    await notifier.listen(Channel.Tasks, (payload) => payloads.push(payload));
+
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'baton-notifier' AND datname = current_database()",
+    );
+    await waitFor(() => payloads.includes(null), { what: "the notifier to reconnect" });
+    await admin.query("SELECT pg_notify($1, 'after')", [Channel.Tasks]);
+    await waitFor(() => payloads.includes("after"), { what: "a notification after reconnecting" });
+  });
+});

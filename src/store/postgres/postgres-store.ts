@@ -1,0 +1,315 @@
+import type pg from "pg";
+import type { RunStatus } from "../../common/index.js";
+import { decodeCursor, encodeCursor } from "../cursor.js";
+import type {
+  EventRecord,
+  JournalEntry,
+  RunPage,
+  RunQuery,
+  RunRecord,
+  SignalRecord,
+  Store,
+  StoreNotification,
+  TaskClaim,
+  TaskRecord,
+  TaskReply,
+  TaskReplyResult,
+  TaskStatus,
+  WriteOp,
+  WriteResult,
+} from "../store.js";
+import { commitBatch } from "./postgres-commit.js";
+import { EVENTS_LOCK } from "./postgres-commit-sql.js";
+import { storeFailed, withClient } from "./postgres-errors.js";
+import { migrate } from "./postgres-migrations.js";
+import { Channel, PostgresNotifier } from "./postgres-notifier.js";
+import { createPool } from "./postgres-pool.js";
+import { toRunRecord, type RunRow } from "./postgres-rows.js";
+import { PostgresTasks } from "./postgres-tasks.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database`, as libpq and node-postgres read it. */
+  connectionString: string;
+  /** Connections in the pool (default 10): group commits, worker calls and reads share them. */
+  poolSize?: number;
+  /**
+   * Told when a connection fails outside a call (an idle pooled one, or a subscription's, which
+   * reconnects by itself); calls that fail reject with STORE_FAILED instead.
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
+export const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * The shared store: several Baton nodes on one PostgreSQL database. Same rows and the same
+ * answers as SqliteStore (both pass conformance.ts); what differs is how concurrent writers are
+ * kept apart — fencing by epoch and journal length, FOR UPDATE SKIP LOCKED for the queue — and
+ * how other nodes hear of news: NOTIFY at commit (`baton_tasks`: a service's tasks became
+ * deliverable; `baton_runs`: a run was woken or ended), heard through `subscribe`.
+ */
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly tasks: PostgresTasks;
+  private readonly notifiers = new Set<PostgresNotifier>();
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly options: PostgresStoreOptions) {
+    this.pool = createPool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      onIdleError: options.onConnectionError ?? (() => undefined),
+    });
+    this.tasks = new PostgresTasks((sql, values) => this.rows(sql, values, "use the queue"));
+  }
+
+  migrate(): Promise<void> {
+    return migrate(this.pool);
+  }
+
+  commit(ops: readonly WriteOp[]): Promise<WriteResult[]> {
+    return commitBatch(this.pool, ops);
+  }
+
+  async findRun(runId: string): Promise<RunRecord | undefined> {
+    const [row] = await this.rows<RunRow>("SELECT * FROM runs WHERE run_id = $1", [runId]);
+    return row && toRunRecord(row);
+  }
+
+  async listRuns(query: RunQuery): Promise<RunPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if (query.workflow !== undefined) where.push(`workflow = ${param(query.workflow)}`);
+    if (query.status !== undefined) where.push(`status = ${param(query.status)}`);
+    if (query.runIdPrefix !== undefined) {
+      // Case-sensitive (run_id is COLLATE "C"), the prefix matched literally; an index range scan.
+      where.push(`run_id LIKE ${param(escapeLike(query.runIdPrefix) + "%")}`);
+    }
+    if (query.cursor !== undefined) {
+      const cursor = decodeCursor(query.cursor);
+      where.push(`(created_at, run_id) < (${param(cursor.createdAt)}, ${param(cursor.runId)})`);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+                 ORDER BY created_at DESC, run_id DESC LIMIT ${param(query.limit + 1)}`;
+    const rows = await this.rows<RunRow>(sql, params);
+    const page = rows.slice(0, query.limit).map(toRunRecord);
+    const last = page[page.length - 1];
+    return rows.length > query.limit && last
+      ? { runs: page, nextCursor: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) }
+      : { runs: page };
+  }
+
+  readJournal(runId: string): Promise<JournalEntry[]> {
+    return this.rows<JournalEntry>(
+      "SELECT position, seq, type, name, data, at FROM journal WHERE run_id = $1 ORDER BY position",
+      [runId],
+    );
+  }
+
+  pendingSignals(runId: string): Promise<SignalRecord[]> {
+    return this.rows<SignalRecord>(
+      `SELECT signal_id AS "signalId", run_id AS "runId", name, payload, sent_at AS "sentAt"
+       FROM signals WHERE run_id = $1 AND consumed_seq IS NULL ORDER BY signal_id`,
+      [runId],
+    );
+  }
+
+  async findRunsToResume(now: number): Promise<string[]> {
+    const rows = await this.rows<{ run_id: string }>(
+      `SELECT run_id FROM runs WHERE status IN ('pending', 'running', 'compensating')
+       UNION SELECT run_id FROM runs WHERE wake_at <= $1`,
+      [now],
+    );
+    return rows.map((row) => row.run_id);
+  }
+
+  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>> {
+    return this.rows(
+      `SELECT run_id AS "runId", wake_at AS "wakeAt" FROM runs WHERE wake_at <= $1
+       ORDER BY wake_at LIMIT $2`,
+      [now, limit],
+    );
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const [row] = await this.rows<{ at: number | null }>(
+      "SELECT min(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL",
+      [],
+    );
+    return row?.at ?? undefined;
+  }
+
+  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>> {
+    return this.rows(
+      "SELECT workflow, status, count(*) AS count FROM runs GROUP BY workflow, status",
+      [],
+    );
+  }
+
+  async readEvents(afterId: number, limit: number): Promise<EventRecord[]> {
+    try {
+      return await withClient(this.pool, async (client) => {
+        // Exclusive against writers, which hold EVENTS_LOCK shared from drawing event ids until
+        // they commit: once it is granted every id drawn so far is committed (or rolled back),
+        // and the SELECT's snapshot, taken after it, sees them all. A reader that pages by id
+        // can therefore never skip an event that commits later with a smaller id.
+        await client.query("BEGIN");
+        try {
+          await client.query("SELECT pg_advisory_xact_lock($1)", [EVENTS_LOCK]);
+          const { rows } = await client.query<EventRecord>(
+            `SELECT event_id AS "eventId", type, run_id AS "runId", workflow, status, data, at
+             FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
+            [afterId, limit],
+          );
+          await client.query("COMMIT");
+          return rows;
+        } catch (e) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw e;
+        }
+      });
+    } catch (e) {
+      throw storeFailed("read events", e);
+    }
+  }
+
+  claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {
+    return this.tasks.claim(claim);
+  }
+
+  settleTask(reply: TaskReply): Promise<TaskReplyResult> {
+    return this.tasks.settle(reply);
+  }
+
+  heartbeatTask(
+    deliveryId: string,
+    now: number,
+  ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }> {
+    return this.tasks.heartbeat(deliveryId, now);
+  }
+
+  findTask(taskKey: string): Promise<TaskRecord | undefined> {
+    return this.tasks.find(taskKey);
+  }
+
+  nextVisibleAt(service: string): Promise<number | undefined> {
+    return this.tasks.nextVisibleAt(service);
+  }
+
+  taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
+    return this.tasks.counts();
+  }
+
+  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
+    return this.write(
+      `INSERT INTO nodes (node_id, lease_expires_at, started_at) VALUES ($1, $2, $3)
+       ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at`,
+      [nodeId, now + leaseMs, now],
+    );
+  }
+
+  async acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined> {
+    // Fencing: a new owner bumps the epoch, so the old owner's appends (checked against the
+    // epoch they were made under) can never land again. Two nodes acquiring at once: the second
+    // waits for the first's row lock, then re-checks its WHERE against the committed row, where
+    // the owner is now a live node — it gets nothing.
+    const [row] = await this.rows<RunRow>(
+      `UPDATE runs SET epoch = CASE WHEN owner IS NOT DISTINCT FROM $2 THEN epoch ELSE epoch + 1 END, owner = $2
+       WHERE run_id = $1 AND status IN ('pending', 'running', 'waiting', 'compensating')
+         AND (owner IS NULL OR owner = $2 OR NOT EXISTS (
+               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > $3))
+       RETURNING *`,
+      [runId, nodeId, now],
+      "acquire a run",
+    );
+    return row && toRunRecord(row);
+  }
+
+  releaseRun(runId: string, nodeId: string, epoch: number): Promise<void> {
+    return this.write(
+      "UPDATE runs SET owner = NULL WHERE run_id = $1 AND owner = $2 AND epoch = $3",
+      [runId, nodeId, epoch],
+    );
+  }
+
+  async findOrphanedRuns(query: {
+    now: number;
+    nodeId: string;
+    includeOwn: boolean;
+    limit: number;
+  }): Promise<string[]> {
+    const rows = await this.rows<{ run_id: string }>(
+      `SELECT run_id FROM runs
+       WHERE (status IN ('pending', 'running', 'compensating') OR (status = 'waiting' AND wake_at <= $1))
+         AND (owner IS NULL OR ($2 AND owner = $3) OR (owner <> $3 AND NOT EXISTS (
+               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > $1)))
+       LIMIT $4`,
+      [query.now, query.includeOwn, query.nodeId, query.limit],
+    );
+    return rows.map((row) => row.run_id);
+  }
+
+  /**
+   * Other nodes' news, from LISTEN on a connection of its own (see PostgresNotifier). A dropped
+   * connection is re-opened; what was notified in between is not replayed — the engine's
+   * periodic scans cover it.
+   */
+  async subscribe(
+    listener: (notification: StoreNotification) => void,
+  ): Promise<() => Promise<void>> {
+    const notifier = new PostgresNotifier({
+      connectionString: this.options.connectionString,
+      onError: (e) => this.options.onConnectionError?.(e),
+    });
+    this.notifiers.add(notifier);
+    const stop = async (): Promise<void> => {
+      this.notifiers.delete(notifier);
+      await notifier.close();
+    };
+    try {
+      await notifier.listen(Channel.Runs, (runId) => {
+        if (runId !== null) listener({ channel: "runs", runId });
+      });
+      await notifier.listen(Channel.Tasks, (service) => {
+        if (service !== null) listener({ channel: "tasks", service });
+      });
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+    return stop;
+  }
+
+  /** Ends subscriptions, then the pool once the queries in flight have finished. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.notifiers].map((notifier) => notifier.close()));
+      this.notifiers.clear();
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+
+  private async write(sql: string, values: unknown[]): Promise<void> {
+    await this.rows(sql, values, "write");
+  }
+
+  /** One statement on any pooled connection (autocommit). */
+  private async rows<R extends pg.QueryResultRow>(
+    sql: string,
+    values: unknown[],
+    action = "read",
+  ): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, values)).rows;
+    } catch (e) {
+      throw storeFailed(action, e);
+    }
+  }
+}
+
+/** `LIKE` matches `%`, `_` and the escape character `\` literally only when escaped. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
