@@ -1,0 +1,91 @@
+import { Option, type Command } from "commander";
+import { explainListenError } from "../cli-error.js";
+import { withoutPassword } from "../format.js";
+import { hostOption, portOption, tokenOption } from "../options.js";
+
+interface ServeOptions {
+  db: string;
+  port: number;
+  host: string;
+  workflows?: string[];
+  token?: string;
+}
+
+/**
+ * `baton server` and `baton dev`: an orchestrator serving the HTTP API until SIGINT or SIGTERM.
+ * `dev` is the same with friendlier defaults: readable logs and its own database file.
+ */
+export function registerServeCommands(program: Command): void {
+  for (const mode of ["server", "dev"] as const) {
+    const isDev = mode === "dev";
+    program
+      .command(mode)
+      .description(
+        isDev
+          ? "run an orchestrator for development: readable logs, data in .baton/dev.db"
+          : "run an orchestrator: the HTTP API, JSON logs, data in .baton/baton.db",
+      )
+      .addOption(
+        new Option("--db <url>", "database: sqlite:PATH or postgres://user:password@host/db")
+          .env("BATON_DB")
+          .default(isDev ? "sqlite:.baton/dev.db" : "sqlite:.baton/baton.db"),
+      )
+      .addOption(portOption(7070))
+      .addOption(hostOption())
+      .option(
+        "--workflows <files...>",
+        "ES modules (JS or TS) whose workflow() and service() exports to register",
+      )
+      .addOption(tokenOption())
+      .action((options: ServeOptions) => serve(options, isDev));
+  }
+}
+
+async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
+  // Loaded here, not at the top: client commands start faster without the server's modules.
+  const [{ Baton }, { onShutdownSignal }, { loadDefinitions }, { createLogger }] =
+    await Promise.all([
+      import("../../baton.js"),
+      import("../../server/index.js"),
+      import("../load-definitions.js"),
+      import("../log-output.js"),
+    ]);
+  const logger = createLogger({ pretty: isDev });
+  const { workflows, services } = await loadDefinitions(options.workflows ?? []);
+  if (workflows.length === 0) {
+    logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
+  }
+  const baton = await Baton.open({ db: options.db, workflows, services, logger });
+  let url: string;
+  try {
+    // Request logs are for production: in development they drown what matters.
+    const serving = await baton.serve({
+      port: options.port,
+      host: options.host,
+      logger: isDev ? logger.child({}, { level: "warn" }) : logger,
+      ...(options.token ? { token: options.token } : {}),
+    });
+    url = serving.url;
+  } catch (e) {
+    await baton.close();
+    throw explainListenError(e, options.host, options.port);
+  }
+  const stopped = new Promise<NodeJS.Signals>((resolve) => onShutdownSignal(resolve));
+  logger.info(
+    {
+      url,
+      db: withoutPassword(options.db),
+      workflows: workflows.map((w) => w.name),
+      services: services.map((s) => `${s.name}(${s.transport.kind})`),
+      auth: options.token ? "bearer token" : "none",
+    },
+    `Baton listening on ${url}`,
+  );
+  const signal = await stopped;
+  logger.info(
+    { signal },
+    "shutting down: streams end, requests and steps in progress finish (Ctrl-C again forces)",
+  );
+  await baton.close();
+  logger.info({}, "stopped");
+}

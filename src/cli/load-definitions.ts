@@ -1,0 +1,54 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  isServiceDefinition,
+  isWorkflowDefinition,
+  type AnyWorkflow,
+  type ServiceDefinition,
+} from "../engine/index.js";
+import { UsageError } from "./cli-error.js";
+
+export interface LoadedDefinitions {
+  workflows: AnyWorkflow[];
+  services: ServiceDefinition[];
+}
+
+/**
+ * Imports each `--workflows` file (an ES module; TypeScript works because the CLI runs under
+ * tsx's loader) and collects every `workflow()` and `service()` value among its exports,
+ * including those inside exported arrays. A definition exported twice (say as a named and as
+ * the default export) counts once; two different ones with one name are refused by Baton.open.
+ */
+export async function loadDefinitions(files: readonly string[]): Promise<LoadedDefinitions> {
+  const workflows = new Set<AnyWorkflow>();
+  const services = new Set<ServiceDefinition>();
+  for (const file of files) {
+    const exports = await importModule(file);
+    let found = 0;
+    const values = Object.values(exports).flatMap((v): unknown[] => (Array.isArray(v) ? v : [v]));
+    for (const value of values) {
+      if (isWorkflowDefinition(value)) workflows.add(value as AnyWorkflow);
+      else if (isServiceDefinition(value)) services.add(value);
+      else continue;
+      found++;
+    }
+    if (found === 0) {
+      throw new UsageError(
+        `${file} exports no workflow() or service() values; export them, e.g. export const placeOrder = workflow(...)`,
+      );
+    }
+  }
+  return { workflows: [...workflows], services: [...services] };
+}
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`--workflows ${file}: no such file`);
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`cannot load --workflows ${file}: ${reason}`, { cause: e });
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The `baton` command line (CONTRACT §6). Run through tsx: `npx baton …` (bin/baton.js),
+ * `npm start` (the demo), or `tsx src/cli/main.ts …`.
+ */
+import { runCli } from "./program.js";
+
+process.exitCode = await runCli(process.argv.slice(2));
+// The command is done and has said so: an idle keep-alive socket or a late timer must not
+// hold the shell prompt. Unref'd, so a process with nothing left exits at once as usual.
+setTimeout(() => process.exit(), 2_000).unref();

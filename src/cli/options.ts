@@ -1,0 +1,40 @@
+import { InvalidArgumentError, Option } from "commander";
+
+/** A TCP port; 0 lets the system pick a free one. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new InvalidArgumentError("expected a port number from 0 to 65535.");
+  }
+  return port;
+}
+
+/** A number of events per second, 0 included. */
+export function parseRate(value: string): number {
+  const rate = Number(value);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1_000) {
+    throw new InvalidArgumentError("expected a number from 0 to 1000.");
+  }
+  return rate;
+}
+
+/** `--port N`, also read from PORT, as hosting platforms set it. */
+export function portOption(fallback: number): Option {
+  return new Option("--port <port>", "TCP port to listen on; 0 picks a free one")
+    .env("PORT")
+    .argParser(parsePort)
+    .default(fallback);
+}
+
+export function hostOption(): Option {
+  return new Option("--host <host>", "interface to bind; 0.0.0.0 for every one").default(
+    "127.0.0.1",
+  );
+}
+
+export function tokenOption(): Option {
+  return new Option(
+    "--token <token>",
+    "require Authorization: Bearer <token> on every /v1 call",
+  ).env("BATON_API_TOKEN");
+}
