@@ -2,9 +2,10 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
+import reactHooks from "eslint-plugin-react-hooks";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "ui/dist/", ".baton/", "test-artifacts/"] },
+  { ignores: ["node_modules/", "dist/", "ui/dist/", "ui/public/", ".baton/", "test-artifacts/", "scratch/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -62,6 +63,16 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-member-access": "off",
       "@typescript-eslint/no-non-null-assertion": "off",
     },
+  },
+  {
+    // The dashboard: React's rules of hooks, and no Node (its tsconfig has DOM types only).
+    files: ["ui/**/*.{ts,tsx}"],
+    ...reactHooks.configs.flat.recommended,
+  },
+  {
+    // import-x cannot resolve vite's packages (it crashes on them); a build config has no cycles.
+    files: ["ui/vite.config.ts"],
+    rules: { "import-x/no-cycle": "off" },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
 );

@@ -21,6 +21,7 @@ import { registerRunRoutes } from "./routes/runs.js";
 import { registerServiceRoutes } from "./routes/services.js";
 import { registerTaskRoutes } from "./routes/tasks.js";
 import { registerWorkflowRoutes } from "./routes/workflows.js";
+import { dashboardFallback, registerDashboard } from "./static.js";
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one (see `url`). Default 7070. */
@@ -105,7 +106,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(jsonSerializerCompiler);
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler(notFoundHandler);
+  app.setNotFoundHandler(dashboardFallback(notFoundHandler));
   acceptJsonBodiesOnly(app);
 
   app.addHook("onRequest", (_request, reply, done) => {
@@ -131,6 +132,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     done();
   });
 
+  registerDashboard(app);
   registerOpenApi(app);
   // Routes go in a plugin that loads after the OpenAPI generator, so it sees every one.
   void app.register((api, _options, done) => {
