@@ -29,6 +29,8 @@ export class ClusterMembership {
   readonly leaseMs: number;
   private readonly scanMs: number;
   private validUntil = 0;
+  /** The lease ran out and the runs in memory were dropped; set until the next renewal. */
+  private lapsed = false;
   private renewTimer: TimerHandle | undefined;
   private scanTimer: TimerHandle | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -78,18 +80,29 @@ export class ClusterMembership {
   }
 
   private async renew(): Promise<void> {
+    // A pause (GC, SIGSTOP, an overloaded host) may have let the lease run out: act on it before
+    // anything else, from the local clock, without waiting for the database's answer.
+    this.noticeLapse();
     // The lease counts from when the renewal was sent, not when it was answered.
     const sentAt = this.clock.now();
     await this.store.renewNode(this.nodeId, sentAt, this.leaseMs);
-    const wasValid = this.validUntil === 0 || this.clock.now() < this.validUntil;
+    this.noticeLapse(); // the renewal itself took longer than the lease
     this.validUntil = sentAt + this.leaseMs;
-    if (!wasValid) {
-      this.logger.warn(
-        { nodeId: this.nodeId },
-        "lease lapsed (a pause or a partition); dropping runs held in memory",
-      );
-      this.hooks.lostLease();
-    }
+    if (!this.lapsed) return;
+    this.lapsed = false;
+    // Runs of ours that no other node took over meanwhile would otherwise wait forever.
+    const runIds = await this.findOwnAndOrphaned();
+    if (runIds.length && this.holdsLease()) this.hooks.adopt(runIds);
+  }
+
+  private noticeLapse(): void {
+    if (this.validUntil === 0 || this.lapsed || this.clock.now() < this.validUntil) return;
+    this.lapsed = true;
+    this.logger.warn(
+      { nodeId: this.nodeId },
+      "lease lapsed (a pause or a partition); dropping runs held in memory",
+    );
+    this.hooks.lostLease();
   }
 
   private scheduleRenewal(): void {

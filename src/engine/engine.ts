@@ -752,7 +752,19 @@ export class Engine implements ExecutionHost {
       this.tasks.notify([notification.service]);
       return;
     }
+    if (notification.channel === "resync") {
+      // Wake-ups may have been missed: look for due runs, queued tasks and ended runs again.
+      this.scheduler.note(this.clock.now());
+      this.tasks.notify([...this.transports.keys()]);
+      for (const runId of this.terminalWaiters.keys()) this.checkEnded(runId);
+      return;
+    }
     const runId = notification.runId;
+    if (notification.ended) {
+      // Nothing to resume; only callers awaiting its result here want to know.
+      if (this.terminalWaiters.has(runId)) this.checkEnded(runId);
+      return;
+    }
     const run = this.executions.get(runId);
     if (run) {
       run

@@ -31,8 +31,13 @@ export function toRunView(
   if (record.error) run.error = record.error;
   if (record.waitingOn) run.waitingOn = record.waitingOn;
   if (record.parentRunId) run.parentRunId = record.parentRunId;
-  if (live && !live.terminal) {
-    run.status = live.status;
+  // Status and waitingOn from one source: the run in memory knows better than its last
+  // written row, except while it replays (then the row is what it last said).
+  if (live && !live.terminal && !live.replaying) {
+    const now = live.snapshot();
+    run.status = now.status;
+    if (now.waitingOn) run.waitingOn = now.waitingOn;
+    else delete run.waitingOn;
   }
   return run;
 }

@@ -80,8 +80,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * News from the store, heard by every node. `runs`: a run was woken (a signal, a worker's reply,
+ * a child's end) or, with `ended`, reached a terminal status. `resync`: notifications may have
+ * been missed (the listening connection dropped); look at whatever may have changed.
+ */
 export type StoreNotification =
-  { channel: "runs"; runId: string } | { channel: "tasks"; service: string };
+  | { channel: "runs"; runId: string; ended: boolean }
+  | { channel: "tasks"; service: string }
+  | { channel: "resync" };
 
 export type TaskStatus = "queued" | "leased" | "completed" | "failed" | "withdrawn";
 

@@ -1,4 +1,4 @@
-import { Channel } from "./postgres-notifier.js";
+import { Channel, ENDED_SUFFIX } from "./postgres-notifier.js";
 import { UnnestSource } from "./postgres-unnest.js";
 
 /**
@@ -226,9 +226,9 @@ WITH appended AS (
   -- identical notifications of one transaction are delivered once. see Channel.
   SELECT pg_notify('${Channel.Tasks}', service) FROM (SELECT service FROM enqueued UNION SELECT service FROM requeued) q
   UNION ALL
-  SELECT pg_notify('${Channel.Runs}', run_id) FROM (
-    SELECT run_id FROM woken
-    UNION SELECT run_id FROM appended WHERE status IN ${TERMINAL}) r
+  SELECT pg_notify('${Channel.Runs}', run_id) FROM woken
+  UNION ALL
+  SELECT pg_notify('${Channel.Runs}', run_id || '${ENDED_SUFFIX}') FROM appended WHERE status IN ${TERMINAL}
 )
 SELECT 'appended' AS kind, op, NULL::text AS run_id, NULL::bigint AS signal_id FROM appended
 UNION ALL SELECT 'created', NULL, run_id, NULL FROM created

@@ -107,7 +107,7 @@ describePostgres("PostgreSQL notifications", () => {
       outcome: "failed",
       retryable: true,
     });
-    await hears({ channel: "runs", runId: "r-1" });
+    await hears({ channel: "runs", runId: "r-1", ended: false });
     heard.length = 0;
     await writer.commit([
       append("r-1", { expectedLength: 1, requeueTasks: [{ taskKey: "r-1:1", visibleAt: T0 + 9 }] }),
@@ -124,7 +124,7 @@ describePostgres("PostgreSQL notifications", () => {
     await writer.commit([
       { type: "insertSignal", runId: "parent", name: "go", payload: null, sentAt: T0 + 1 },
     ]);
-    await hears({ channel: "runs", runId: "parent" });
+    await hears({ channel: "runs", runId: "parent", ended: false });
     heard.length = 0;
     await writer.commit([
       append("child", {
@@ -138,8 +138,8 @@ describePostgres("PostgreSQL notifications", () => {
         wakeRuns: ["parent"],
       }),
     ]);
-    await hears({ channel: "runs", runId: "parent" });
-    await hears({ channel: "runs", runId: "child" });
+    await hears({ channel: "runs", runId: "parent", ended: false });
+    await hears({ channel: "runs", runId: "child", ended: true });
   });
 
   it("listens again after its connection dropped, and says that news may have been missed", async () => {

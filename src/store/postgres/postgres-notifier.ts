@@ -6,9 +6,14 @@ import { storeFailed } from "./postgres-errors.js";
 export const Channel = {
   /** Payload: a service whose tasks became deliverable (enqueued or requeued). */
   Tasks: "baton_tasks",
-  /** Payload: a run with news — a signal, a worker's reply, a child's end — or that ended. */
+  /**
+   * Payload: a run with news — a signal, a worker's reply, a child's end — or, followed by
+   * ENDED_SUFFIX, a run that reached a terminal status (run ids never contain a space).
+   */
   Runs: "baton_runs",
 } as const;
+
+export const ENDED_SUFFIX = " ended";
 
 /**
  * Called with each notification's payload, or with `null` after the connection was lost and

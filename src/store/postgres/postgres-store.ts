@@ -22,7 +22,7 @@ import { commitBatch } from "./postgres-commit.js";
 import { EVENTS_LOCK } from "./postgres-commit-sql.js";
 import { storeFailed, withClient } from "./postgres-errors.js";
 import { migrate } from "./postgres-migrations.js";
-import { Channel, PostgresNotifier } from "./postgres-notifier.js";
+import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
 import { toRunRecord, type RunRow } from "./postgres-rows.js";
 import { PostgresTasks } from "./postgres-tasks.js";
@@ -268,8 +268,11 @@ export class PostgresStore implements Store {
       await notifier.close();
     };
     try {
-      await notifier.listen(Channel.Runs, (runId) => {
-        if (runId !== null) listener({ channel: "runs", runId });
+      await notifier.listen(Channel.Runs, (payload) => {
+        if (payload === null) listener({ channel: "resync" });
+        else if (payload.endsWith(ENDED_SUFFIX))
+          listener({ channel: "runs", runId: payload.slice(0, -ENDED_SUFFIX.length), ended: true });
+        else listener({ channel: "runs", runId: payload, ended: false });
       });
       await notifier.listen(Channel.Tasks, (service) => {
         if (service !== null) listener({ channel: "tasks", service });

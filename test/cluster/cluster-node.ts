@@ -1,0 +1,92 @@
+/**
+ * One Baton node of the multi-node tests (see cluster.test.ts), on a shared PostgreSQL database.
+ *
+ *   node --import tsx test/cluster/cluster-node.ts <postgresUrl> <nodeId> <leaseMs>
+ *
+ * Serves the HTTP API on a free loopback port and prints `READY <url>`. Its services are in
+ * process and record every execution in the table `test_executions` of the same database,
+ * with the idempotency key and the node that ran it, so the test can check that no step ran
+ * under two keys and that a fenced node did nothing after it lost its lease.
+ */
+import pg from "pg";
+import { Baton, StepFailedError, local, service, workflow } from "../../src/index.js";
+
+const [url, nodeId, leaseArg = "2000"] = process.argv.slice(2);
+if (!url || !nodeId) {
+  process.stderr.write("usage: cluster-node.ts <postgresUrl> <nodeId> <leaseMs>\n");
+  process.exit(2);
+}
+
+const effects = new pg.Pool({ connectionString: url, max: 4 });
+
+async function record(step: string, runId: string, idempotencyKey: string): Promise<void> {
+  await effects.query(
+    "INSERT INTO test_executions (run_id, step, idempotency_key, node_id, at) VALUES ($1, $2, $3, $4, $5)",
+    [runId, step, idempotencyKey, nodeId, Date.now()],
+  );
+}
+
+const handler =
+  (step: string, fail?: (input: Order) => boolean) =>
+  async (input: Order, meta: { idempotencyKey: string; runId: string }): Promise<object> => {
+    if (fail?.(input))
+      throw new StepFailedError(`${step} refused order ${input.orderId}`, { code: "REFUSED" });
+    await record(step, meta.runId, meta.idempotencyKey);
+    return { step, orderId: input.orderId, by: nodeId };
+  };
+
+interface Order {
+  orderId: string;
+  napMs: number;
+  failShip: boolean;
+}
+
+const inventory = service(
+  "inventory",
+  local({ reserve: handler("reserve"), release: handler("release") }),
+);
+const payments = service(
+  "payments",
+  local({ charge: handler("charge"), refund: handler("refund") }),
+);
+const shipping = service("shipping", local({ ship: handler("ship", (o) => o.failShip) }));
+
+const placeOrder = workflow(
+  "placeOrder",
+  async (ctx, order: Order) => {
+    const reservation = await ctx.call(inventory, "reserve", order, {
+      compensate: () => ctx.call(inventory, "release", order),
+    });
+    await ctx.sleep(order.napMs);
+    const payment = await ctx.call(payments, "charge", order, {
+      compensate: () => ctx.call(payments, "refund", order),
+    });
+    const shipment = await ctx.call(shipping, "ship", order);
+    return { reservation, payment, shipment };
+  },
+  { retry: { maxAttempts: 3, initialIntervalMs: 50 } },
+);
+
+const approval = workflow("approval", async (ctx) => {
+  const decision = await ctx.waitForSignal<{ approved: boolean }>("decision");
+  return { decision, decidedOn: nodeId };
+});
+
+const baton = await Baton.open({
+  db: url,
+  nodeId,
+  leaseMs: Number(leaseArg),
+  workflows: [placeOrder, approval],
+  services: [inventory, payments, shipping],
+});
+const serving = await baton.serve({ port: 0 });
+process.stdout.write(`READY ${serving.url}\n`);
+
+const stop = (): void => {
+  void baton
+    .close()
+    .then(() => effects.end())
+    .then(() => process.exit(0));
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
