@@ -46,6 +46,7 @@ export interface Store {
   findTask(taskKey: string): Promise<TaskRecord | undefined>;
   /** The earliest time a task of the service becomes deliverable: visible, or its lease expired. */
   nextVisibleAt(service: string): Promise<number | undefined>;
+  /** Live tasks per service: how many are queued and how many leased (finished ones are not counted). */
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>>;
 
   // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.

@@ -174,7 +174,7 @@ describe(`the runs page with ${RUNS.toLocaleString("en-US")} runs`, () => {
       client.listRuns({ limit: 50, workflow: "invoice" }),
     );
     await median(
-      "API: workflow=invoice & status=failed (no such runs: scans every failed run)",
+      "API: workflow=invoice & status=failed (no such runs)",
       5,
       () => client.listRuns({ limit: 50, workflow: "invoice", status: "failed" }),
     );

@@ -147,7 +147,10 @@ export class PostgresTasks {
 
   counts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
     return this.query(
-      "SELECT service, status, count(*) AS count FROM tasks GROUP BY service, status",
+      // Two scans of the partial indexes: finished tasks, however many, cost nothing here.
+      `SELECT service, 'queued' AS status, count(*)::int AS count FROM tasks WHERE status = 'queued' GROUP BY service
+       UNION ALL
+       SELECT service, 'leased' AS status, count(*)::int AS count FROM tasks WHERE status = 'leased' GROUP BY service`,
       [],
     );
   }

@@ -241,14 +241,16 @@ export class SqliteStore implements Store {
       params.push(query.status);
     }
     if (query.runIdPrefix !== undefined) {
-      // Case-sensitive like PostgreSQL (SQLite's LIKE ignores ASCII case).
-      where.push("substr(run_id, 1, ?) = ?");
-      params.push(query.runIdPrefix.length, query.runIdPrefix);
+      // A range of the primary key, case-sensitive like PostgreSQL (SQLite's LIKE ignores ASCII
+      // case and scans). Run ids are printable ASCII below DEL, so prefix + DEL bounds them all.
+      where.push("run_id >= ? AND run_id < ?");
+      params.push(query.runIdPrefix, query.runIdPrefix + "\x7f");
     }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+      // A row value: one range of the (…, created_at, run_id) index, not an OR of two.
+      where.push("(created_at, run_id) < (?, ?)");
+      params.push(cursor.createdAt, cursor.runId);
     }
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
                  ORDER BY created_at DESC, run_id DESC LIMIT ?`;
