@@ -9,6 +9,15 @@ export function parsePort(value: string): number {
   return port;
 }
 
+/** A duration in milliseconds, from 100 ms to a day. */
+export function parseDuration(value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 86_400_000) {
+    throw new InvalidArgumentError("expected a whole number of milliseconds from 100 to 86400000.");
+  }
+  return ms;
+}
+
 /** A number of events per second, 0 included. */
 export function parseRate(value: string): number {
   const rate = Number(value);

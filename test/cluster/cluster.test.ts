@@ -398,4 +398,56 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     );
     expect(run.output).toEqual({ decision: { approved: true }, decidedOn: "a" });
   });
+
+  it("`baton server --db postgres://…` nodes share the work: a run whose node is SIGKILLed ends on another", async () => {
+    const fixtures = join(REPO, "test", "cli", "fixtures", "cli-workflows.ts");
+    const serve = async (id: string): Promise<Node> => {
+      const process = processes.startBaton(`baton server ${id}`, [
+        "server",
+        "--db",
+        db.url,
+        "--node-id",
+        id,
+        "--lease-ms",
+        "1500",
+        "--port",
+        "0",
+        "--workflows",
+        fixtures,
+      ]);
+      const [, url] = await process.waitForOutput(/"url":"(http:\/\/[^"]+)"/, 60_000);
+      return { id, process, url: url! };
+    };
+    const [a, b] = await Promise.all([serve("a"), serve("b")]);
+    expect(await startRun(a, "approval", "cli-approval", {})).toBe(201);
+    await eventually("the run to wait on node a", async () => {
+      const { rows } = await sql.query<{ owner: string; status: string }>(
+        "SELECT owner, status FROM runs WHERE run_id = 'cli-approval'",
+      );
+      return rows[0]?.status === "waiting" && rows[0].owner === "a";
+    });
+    a.process.kill("SIGKILL");
+    await a.process.exited;
+    const signalled = await fetch(`${b.url}/v1/runs/cli-approval/signals/decision`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: "yes" }),
+    });
+    expect(signalled.status).toBe(202);
+    const run = await eventually(
+      "node b to take the run over and finish it",
+      async () => {
+        const { body } = await getJson<{ status: string; output?: unknown }>(
+          `${b.url}/v1/runs/cli-approval`,
+        );
+        return body.status === "completed" ? body : undefined;
+      },
+      15_000,
+    );
+    expect(run.output).toEqual({ decision: "yes" });
+    const { rows } = await sql.query<{ owner: string | null }>(
+      "SELECT owner FROM runs WHERE run_id = 'cli-approval'",
+    );
+    expect(rows[0]!.owner === null || rows[0]!.owner === "b").toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { explainListenError } from "../cli-error.js";
 import { withoutPassword } from "../format.js";
-import { hostOption, portOption, tokenOption } from "../options.js";
+import { hostOption, parseDuration, portOption, tokenOption } from "../options.js";
 
 interface ServeOptions {
   db: string;
@@ -9,6 +9,8 @@ interface ServeOptions {
   host: string;
   workflows?: string[];
   token?: string;
+  nodeId?: string;
+  leaseMs?: number;
 }
 
 /**
@@ -37,6 +39,20 @@ export function registerServeCommands(program: Command): void {
         "ES modules (JS or TS) whose workflow() and service() exports to register",
       )
       .addOption(tokenOption())
+      .addOption(
+        new Option(
+          "--node-id <id>",
+          "this node's name among several sharing a PostgreSQL database; keep it stable across restarts (default: host name and pid)",
+        ).env("BATON_NODE_ID"),
+      )
+      .addOption(
+        new Option(
+          "--lease-ms <ms>",
+          "how long a node keeps its runs without renewing its lease; a dead node's runs move after it (PostgreSQL; default 10000)",
+        )
+          .env("BATON_LEASE_MS")
+          .argParser(parseDuration),
+      )
       .action((options: ServeOptions) => serve(options, isDev));
   }
 }
@@ -55,7 +71,14 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
   if (workflows.length === 0) {
     logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
   }
-  const baton = await Baton.open({ db: options.db, workflows, services, logger });
+  const baton = await Baton.open({
+    db: options.db,
+    workflows,
+    services,
+    logger,
+    ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+  });
   let url: string;
   try {
     // Request logs are for production: in development they drown what matters.
