@@ -17,6 +17,11 @@ export interface ClusterHooks {
   lostLease(): void;
   /** Another node (or this one) has news for a run or a service. */
   notified(notification: StoreNotification): void;
+  /**
+   * The safety net under notifications (lost, or unsupported by the database): look for runs
+   * marked due by another node — a signal, a worker's reply — and wake them.
+   */
+  catchUp(): Promise<void>;
 }
 
 /**
@@ -126,8 +131,10 @@ export class ClusterMembership {
           includeOwn: false,
           limit: 1000,
         })
-        .then((runIds) => {
-          if (runIds.length && this.holdsLease()) this.hooks.adopt(runIds);
+        .then(async (runIds) => {
+          if (!this.holdsLease()) return;
+          if (runIds.length) this.hooks.adopt(runIds);
+          await this.hooks.catchUp();
         })
         .catch((e: unknown) => this.logger.error({ err: e }, "could not look for orphaned runs"))
         .finally(() => this.scheduleScan());

@@ -86,11 +86,16 @@ interface TerminalInfo {
 const DEFAULT_LIST_LIMIT = 50;
 const MAX_LIST_LIMIT = 1000;
 
+/** How long a run may stay due before the cluster's catch-up scan looks at it. */
+const CATCH_UP_GRACE_MS = 1_000;
+const CATCH_UP_BATCH = 500;
+
 /**
  * The durable workflow engine: starts runs, hosts their executions, replays them after a
  * restart, and answers questions about them. No I/O of its own: the store, the transports,
  * the clock and the logger are handed in.
  */
+
 export class Engine implements ExecutionHost {
   readonly clock: Clock;
   readonly logger: Logger;
@@ -143,6 +148,7 @@ export class Engine implements ExecutionHost {
         },
         lostLease: () => this.dropAll(),
         notified: (notification) => this.onNotification(notification),
+        catchUp: () => this.catchUp(),
       });
     this.scheduler = new WakeScheduler(
       this.clock,
@@ -774,6 +780,19 @@ export class Engine implements ExecutionHost {
     }
     if (this.terminalWaiters.has(runId)) this.checkEnded(runId);
     void this.activate(runId);
+  }
+
+  private async catchUp(): Promise<void> {
+    // Due for longer than a moment: a live owner would have woken it on the notification.
+    const due = await this.store.findDueRuns(this.clock.now() - CATCH_UP_GRACE_MS, CATCH_UP_BATCH);
+    for (const { runId } of due) {
+      const run = this.executions.get(runId);
+      if (run) {
+        run
+          .refresh()
+          .catch((e: unknown) => this.logger.warn({ runId, err: e }, "could not refresh run"));
+      } else if (!this.activating.has(runId)) void this.activate(runId);
+    }
   }
 
   private pollEnd(runId: string, waiter: (info: TerminalInfo) => void): void {
