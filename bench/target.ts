@@ -1,3 +1,4 @@
+import type { ExpectedRuns } from "./store-check.js";
 import type { Order, Outcome } from "./workloads/order-saga.js";
 
 /** What a W1 case measures: an engine, or the lower bound. */
@@ -5,6 +6,7 @@ export const TargetName = {
   LowerBound: "lower-bound",
   SqliteFull: "sqlite-full",
   SqliteNormal: "sqlite-normal",
+  Postgres: "postgres",
 } as const;
 export type TargetName = (typeof TargetName)[keyof typeof TargetName];
 export const TARGET_NAMES: readonly TargetName[] = Object.values(TargetName);
@@ -26,5 +28,5 @@ export interface Target {
   /** Step bodies executed so far, in effect. */
   stepsExecuted(): number;
   /** Releases the target and checks what it can about the runs whose ids contain `measuredMarker`. */
-  finish(measuredMarker: string, expected: { completed: number; compensated: number; steps: number }): Promise<TargetCheck>;
+  finish(measuredMarker: string, expected: ExpectedRuns): Promise<TargetCheck>;
 }

@@ -95,7 +95,6 @@ const CATCH_UP_BATCH = 500;
  * restart, and answers questions about them. No I/O of its own: the store, the transports,
  * the clock and the logger are handed in.
  */
-
 export class Engine implements ExecutionHost {
   readonly clock: Clock;
   readonly logger: Logger;
