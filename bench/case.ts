@@ -13,6 +13,8 @@ import { startCpuProfile } from "./cpu-profile.js";
 import { drive } from "./driver.js";
 import { lowerBoundTarget } from "./lower-bound.js";
 import { peakRssBytes, sampleRss } from "./memory.js";
+import type { ServerMemory } from "./postgres-memory.js";
+import { findPostgresServer } from "./postgres-server.js";
 import { isTargetName, type Target, type TargetName } from "./target.js";
 import { STEPS_PER_OUTCOME, VARIANTS, anOrder, expectedOutcome, orderId, type Variant } from "./workloads/order-saga.js";
 
@@ -39,12 +41,21 @@ export interface CaseResult {
   /** Highest RSS sampled during the measured runs, bytes. */
   sampledRssBytes: number;
   facts: Record<string, number>;
+  /**
+   * The database server's processes serving the case (postgres target), sampled by the parent;
+   * or why they could not be.
+   */
+  server?: ServerMemory | { unavailable: string };
   /** Correctness failures; empty when every run ended as the failure rule predicts. */
   problems: string[];
 }
 
 export type CaseMessage =
   | { type: "progress"; phase: "warmup" | "measure"; done: number; total: number }
+  /** The case's PostgreSQL database exists: the parent samples the server processes serving it. */
+  | { type: "database"; name: string }
+  /** The measured runs begin or end (after the warm-up; before the checks). */
+  | { type: "measuring"; isMeasuring: boolean }
   | { type: "result"; result: CaseResult };
 
 export function caseArgs(spec: CaseSpec): string[] {
@@ -58,7 +69,13 @@ export function caseArgs(spec: CaseSpec): string[] {
 }
 
 export async function runCase(spec: CaseSpec, report: (message: CaseMessage) => void, cpuProfilePath?: string): Promise<CaseResult> {
-  const target: Target = spec.target === "lower-bound" ? lowerBoundTarget() : await openBatonTarget(spec.target === "sqlite-full" ? "full" : "normal");
+  const target: Target =
+    spec.target === "lower-bound"
+      ? lowerBoundTarget()
+      : await openBatonTarget(spec.target, {
+          ...(spec.target === "postgres" ? { postgresUrl: await postgresUrl() } : {}),
+          onDatabase: (name) => report({ type: "database", name }),
+        });
   const every = Math.max(1, Math.floor(spec.runs / 100));
   const progress = (phase: "warmup" | "measure", total: number) => (done: number) => {
     if (done % every === 0 || done === total) report({ type: "progress", phase, done, total });
@@ -73,6 +90,7 @@ export async function runCase(spec: CaseSpec, report: (message: CaseMessage) => 
     });
   }
 
+  report({ type: "measuring", isMeasuring: true });
   const stopProfile = cpuProfilePath === undefined ? undefined : await startCpuProfile(cpuProfilePath);
   const stepsBefore = target.stepsExecuted();
   const sampler = sampleRss();
@@ -87,6 +105,7 @@ export async function runCase(spec: CaseSpec, report: (message: CaseMessage) => 
   const sampled = sampler.stop();
   const stepsExecuted = target.stepsExecuted() - stepsBefore;
   await stopProfile?.();
+  report({ type: "measuring", isMeasuring: false });
 
   // Correctness: each run's outcome against the failure rule, then the step count.
   const problems: string[] = [];
@@ -126,6 +145,13 @@ export async function runCase(spec: CaseSpec, report: (message: CaseMessage) => 
   };
 }
 
+/** The server the bench's parent found (it passes it on in the environment), or one found now. */
+async function postgresUrl(): Promise<string> {
+  const server = await findPostgresServer();
+  if ("reason" in server) throw new Error(`no PostgreSQL: ${server.reason}`);
+  return server.url;
+}
+
 function parseCli(argv: string[]): { spec: CaseSpec; cpuProfilePath: string | undefined } {
   const { values } = parseArgs({
     args: argv,
@@ -140,7 +166,7 @@ function parseCli(argv: string[]): { spec: CaseSpec; cpuProfilePath: string | un
   });
   const target = values.target;
   const variant = VARIANTS.find((v) => v === values.variant);
-  if (!isTargetName(target)) throw new Error(`--target ${target}: use lower-bound, sqlite-full or sqlite-normal`);
+  if (!isTargetName(target)) throw new Error(`--target ${target}: use lower-bound, sqlite-full, sqlite-normal or postgres`);
   if (!variant) throw new Error(`--variant ${values.variant}: use ${VARIANTS.join(" or ")}`);
   const count = (name: string, value: string, min: number) => {
     const n = Number(value);

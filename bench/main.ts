@@ -13,8 +13,10 @@ import { parseArgs } from "node:util";
 import { caseArgs, type CaseMessage, type CaseResult, type CaseSpec } from "./case.js";
 import { REPO_ROOT, exited, forkTs, nextMessage } from "./child.js";
 import { FULL_PLAN, QUICK_PLAN, type Plan } from "./plan.js";
+import { PostgresMemorySampler } from "./postgres-memory.js";
+import { findPostgresServer, redact, serverSettings, type ServerSettings } from "./postgres-server.js";
 import { Progress } from "./progress.js";
-import { renderScale, renderW1, writeJson } from "./report.js";
+import { renderScale, renderW1, writeJson, type W1Notes } from "./report.js";
 import { SCALE_FIGURES, type ScaleResult } from "./scale/index.js";
 import { summarize } from "./summary.js";
 
@@ -32,6 +34,22 @@ const { values: flags } = parseArgs({
 const isQuick = flags.quick || process.env.BENCH_QUICK === "1" || process.env.npm_lifecycle_event === "bench:quick";
 const plan: Plan = isQuick ? QUICK_PLAN : FULL_PLAN;
 
+const notes: W1Notes = { unavailable: {}, titles: {} };
+let postgres: { url: string; settings: ServerSettings } | undefined;
+if (!flags["skip-w1"] && plan.targets.includes("postgres")) {
+  process.stderr.write("Looking for a PostgreSQL server …\n");
+  const server = await findPostgresServer();
+  if ("reason" in server) {
+    notes.unavailable.postgres = `no PostgreSQL: ${server.reason}`;
+  } else {
+    const settings = await serverSettings(server.url);
+    postgres = { url: server.url, settings };
+    // The case processes inherit it: they make their databases on this server.
+    process.env.BATON_BENCH_POSTGRES_URL = server.url;
+    notes.titles.postgres = `Baton postgres ${settings.version.split(" ")[0]} fsync=${settings.fsync}`;
+  }
+}
+
 const specs: CaseSpec[] = [];
 if (!flags["skip-w1"]) {
   // Repetitions outermost within a load point and targets interleaved, so drift of a noisy
@@ -39,7 +57,9 @@ if (!flags["skip-w1"]) {
   for (const variant of plan.variants) {
     for (const load of plan.loads) {
       for (let rep = 0; rep < plan.repetitions; rep++) {
-        for (const target of plan.targets) specs.push({ target, variant, ...load, warmup: plan.warmup });
+        for (const target of plan.targets) {
+          if (notes.unavailable[target] === undefined) specs.push({ target, variant, ...load, warmup: plan.warmup });
+        }
       }
     }
   }
@@ -81,7 +101,7 @@ for (const figure of figures) {
 progress.end();
 
 const summaries = summarize(cases);
-if (specs.length) process.stdout.write(`\n${renderW1(summaries, plan)}\n`);
+if (specs.length) process.stdout.write(`\n${renderW1(summaries, plan, notes)}\n`);
 if (figures.length) process.stdout.write(`\n${renderScale(scale, plan)}\n`);
 
 const path = writeJson(REPO_ROOT, startedAt, {
@@ -97,6 +117,7 @@ const path = writeJson(REPO_ROOT, startedAt, {
   },
   git: gitState(),
   plan,
+  postgres: postgres ? { url: redact(postgres.url), settings: postgres.settings } : { unavailable: notes.unavailable.postgres },
   w1: { summaries, cases },
   scale,
   problems,
@@ -109,19 +130,39 @@ if (problems.length) {
 }
 process.stdout.write(`Correctness: every run ended as the workload predicts (${cases.length} W1 cases, ${scale.filter((s) => s.status === "measured").length} scale figures).\n`);
 
-/** One W1 case in a process of its own, so its peak RSS and CPU time are its alone. */
+/**
+ * One W1 case in a process of its own, so its peak RSS and CPU time are its alone. For the
+ * postgres target, the server processes serving the case's database are sampled from here.
+ */
 async function runCaseProcess(spec: CaseSpec, progress: Progress): Promise<CaseResult> {
   const child = forkTs("./case.ts", caseArgs(spec));
+  // Sampler calls are chained so start, measure marks and stop happen in the order the child sent them.
+  let sampler: Promise<PostgresMemorySampler | { reason: string } | undefined> = Promise.resolve(undefined);
   child.on("message", (m: CaseMessage) => {
     if (m.type === "progress") progress.update(m.phase === "warmup" ? "warm-up" : "measure", m.done, m.total);
+    if (m.type === "database" && postgres) {
+      const url = postgres.url;
+      sampler = sampler.then(() => PostgresMemorySampler.start(url, m.name));
+    }
+    if (m.type === "measuring") {
+      sampler = sampler.then(async (s) => {
+        if (s instanceof PostgresMemorySampler) await (m.isMeasuring ? s.measureStart() : s.measureEnd()).catch(() => undefined);
+        return s;
+      });
+    }
   });
   try {
     const result = await nextMessage(child, (m) => ((m as CaseMessage).type === "result" ? (m as { result: CaseResult }).result : undefined), CASE_TIMEOUT_MS, "a result");
     const exit = await exited(child);
     if (exit.code !== 0) result.problems.push(`the case process exited ${exit.signal ?? `with code ${exit.code}`}`);
+    const s = await sampler;
+    if (s instanceof PostgresMemorySampler) result.server = await s.stop();
+    else if (s) result.server = { unavailable: s.reason };
     return result;
   } catch (e) {
     child.kill("SIGKILL");
+    const s = await sampler.catch(() => undefined);
+    if (s instanceof PostgresMemorySampler) await s.stop();
     throw e;
   }
 }

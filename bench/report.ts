@@ -10,7 +10,16 @@ const TARGET_TITLES: Record<TargetName, string> = {
   "lower-bound": "lower bound (no durability)",
   "sqlite-full": "Baton sqlite synchronous=FULL",
   "sqlite-normal": "Baton sqlite synchronous=NORMAL",
+  postgres: "Baton postgres",
 };
+
+/** What the W1 table says beyond the summaries: targets that could not run, and why. */
+export interface W1Notes {
+  /** Targets not measured, with the reason (e.g. no PostgreSQL server). */
+  unavailable: Partial<Record<TargetName, string>>;
+  /** A target's column title, where it says more than the default (the server's settings). */
+  titles: Partial<Record<TargetName, string>>;
+}
 
 /** Plain numbers: thousands separators when large, three significant digits when small. */
 export function formatNumber(x: number): string {
@@ -37,7 +46,7 @@ function formatSpread(s: Spread, repetitions: number): string {
 }
 
 /** One card per W1 load point: the figures down, the targets across. */
-export function renderW1(summaries: readonly W1Summary[], plan: Plan): string {
+export function renderW1(summaries: readonly W1Summary[], plan: Plan, notes: W1Notes = { unavailable: {}, titles: {} }): string {
   const lines: string[] = [];
   const reps = plan.repetitions;
   lines.push(
@@ -51,13 +60,18 @@ export function renderW1(summaries: readonly W1Summary[], plan: Plan): string {
       const targets = plan.targets.map((t) => row.find((s) => s.target === t)).filter((s): s is W1Summary => s !== undefined);
       lines.push("");
       lines.push(`${variant} · N=${load.runs.toLocaleString("en-US")} · C=${load.concurrency} · ${plan.warmup} warm-up runs`);
-      const table: string[][] = [["", ...targets.map((t) => TARGET_TITLES[t.target])]];
+      const table: string[][] = [["", ...targets.map((t) => notes.titles[t.target] ?? TARGET_TITLES[t.target])]];
       for (const figure of FIGURES) {
+        // Rows only some targets have (the database server's) are shown where one of them runs.
+        if (!targets.some((t) => t.figures[figure.key])) continue;
         table.push([
           figure.label,
           ...targets.map((t) => {
-            const cell = formatSpread(t.figures[figure.key], t.repetitions);
-            return t.ratios ? `${cell}  ${formatRatio(t.ratios[figure.key])}` : cell;
+            const spread = t.figures[figure.key];
+            if (!spread) return "–";
+            const cell = formatSpread(spread, t.repetitions);
+            const ratio = t.ratios?.[figure.key];
+            return ratio !== undefined ? `${cell}  ${formatRatio(ratio)}` : cell;
           }),
         ]);
       }
@@ -71,7 +85,18 @@ export function renderW1(summaries: readonly W1Summary[], plan: Plan): string {
         ),
       ]);
       lines.push(...renderTable(table));
+      for (const t of targets) {
+        if (t.serverUnavailable) lines.push(`${t.target}: database server processes not measured: ${t.serverUnavailable}`);
+      }
+      for (const [target, reason] of Object.entries(notes.unavailable)) lines.push(`${target}: n/a (${reason})`);
     }
+  }
+  if (Object.keys(notes.titles).length || summaries.some((s) => s.figures.serverRssMiB)) {
+    lines.push("");
+    lines.push(
+      "db server rows: the PostgreSQL processes serving the case (postmaster, server-wide processes, the case database's backends), " +
+        "sampled every 200 ms from /proc; RSS counts shared buffers once per process, PSS splits them; the engine's own memory is the peak RSS row.",
+    );
   }
   return lines.join("\n");
 }
