@@ -34,7 +34,7 @@ import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { ExecutionHost, FaultPoint } from "./host.js";
-import { Entry, ReplayIndex } from "./journal.js";
+import { CANCEL_SIGNAL, Entry, RESERVED_SIGNAL_PREFIX, ReplayIndex } from "./journal.js";
 import { RunExecution } from "./run-execution.js";
 import { toHistory, toRunView } from "./run-view.js";
 import { validateInput } from "./validate-input.js";
@@ -302,9 +302,29 @@ export class Engine implements ExecutionHost {
     if (typeof name !== "string" || name.length === 0 || name.length > 200) {
       throw new ValidationError("INVALID_ARGUMENT", "a signal name is 1–200 characters");
     }
+    if (name.startsWith(RESERVED_SIGNAL_PREFIX)) {
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `signal names starting with "${RESERVED_SIGNAL_PREFIX}" are Baton's own; choose another name`,
+      );
+    }
     const problem = payload === undefined ? undefined : findNonJson(payload, "payload");
     if (problem)
       throw new ValidationError("INPUT_NOT_JSON", `signal payload is not JSON: ${problem}`);
+    await this.sendSignal(runId, name, payload);
+  }
+
+  /**
+   * Cancels a run: it stops, its compensations run, it ends `cancelled`. The request is a
+   * reserved signal, durable when this returns, so it reaches the run on whichever node runs it.
+   */
+  async cancel(runId: string, reason = "cancelled on request"): Promise<void> {
+    this.assertOpen();
+    await this.sendSignal(runId, CANCEL_SIGNAL, { reason });
+  }
+
+  /** Stores a signal durably (waking the run), then hands it to the run if it is here. */
+  private async sendSignal(runId: string, name: string, payload: unknown): Promise<void> {
     const execution = this.executions.get(runId);
     if (!execution || execution.terminal) {
       const record = await this.getRecord(runId);
@@ -323,24 +343,6 @@ export class Engine implements ExecutionHost {
     if (!result.ok) throw fromErrorData(result.error);
     const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
     await this.withExecution(runId, (run) => run.receiveSignal(signal));
-  }
-
-  /** Cancels a run: it stops, its compensations run, it ends `cancelled`. */
-  async cancel(runId: string, reason = "cancelled on request"): Promise<void> {
-    this.assertOpen();
-    const record = await this.getRecord(runId);
-    if (isTerminal(record.status)) throw terminalError(runId, record.status);
-    await this.activate(runId);
-    const execution = this.executions.get(runId);
-    if (!execution) {
-      throw new ConflictError(
-        "CONFLICT",
-        `run ${runId} cannot be cancelled here: workflow ${record.workflow} is not registered`,
-      );
-    }
-    if (execution.terminal) throw terminalError(runId, execution.terminal.status);
-    execution.requestCancel(reason);
-    await execution.durable();
   }
 
   /** Resumes a `failed` run where it stopped; completed steps are not executed again. */

@@ -173,3 +173,8 @@ function parse(data: string | null): unknown {
 export function describeOp(kind: string, name: string): string {
   return `${kind} ${name}`;
 }
+
+/** Signal names Baton keeps for itself (users' signals may not start with it). */
+export const RESERVED_SIGNAL_PREFIX = "baton:";
+/** A cancel request travels as this signal, so any node can deliver it durably. */
+export const CANCEL_SIGNAL = `${RESERVED_SIGNAL_PREFIX}cancel`;

@@ -23,6 +23,7 @@ import { completeChild } from "./child-run.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
 import {
+  CANCEL_SIGNAL,
   Entry,
   ReplayIndex,
   describeOp,
@@ -74,6 +75,7 @@ export class RunExecution {
   private readonly ops = new Map<number, Op>();
   private readonly queue: QueuedDelivery[] = [];
   private readonly signals: SignalRecord[];
+  private readonly consumedCancels = new Set<number>();
   private logger: Logger | undefined;
   private nextSeq = 1;
   private pumping = false;
@@ -83,6 +85,8 @@ export class RunExecution {
   private phase: Phase = "running";
   private failure: { error: BatonError; causeSeq: number | undefined } | undefined;
   private cancelRequest: string | undefined;
+  /** A cancel that arrived while replaying: acted on once the replay is over. */
+  private pendingCancel: SignalRecord | undefined;
   private deferred: Op[] = [];
   terminal: Terminal | undefined;
   /** Attempts of steps and calls executing right now (counted by attempts.ts). */
@@ -106,7 +110,9 @@ export class RunExecution {
       record,
       Math.max(this.index.length, record.journalLength),
     );
-    this.signals = signals;
+    // A cancel travels as a reserved signal (any node can send it); it is not for ctx.waitForSignal.
+    this.signals = signals.filter((s) => s.name !== CANCEL_SIGNAL);
+    this.pendingCancel = signals.find((s) => s.name === CANCEL_SIGNAL);
     this.cancelRequest = this.index.cancelRequested;
     this.replayRemaining = this.index.deliveries.length;
     for (const d of this.index.deliveries) this.queue.push({ ...d, replay: true });
@@ -252,6 +258,9 @@ export class RunExecution {
     this.deferred = [];
     for (const op of deferred) if (!op.abandoned && !op.settled) op.goLive?.();
     this.writer.requestWrite();
+    const cancel = this.pendingCancel;
+    this.pendingCancel = undefined;
+    if (cancel) this.receiveCancel(cancel);
   }
 
   /** Turns a failure or a cancel request into a phase marker, once nothing is executing. */
@@ -441,6 +450,10 @@ export class RunExecution {
 
   /** A signal arrived (already durable). Kept until a wait for its name consumes it. */
   receiveSignal(signal: SignalRecord): void {
+    if (signal.name === CANCEL_SIGNAL) {
+      this.receiveCancel(signal);
+      return;
+    }
     if (this.signals.some((s) => s.signalId === signal.signalId)) return;
     this.signals.push(signal);
     if (this.replaying) return;
@@ -523,6 +536,27 @@ export class RunExecution {
   }
 
   // ─── Cancel, halt ────────────────────────────────────────────────────────────────────
+
+  /** A cancel request, durable as a signal: recorded in the journal, and the signal consumed. */
+  private receiveCancel(signal: SignalRecord): void {
+    if (this.terminal || this.halted) return;
+    if (this.replaying) {
+      this.pendingCancel ??= signal;
+      return;
+    }
+    if (this.consumedCancels.has(signal.signalId)) return;
+    this.consumedCancels.add(signal.signalId);
+    // Consumed by the run itself, not by an operation: seq 0, written with the next entries.
+    this.writer.consumeSignal(signal.signalId, 0);
+    const payload = decodeJson(signal.payload) as { reason?: unknown } | undefined;
+    const reason = typeof payload?.reason === "string" ? payload.reason : "cancelled on request";
+    if (this.cancelRequest !== undefined || this.phase !== "running") {
+      // Already cancelling or compensating: only the consumption to write.
+      this.writer.requestWrite();
+      return;
+    }
+    this.requestCancel(reason);
+  }
 
   /** Records the request durably; the run compensates once nothing is executing. */
   requestCancel(reason: string): void {

@@ -155,6 +155,7 @@ export class RunJournalWriter implements Writer {
     const snapshot = run.snapshot();
     if (
       this.pending.length === 0 &&
+      this.pendingSignals.length === 0 &&
       this.pendingChildren.length === 0 &&
       this.pendingRequeues.length === 0 &&
       this.pendingWithdrawals.length === 0 &&

@@ -373,7 +373,7 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     for (const r of reserved) expect(r.n).toBe(1);
   });
 
-  it("a signal sent to any node reaches the run wherever it executes, and any node answers", async () => {
+  it("a signal or a cancel sent to any node reaches the run wherever it executes, and any node answers", async () => {
     const [a, b, c] = await Promise.all(["a", "b", "c"].map((id) => startNode(id, 3_000)));
     expect(await startRun(a!, "approval", "approval-1", {})).toBe(201);
     await eventually("the run to wait for its signal", async () => {
@@ -397,6 +397,30 @@ describePostgres("several nodes on one PostgreSQL database", () => {
       10_000,
     );
     expect(run.output).toEqual({ decision: { approved: true }, decidedOn: "a" });
+
+    // A cancel sent through another node reaches the run too.
+    expect(await startRun(a!, "approval", "approval-2", {})).toBe(201);
+    await eventually("the second run to wait", async () => {
+      const { body } = await getJson<{ status: string }>(`${c!.url}/v1/runs/approval-2`);
+      return body.status === "waiting";
+    });
+    const cancelled = await fetch(`${b!.url}/v1/runs/approval-2/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "asked on node b" }),
+    });
+    expect(cancelled.status).toBe(202);
+    const ended = await eventually(
+      "the run to be cancelled",
+      async () => {
+        const { body } = await getJson<{ status: string; error?: unknown }>(
+          `${c!.url}/v1/runs/approval-2`,
+        );
+        return body.status === "cancelled" ? body : undefined;
+      },
+      10_000,
+    );
+    expect(ended.error).toEqual({ code: "CANCELLED", message: "asked on node b" });
   });
 
   it("`baton server --db postgres://…` nodes share the work: a run whose node is SIGKILLed ends on another", async () => {

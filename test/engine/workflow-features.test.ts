@@ -109,6 +109,45 @@ describe.each(EXECUTION_MODES)("workflow features ($name)", ({ replayAfterEveryO
     await expect(baton.signal("h-1", "confirm")).rejects.toMatchObject({ code: "RUN_TERMINAL" });
   });
 
+  it("keeps a cancel sent the moment a run starts, and one sent during a restart", async () => {
+    compensated = [];
+    const db = fixture.db();
+    let baton = await fixture.open({ db, workflows: [holdable], replayAfterEveryOp });
+    // While the run's first writes are still committing (and, in the replaying mode, while it
+    // is being replayed): the request is durable as soon as cancel() returns.
+    for (let i = 0; i < 10; i++) {
+      await baton.start(holdable, {}, { runId: `early-${i}` });
+      await baton.cancel(`early-${i}`, "changed my mind");
+    }
+    await baton.start(holdable, {}, { runId: "across-restart" });
+    await waitFor(async () => (await baton.get("across-restart")).status === "waiting");
+    await baton.cancel("across-restart");
+    await baton.close();
+    baton = await fixture.open({ db, workflows: [holdable], replayAfterEveryOp });
+    for (let i = 0; i < 10; i++) {
+      expect((await baton.wait(`early-${i}`)).status, `early-${i}`).toBe("cancelled");
+    }
+    expect(await baton.wait("across-restart")).toMatchObject({
+      status: "cancelled",
+      error: { code: "CANCELLED", message: "cancelled on request" },
+    });
+    // Cancelling twice is refused once it has ended; a second request before that is harmless.
+    await expect(baton.cancel("across-restart")).rejects.toMatchObject({ code: "RUN_TERMINAL" });
+  });
+
+  it("keeps signal names starting with baton: for itself", async () => {
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [holdable],
+      replayAfterEveryOp,
+    });
+    await baton.start(holdable, {}, { runId: "reserved" });
+    await expect(baton.signal("reserved", "baton:cancel")).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    expect((await baton.get("reserved")).status).not.toBe("cancelled");
+  });
+
   it("starts one run when the same run id is started many times at once", async () => {
     let executions = 0;
     const counted = workflow("counted", async (ctx) => ctx.step("count", () => ++executions));
