@@ -155,6 +155,7 @@ export class Engine implements ExecutionHost {
       this.logger,
       (runId) => this.executions.has(runId) || this.activating.has(runId),
       (runId) => void this.activate(runId),
+      this.cluster?.nodeId,
     );
   }
 
@@ -166,7 +167,7 @@ export class Engine implements ExecutionHost {
       : await this.store.findRunsToResume(this.clock.now());
     if (runIds.length) this.logger.info({ runs: runIds.length }, "resuming unfinished runs");
     await Promise.all(runIds.map((runId) => this.activate(runId)));
-    this.scheduler.note((await this.store.nextWakeAt()) ?? null);
+    this.scheduler.note((await this.store.nextWakeAt(this.cluster?.nodeId)) ?? null);
   }
 
   // ─── Public operations ───────────────────────────────────────────────────────────────
@@ -785,7 +786,11 @@ export class Engine implements ExecutionHost {
 
   private async catchUp(): Promise<void> {
     // Due for longer than a moment: a live owner would have woken it on the notification.
-    const due = await this.store.findDueRuns(this.clock.now() - CATCH_UP_GRACE_MS, CATCH_UP_BATCH);
+    const due = await this.store.findDueRuns(
+      this.clock.now() - CATCH_UP_GRACE_MS,
+      CATCH_UP_BATCH,
+      this.cluster?.nodeId,
+    );
     for (const { runId } of due) {
       const run = this.executions.get(runId);
       if (run) {

@@ -21,6 +21,8 @@ export class WakeScheduler {
     private readonly logger: Logger,
     private readonly isResident: (runId: string) => boolean,
     private readonly activate: (runId: string) => void,
+    /** In a cluster: this node, so it only looks at runs it may wake (unowned or its own). */
+    private readonly nodeId?: string,
   ) {}
 
   /** A run left memory and must be woken at `wakeAt`. */
@@ -50,10 +52,10 @@ export class WakeScheduler {
   private async fire(): Promise<void> {
     if (this.stopped) return;
     const now = this.clock.now();
-    const due = await this.store.findDueRuns(now, DUE_BATCH);
+    const due = await this.store.findDueRuns(now, DUE_BATCH, this.nodeId);
     for (const { runId } of due) if (!this.isResident(runId)) this.activate(runId);
     if (due.length === DUE_BATCH) return this.note(now);
-    const next = await this.store.nextWakeAt();
+    const next = await this.store.nextWakeAt(this.nodeId);
     if (next === undefined) return;
     // Due runs that are all in memory wake themselves; look again a little later, not in a loop.
     this.note(next <= now ? now + RESIDENT_RECHECK_MS : next);

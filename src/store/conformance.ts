@@ -828,6 +828,21 @@ export function storeConformance(
         expect(await store.findDueRuns(T0 + 9, 10)).toEqual([]);
       });
 
+      it("with a node id, lists only the due runs that node may wake: unowned or its own", async () => {
+        await createRuns(["mine", { owner: "node-a" }], ["free"], ["theirs", { owner: "node-b" }]);
+        await setState("mine", { status: "waiting", wakeAt: T0 + 30 });
+        await setState("free", { status: "waiting", wakeAt: T0 + 20 });
+        await setState("theirs", { status: "waiting", wakeAt: T0 + 10 });
+        expect(await store.findDueRuns(T0 + 30, 10, "node-a")).toEqual([
+          { runId: "free", wakeAt: T0 + 20 },
+          { runId: "mine", wakeAt: T0 + 30 },
+        ]);
+        expect(await store.nextWakeAt("node-a")).toBe(T0 + 20);
+        expect(await store.nextWakeAt("node-c")).toBe(T0 + 20);
+        expect(await store.findDueRuns(T0 + 30, 10)).toHaveLength(3);
+        expect(await store.nextWakeAt()).toBe(T0 + 10);
+      });
+
       it("gives the earliest wake-up time, or undefined when no run has one", async () => {
         expect(await store.nextWakeAt()).toBeUndefined();
         await createRuns(["a"], ["b"], ["c"]);

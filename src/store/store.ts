@@ -23,10 +23,17 @@ export interface Store {
   pendingSignals(runId: string): Promise<SignalRecord[]>;
   /** Runs an engine must pick up after a restart: not terminal and not waiting, or due. */
   findRunsToResume(now: number): Promise<string[]>;
-  /** Waiting runs whose wake-up time has come, earliest first. */
-  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>>;
-  /** The earliest wake-up time of any waiting run. */
-  nextWakeAt(): Promise<number | undefined>;
+  /**
+   * Waiting runs whose wake-up time has come, earliest first. With `nodeId` (several nodes),
+   * only those that node may wake: unowned or its own (a dead node's go by findOrphanedRuns).
+   */
+  findDueRuns(
+    now: number,
+    limit: number,
+    nodeId?: string,
+  ): Promise<Array<{ runId: string; wakeAt: number }>>;
+  /** The earliest wake-up time of any waiting run (with `nodeId`: as findDueRuns). */
+  nextWakeAt(nodeId?: string): Promise<number | undefined>;
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 

@@ -124,18 +124,24 @@ export class PostgresStore implements Store {
     return rows.map((row) => row.run_id);
   }
 
-  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>> {
+  findDueRuns(
+    now: number,
+    limit: number,
+    nodeId?: string,
+  ): Promise<Array<{ runId: string; wakeAt: number }>> {
     return this.rows(
-      `SELECT run_id AS "runId", wake_at AS "wakeAt" FROM runs WHERE wake_at <= $1
+      `SELECT run_id AS "runId", wake_at AS "wakeAt" FROM runs
+       WHERE wake_at <= $1 AND ($3::text IS NULL OR owner IS NULL OR owner = $3)
        ORDER BY wake_at LIMIT $2`,
-      [now, limit],
+      [now, limit, nodeId ?? null],
     );
   }
 
-  async nextWakeAt(): Promise<number | undefined> {
+  async nextWakeAt(nodeId?: string): Promise<number | undefined> {
     const [row] = await this.rows<{ at: number | null }>(
-      "SELECT min(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL",
-      [],
+      `SELECT min(wake_at) AS at FROM runs
+       WHERE wake_at IS NOT NULL AND ($1::text IS NULL OR owner IS NULL OR owner = $1)`,
+      [nodeId ?? null],
     );
     return row?.at ?? undefined;
   }

@@ -301,19 +301,32 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map((r) => r.run_id));
   }
 
-  findDueRuns(now: number, limit: number): Promise<Array<{ runId: string; wakeAt: number }>> {
-    const rows = this.statement(
-      "SELECT run_id, wake_at FROM runs WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
-    ).all(now, limit) as Array<{ run_id: string; wake_at: number }>;
+  findDueRuns(
+    now: number,
+    limit: number,
+    nodeId?: string,
+  ): Promise<Array<{ runId: string; wakeAt: number }>> {
+    const rows = (
+      nodeId === undefined
+        ? this.statement(
+            "SELECT run_id, wake_at FROM runs WHERE wake_at <= ? ORDER BY wake_at LIMIT ?",
+          ).all(now, limit)
+        : this.statement(
+            `SELECT run_id, wake_at FROM runs WHERE wake_at <= ? AND (owner IS NULL OR owner = ?)
+             ORDER BY wake_at LIMIT ?`,
+          ).all(now, nodeId, limit)
+    ) as Array<{ run_id: string; wake_at: number }>;
     return Promise.resolve(rows.map((r) => ({ runId: r.run_id, wakeAt: r.wake_at })));
   }
 
-  nextWakeAt(): Promise<number | undefined> {
-    const row = this.statement(
-      "SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL",
-    ).get() as {
-      at: number | null;
-    };
+  nextWakeAt(nodeId?: string): Promise<number | undefined> {
+    const row = (
+      nodeId === undefined
+        ? this.statement("SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL").get()
+        : this.statement(
+            "SELECT MIN(wake_at) AS at FROM runs WHERE wake_at IS NOT NULL AND (owner IS NULL OR owner = ?)",
+          ).get(nodeId)
+    ) as { at: number | null };
     return Promise.resolve(row.at ?? undefined);
   }
 
