@@ -65,15 +65,23 @@ export class GroupCommitter {
     this.dirty = [];
     this.dirtySet = new Set();
     this.ops = [];
-    const batch: WriteOp[] = standalone.map((s) => s.op);
+    // Order matters where a write wakes another run (a child's end, a signal): it must apply
+    // after that run's own write of this batch, whose row was computed without the news and
+    // would otherwise clear the wake-up. So: runs' writes, then those that wake others, then
+    // the standalone ops (new runs, signals).
     const taken: Writer[] = [];
+    const takenOps: WriteOp[] = [];
+    const waking: Writer[] = [];
+    const wakingOps: WriteOp[] = [];
     for (const writer of writers) {
       const op = writer.takeWrite();
-      if (op) {
-        batch.push(op);
-        taken.push(writer);
-      }
+      if (!op) continue;
+      const wakes = op.type === "appendRun" && op.wakeRuns !== undefined && op.wakeRuns.length > 0;
+      (wakes ? waking : taken).push(writer);
+      (wakes ? wakingOps : takenOps).push(op);
     }
+    taken.push(...waking);
+    const batch: WriteOp[] = [...takenOps, ...wakingOps, ...standalone.map((s) => s.op)];
     if (batch.length > 0) {
       this.committing = true;
       let results: WriteResult[] | undefined;
@@ -84,13 +92,13 @@ export class GroupCommitter {
         failure = toBatonError(e);
       }
       this.committing = false;
-      standalone.forEach((s, i) => s.callback(failure, results?.[i]));
       taken.forEach((writer, i) => {
-        const result = results?.[standalone.length + i];
+        const result = results?.[i];
         if (failure || !result)
           writer.onCommitFailed(failure ?? toBatonError(new Error("no result")));
         else writer.onCommitted(result);
       });
+      standalone.forEach((s, i) => s.callback(failure, results?.[taken.length + i]));
     }
     if (this.dirty.length > 0 || this.ops.length > 0) this.schedule();
     else if (!this.scheduled) {
