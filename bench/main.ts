@@ -6,6 +6,7 @@
  *   npm run bench                 the full plan (several minutes)
  *   npm run bench -- --quick      tiny sizes, for CI (also BENCH_QUICK=1)
  *   npm run bench -- --skip-scale | --skip-w1
+ *   npm run bench -- --skip-w1 --figure http-starts     only the W2 figures named (repeatable)
  */
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     "skip-scale": { type: "boolean", default: false },
     "skip-w1": { type: "boolean", default: false },
+    figure: { type: "string", multiple: true },
   },
 });
 // `bench:quick` too, for a package.json script of that name running this file.
@@ -64,7 +66,11 @@ if (!flags["skip-w1"]) {
     }
   }
 }
-const figures = flags["skip-scale"] ? [] : SCALE_FIGURES;
+const figureIds = flags.figure;
+for (const id of figureIds ?? []) {
+  if (!SCALE_FIGURES.some((f) => f.id === id)) throw new Error(`--figure ${id}: use one of ${SCALE_FIGURES.map((f) => f.id).join(", ")}`);
+}
+const figures = flags["skip-scale"] ? [] : SCALE_FIGURES.filter((f) => figureIds === undefined || figureIds.includes(f.id));
 
 const startedAt = new Date();
 // Shared machines are noisy: keep the load around the run next to its figures.

@@ -16,6 +16,14 @@ export interface ScalePlan {
   startConcurrency: number;
   /** The durable sleep in the middle of each kill-test run. */
   killSleepMs: number;
+  /** Runs started over HTTP (measured), after `httpWarmup` starts that are not. */
+  httpStarts: number;
+  httpWarmup: number;
+  /** Client loops (keep-alive connections) posting starts. */
+  httpClients: number;
+  /** Queue command round trips, one at a time (measured), after `queueWarmup` that are not. */
+  queueRoundTrips: number;
+  queueWarmup: number;
 }
 
 export interface Plan {
@@ -41,7 +49,17 @@ export const FULL_PLAN: Plan = {
   ],
   warmup: 200,
   repetitions: 3,
-  scale: { waitingRuns: 100_000, killRuns: 10_000, startConcurrency: 256, killSleepMs: 2000 },
+  scale: {
+    waitingRuns: 100_000,
+    killRuns: 10_000,
+    startConcurrency: 256,
+    killSleepMs: 2000,
+    httpStarts: 20_000,
+    httpWarmup: 1000,
+    httpClients: 64,
+    queueRoundTrips: 500,
+    queueWarmup: 50,
+  },
 };
 
 /** Keeps the bench code working in CI: every code path, tiny sizes, no timing claims. */
@@ -56,5 +74,15 @@ export const QUICK_PLAN: Plan = {
   ],
   warmup: 10,
   repetitions: 1,
-  scale: { waitingRuns: 2000, killRuns: 300, startConcurrency: 256, killSleepMs: 2000 },
+  scale: {
+    waitingRuns: 2000,
+    killRuns: 300,
+    startConcurrency: 256,
+    killSleepMs: 2000,
+    httpStarts: 300,
+    httpWarmup: 50,
+    httpClients: 64,
+    queueRoundTrips: 30,
+    queueWarmup: 5,
+  },
 };

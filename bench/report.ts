@@ -111,6 +111,7 @@ export function renderScale(results: readonly ScaleResult[], plan: Plan): string
     }
     lines.push(`${result.title}${result.problems.length ? "  FAILED CHECKS" : ""}`);
     lines.push(...renderTable(result.values.map((v) => [`  ${v.label}`, `${formatNumber(v.value)} ${v.unit}`]), [false, true]));
+    if (result.note) lines.push(`  (${result.note})`);
   }
   return lines.join("\n");
 }

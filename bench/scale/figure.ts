@@ -7,7 +7,7 @@ export interface ScaleValue {
 }
 
 export type ScaleResult =
-  | { id: string; title: string; status: "measured"; values: ScaleValue[]; problems: string[] }
+  | { id: string; title: string; status: "measured"; values: ScaleValue[]; problems: string[]; note?: string }
   | { id: string; title: string; status: "n/a"; reason: string };
 
 /** One W2 figure. Adding a figure is one module exporting one of these, listed in index.ts. */

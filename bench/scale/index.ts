@@ -1,5 +1,7 @@
-import { notAvailable, type ScaleFigure } from "./figure.js";
+import type { ScaleFigure } from "./figure.js";
+import { httpStarts } from "./http-starts.js";
 import { killRecovery } from "./kill-recovery.js";
+import { queueRoundTrip } from "./queue-round-trip.js";
 import { waitingRuns } from "./waiting-runs.js";
 
 export type { ScaleFigure, ScaleResult, ScaleValue } from "./figure.js";
@@ -8,6 +10,6 @@ export type { ScaleFigure, ScaleResult, ScaleValue } from "./figure.js";
 export const SCALE_FIGURES: readonly ScaleFigure[] = [
   waitingRuns,
   killRecovery,
-  notAvailable("http-starts", "Runs started per second through the HTTP API", "server not built yet"),
-  notAvailable("queue-round-trip", "Queue command round trip (enqueue → worker → complete → resume)", "server not built yet"),
+  httpStarts,
+  queueRoundTrip,
 ];

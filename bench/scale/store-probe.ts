@@ -36,9 +36,33 @@ export class StoreProbe {
     return row.at ?? undefined;
   }
 
+  /**
+   * Per run whose id starts with `prefix`: when its first queued command was enqueued and when
+   * that task ended (engine clock, ms), its status and deliveries, and when the reply entered
+   * the run's journal.
+   */
+  commandTimes(prefix: string): CommandTimes[] {
+    return this.db
+      .prepare(
+        `SELECT t.run_id AS runId, t.created_at AS enqueuedAt, t.updated_at AS endedAt, t.status, t.attempt AS deliveries,
+                (SELECT j.at FROM journal j WHERE j.run_id = t.run_id AND j.type = 'call.completed' AND j.seq = t.seq) AS replyAt
+         FROM tasks t WHERE t.run_id >= ? AND t.run_id < ? ORDER BY t.run_id, t.seq`,
+      )
+      .all(prefix, `${prefix}\uffff`) as CommandTimes[];
+  }
+
   close(): void {
     this.db.close();
   }
+}
+
+export interface CommandTimes {
+  runId: string;
+  enqueuedAt: number;
+  endedAt: number;
+  status: string;
+  deliveries: number;
+  replyAt: number | null;
 }
 
 export const TERMINAL = ["completed", "compensated", "failed", "cancelled"] as const;
