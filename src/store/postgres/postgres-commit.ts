@@ -4,7 +4,7 @@ import type { WriteOp, WriteResult } from "../store.js";
 import { planSegments, segmentParams, type Segment } from "./postgres-batch.js";
 import { COMMIT_SEGMENT_SQL, type SegmentResultRow } from "./postgres-commit-sql.js";
 import { isRetriableAbort, storeFailed, withClient } from "./postgres-errors.js";
-import { toRunRecord, type RunRow } from "./postgres-rows.js";
+import { toRunRecord, type RunRow } from "../rows.js";
 
 /** A batch aborted by a deadlock or a serialization failure wrote nothing: it is applied again. */
 const ATTEMPTS = 3;

@@ -24,7 +24,7 @@ import { storeFailed, withClient } from "./postgres-errors.js";
 import { migrate } from "./postgres-migrations.js";
 import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
-import { toRunRecord, type RunRow } from "./postgres-rows.js";
+import { toRunRecord, type RunRow } from "../rows.js";
 import { PostgresTasks } from "./postgres-tasks.js";
 
 export interface PostgresStoreOptions {

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { TaskClaim, TaskRecord, TaskReply, TaskReplyResult, TaskStatus } from "../store.js";
 import { Channel } from "./postgres-notifier.js";
-import { toTaskRecord, type TaskRow } from "./postgres-rows.js";
+import { toTaskRecord, type TaskRow } from "../rows.js";
 
 type Query = <R extends pg.QueryResultRow>(sql: string, values: unknown[]) => Promise<R[]>;
 

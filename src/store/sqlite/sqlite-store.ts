@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { BatonError, type ErrorData, type RunStatus, type WaitingOn } from "../../common/index.js";
+import { BatonError, type ErrorData, type RunStatus } from "../../common/index.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
+import { toRunRecord, type RunRow } from "../rows.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
 import type {
@@ -31,24 +32,6 @@ export interface SqliteStoreOptions {
    * "normal": survives a process crash, may lose the last commits on power loss; faster.
    */
   synchronous?: "full" | "normal";
-}
-
-interface RunRow {
-  run_id: string;
-  workflow: string;
-  status: RunStatus;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  parent_run_id: string | null;
-  parent_seq: number | null;
-  created_at: number;
-  updated_at: number;
-  wake_at: number | null;
-  waiting_on: string | null;
-  journal_length: number;
-  epoch: number;
-  owner: string | null;
 }
 
 const NON_TERMINAL = "('pending','running','waiting','compensating')";
@@ -486,24 +469,4 @@ export class SqliteStore implements Store {
 
 function lost(runId: string): ErrorData {
   return { code: "INTERNAL", message: `run ${runId} could be neither created nor read` };
-}
-
-function toRunRecord(row: RunRow): RunRecord {
-  return {
-    runId: row.run_id,
-    workflow: row.workflow,
-    status: row.status,
-    input: row.input,
-    output: row.output,
-    error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
-    parentRunId: row.parent_run_id,
-    parentSeq: row.parent_seq,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    wakeAt: row.wake_at,
-    waitingOn: row.waiting_on === null ? null : (JSON.parse(row.waiting_on) as WaitingOn),
-    journalLength: row.journal_length,
-    epoch: row.epoch,
-    owner: row.owner,
-  };
 }

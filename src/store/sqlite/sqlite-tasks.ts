@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { ErrorData } from "../../common/index.js";
+import { toTaskRecord, type TaskRow } from "../rows.js";
 import type {
   NewTask,
   TaskClaim,
@@ -8,29 +8,6 @@ import type {
   TaskReplyResult,
   TaskStatus,
 } from "../store.js";
-
-interface TaskRow {
-  task_key: string;
-  service: string;
-  command: string;
-  input: string | null;
-  run_id: string;
-  workflow: string;
-  seq: number;
-  traceparent: string;
-  status: TaskStatus;
-  attempt: number;
-  delivery_id: string | null;
-  worker_id: string | null;
-  lease_ms: number;
-  lease_expires_at: number | null;
-  visible_at: number;
-  output: string | null;
-  error: string | null;
-  retryable: number | null;
-  created_at: number;
-  updated_at: number;
-}
 
 type Prepare = (sql: string) => Database.Statement;
 
@@ -178,29 +155,4 @@ export class SqliteTasks {
       count: number;
     }>;
   }
-}
-
-function toTaskRecord(row: TaskRow): TaskRecord {
-  return {
-    taskKey: row.task_key,
-    service: row.service,
-    command: row.command,
-    input: row.input,
-    runId: row.run_id,
-    workflow: row.workflow,
-    seq: row.seq,
-    traceparent: row.traceparent,
-    leaseMs: row.lease_ms,
-    visibleAt: row.visible_at,
-    createdAt: row.created_at,
-    status: row.status,
-    attempt: row.attempt,
-    deliveryId: row.delivery_id,
-    workerId: row.worker_id,
-    leaseExpiresAt: row.lease_expires_at,
-    output: row.output,
-    error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
-    retryable: row.retryable === null ? null : row.retryable === 1,
-    updatedAt: row.updated_at,
-  };
 }

@@ -1,7 +1,10 @@
-import type { ErrorData, RunStatus, WaitingOn } from "../../common/index.js";
-import type { RunRecord, TaskRecord, TaskStatus } from "../store.js";
+import type { ErrorData, RunStatus, WaitingOn } from "../common/index.js";
+import type { RunRecord, TaskRecord, TaskStatus } from "./store.js";
 
-/** A row of `runs` as the driver returns it (BIGINT parsed to number, see postgres-pool.ts). */
+/**
+ * A row of `runs` as both drivers return it (on PostgreSQL BIGINT is parsed to number, see
+ * postgres/postgres-pool.ts).
+ */
 export interface RunRow {
   run_id: string;
   workflow: string;
@@ -38,7 +41,8 @@ export interface TaskRow {
   visible_at: number;
   output: string | null;
   error: string | null;
-  retryable: boolean | null;
+  /** A boolean on PostgreSQL, 0 or 1 on SQLite. */
+  retryable: boolean | number | null;
   created_at: number;
   updated_at: number;
 }
@@ -83,7 +87,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     leaseExpiresAt: row.lease_expires_at,
     output: row.output,
     error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
-    retryable: row.retryable,
+    retryable: row.retryable === null ? null : Boolean(row.retryable),
     updatedAt: row.updated_at,
   };
 }
