@@ -7,6 +7,8 @@
  *   npm run bench -- --quick      tiny sizes, for CI (also BENCH_QUICK=1)
  *   npm run bench -- --skip-scale | --skip-w1
  *   npm run bench -- --skip-w1 --figure http-starts     only the W2 figures named (repeatable)
+ *   npm run bench -- --no-postgres                      the postgres target reported n/a
+ *   npm run bench -- --json PATH                        the JSON there instead of bench-results/
  */
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -17,7 +19,7 @@ import { FULL_PLAN, QUICK_PLAN, type Plan } from "./plan.js";
 import { PostgresMemorySampler } from "./postgres-memory.js";
 import { findPostgresServer, redact, serverSettings, type ServerSettings } from "./postgres-server.js";
 import { Progress } from "./progress.js";
-import { renderScale, renderW1, writeJson, type W1Notes } from "./report.js";
+import { defaultJsonPath, renderScale, renderW1, writeJson, type W1Notes } from "./report.js";
 import { SCALE_FIGURES, type ScaleResult } from "./scale/index.js";
 import { summarize } from "./summary.js";
 
@@ -30,6 +32,8 @@ const { values: flags } = parseArgs({
     "skip-scale": { type: "boolean", default: false },
     "skip-w1": { type: "boolean", default: false },
     figure: { type: "string", multiple: true },
+    "no-postgres": { type: "boolean", default: false },
+    json: { type: "string" },
   },
 });
 // `bench:quick` too, for a package.json script of that name running this file.
@@ -38,7 +42,9 @@ const plan: Plan = isQuick ? QUICK_PLAN : FULL_PLAN;
 
 const notes: W1Notes = { unavailable: {}, titles: {} };
 let postgres: { url: string; settings: ServerSettings } | undefined;
-if (!flags["skip-w1"] && plan.targets.includes("postgres")) {
+if (flags["no-postgres"]) {
+  notes.unavailable.postgres = "no PostgreSQL: turned off by --no-postgres";
+} else if (!flags["skip-w1"] && plan.targets.includes("postgres")) {
   process.stderr.write("Looking for a PostgreSQL server …\n");
   const server = await findPostgresServer();
   if ("reason" in server) {
@@ -110,7 +116,7 @@ const summaries = summarize(cases);
 if (specs.length) process.stdout.write(`\n${renderW1(summaries, plan, notes)}\n`);
 if (figures.length) process.stdout.write(`\n${renderScale(scale, plan)}\n`);
 
-const path = writeJson(REPO_ROOT, startedAt, {
+const path = writeJson(flags.json ?? defaultJsonPath(REPO_ROOT, startedAt), {
   startedAt: startedAt.toISOString(),
   finishedAt: new Date().toISOString(),
   machine: {

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Plan } from "./plan.js";
 import type { ScaleResult } from "./scale/index.js";
 import type { Spread } from "./stats.js";
@@ -128,11 +128,14 @@ function renderTable(rows: string[][], right: boolean[] = []): string[] {
   );
 }
 
-/** Writes the full results to bench-results/<timestamp>.json and returns the path. */
-export function writeJson(root: string, startedAt: Date, data: unknown): string {
-  const dir = join(root, "bench-results");
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+/** bench-results/<timestamp>.json under the repository root. */
+export function defaultJsonPath(root: string, startedAt: Date): string {
+  return join(root, "bench-results", `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+}
+
+/** Writes the full results to `path` (its directory made if missing) and returns the path. */
+export function writeJson(path: string, data: unknown): string {
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
 }
