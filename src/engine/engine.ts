@@ -19,6 +19,7 @@ import {
   type HistoryEvent,
   type Logger,
   type Run,
+  type WaitingOn,
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
@@ -262,7 +263,23 @@ export class Engine implements ExecutionHost {
   async find(runId: string): Promise<Run | undefined> {
     const record = await this.store.findRun(runId);
     if (!record) return undefined;
-    return toRunView(record, await this.store.readJournal(runId), this.executions.get(runId));
+    const run = toRunView(record, await this.store.readJournal(runId), this.executions.get(runId));
+    if (run.waitingOn?.kind === "task" && run.waitingOn.service !== undefined)
+      run.waitingOn = await this.describeQueueWait(run.waitingOn, run.waitingOn.service);
+    return run;
+  }
+
+  /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */
+  private async describeQueueWait(waitingOn: WaitingOn, service: string): Promise<WaitingOn> {
+    const counts = await this.store.taskCounts();
+    const queueDepth =
+      counts.find((c) => c.service === service && c.status === "queued")?.count ?? 0;
+    const workers = this.stats.workerCount(service, this.clock.now());
+    const reason =
+      workers === 0
+        ? `${waitingOn.reason}; no ${service} worker has polled in the last 30 s`
+        : `${waitingOn.reason}; ${queueDepth} queued, ${workers} worker${workers === 1 ? "" : "s"} polling`;
+    return { ...waitingOn, queueDepth, workers, reason };
   }
 
   /** Runs newest first, without their steps (get one run for those). */

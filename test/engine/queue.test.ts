@@ -70,7 +70,13 @@ describe.each(EXECUTION_MODES)("durable queue ($name)", ({ replayAfterEveryOp })
       return r.waitingOn?.kind === "task" && r;
     });
     expect(run.status).toBe("waiting");
-    expect(run.waitingOn).toMatchObject({ kind: "task", service: "inventory" });
+    expect(run.waitingOn).toMatchObject({
+      kind: "task",
+      service: "inventory",
+      queueDepth: 1,
+      workers: 0,
+    });
+    expect(run.waitingOn?.reason).toContain("no inventory worker has polled in the last 30 s");
     expect((await baton.engine.services()).find((s) => s.name === "inventory")).toMatchObject({
       transport: "queue",
       queueDepth: 1,
