@@ -7,6 +7,7 @@
  *   npm run bench -- --quick      tiny sizes, for CI (also BENCH_QUICK=1)
  *   npm run bench -- --skip-scale | --skip-w1
  *   npm run bench -- --skip-w1 --figure http-starts     only the W2 figures named (repeatable)
+ *   npm run bench -- --target postgres --skip-scale     only the W1 targets named (repeatable; the lower bound always runs)
  *   npm run bench -- --no-postgres                      the postgres target reported n/a
  *   npm run bench -- --json PATH                        the JSON there instead of bench-results/
  */
@@ -19,6 +20,7 @@ import { FULL_PLAN, QUICK_PLAN, type Plan } from "./plan.js";
 import { PostgresMemorySampler } from "./postgres-memory.js";
 import { findPostgresServer, redact, serverSettings, type ServerSettings } from "./postgres-server.js";
 import { Progress } from "./progress.js";
+import { TARGET_NAMES, isTargetName } from "./target.js";
 import { defaultJsonPath, renderScale, renderW1, writeJson, type W1Notes } from "./report.js";
 import { SCALE_FIGURES, type ScaleResult } from "./scale/index.js";
 import { summarize } from "./summary.js";
@@ -33,12 +35,20 @@ const { values: flags } = parseArgs({
     "skip-w1": { type: "boolean", default: false },
     figure: { type: "string", multiple: true },
     "no-postgres": { type: "boolean", default: false },
+    target: { type: "string", multiple: true },
     json: { type: "string" },
   },
 });
 // `bench:quick` too, for a package.json script of that name running this file.
 const isQuick = flags.quick || process.env.BENCH_QUICK === "1" || process.env.npm_lifecycle_event === "bench:quick";
-const plan: Plan = isQuick ? QUICK_PLAN : FULL_PLAN;
+const fullPlan: Plan = isQuick ? QUICK_PLAN : FULL_PLAN;
+for (const name of flags.target ?? []) {
+  if (!isTargetName(name)) throw new Error(`--target ${name}: use one of ${TARGET_NAMES.join(", ")}`);
+}
+// The lower bound stays: every ratio is taken against it.
+const plan: Plan = flags.target
+  ? { ...fullPlan, targets: fullPlan.targets.filter((t) => t === "lower-bound" || flags.target!.includes(t)) }
+  : fullPlan;
 
 const notes: W1Notes = { unavailable: {}, titles: {} };
 let postgres: { url: string; settings: ServerSettings } | undefined;
