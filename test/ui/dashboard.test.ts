@@ -227,7 +227,11 @@ describe("the dashboard", () => {
       .getByTestId("timeline")
       .locator('.timeline-row[data-name="payments.refund"]');
     expect(await refund.getAttribute("data-outcome")).toBe("failed");
-    expect(await refund.locator(".timeline-attempt").count()).toBeGreaterThanOrEqual(2);
+    // Drawn once the timeline has laid out its axis: wait for it on a loaded machine.
+    await waitFor(async () => (await refund.locator(".timeline-attempt").count()) >= 2, {
+      timeoutMs: UI_TIMEOUT,
+      what: "the refund's attempts on the timeline",
+    });
     await screenshot(page, "run-failed-light");
 
     server.order.faults.refundFails = false;
