@@ -59,6 +59,13 @@ function statusOf(locator: Locator): Promise<string | null> {
 async function openRun(runId: string): Promise<void> {
   await page.goto(`${server.url}/runs/${encodeURIComponent(runId)}`);
   await page.getByTestId("run-page").waitFor({ timeout: UI_TIMEOUT });
+  // The run and its journal arrive in two requests: wait for both to be on the page.
+  await page.getByTestId("timeline").waitFor({ timeout: UI_TIMEOUT });
+  await page
+    .getByTestId("journal")
+    .locator("tr[data-type]")
+    .first()
+    .waitFor({ timeout: UI_TIMEOUT });
 }
 
 beforeAll(async () => {
