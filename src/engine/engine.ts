@@ -309,6 +309,24 @@ export class Engine implements ExecutionHost {
   }
 
   /** The run's journal, oldest first. */
+  /**
+   * The durable event log (run.completed, run.failed, run.cancelled, recorded with each run's
+   * end on whichever node ran it), oldest first after `afterId`: ids only grow, so a consumer
+   * resumes where it stopped.
+   */
+  async readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
+    const records = await this.store.readEvents(afterId, limit);
+    return records.map((record) => ({
+      id: record.eventId!,
+      type: record.type as EventType,
+      runId: record.runId,
+      workflow: record.workflow,
+      status: record.status,
+      at: iso(record.at),
+      data: decodeJson(record.data) ?? {},
+    }));
+  }
+
   async history(runId: string): Promise<HistoryEvent[]> {
     await this.getRecord(runId);
     return toHistory(await this.store.readJournal(runId));

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { RunStatus } from "../../src/common/index.js";
+import { readSse } from "../server/sse-client.js";
 import { PostgresStore } from "../../src/store/index.js";
 import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
 import {
@@ -397,6 +398,12 @@ describePostgres("several nodes on one PostgreSQL database", () => {
       10_000,
     );
     expect(run.output).toEqual({ decision: { approved: true }, decidedOn: "a" });
+
+    // The durable event log is the cluster's: node c tells of a run that ended on node a.
+    for await (const event of readSse(await fetch(`${c!.url}/v1/events?after=0&topic=run.*`))) {
+      expect(event).toMatchObject({ event: "run.completed", data: { runId: "approval-1" } });
+      break;
+    }
 
     // A cancel sent through another node reaches the run too.
     expect(await startRun(a!, "approval", "approval-2", {})).toBe(201);

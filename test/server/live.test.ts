@@ -77,6 +77,58 @@ describe("the server on a loopback port", () => {
     expect(events[0]!.data).toMatchObject({ runId: "done-1", status: "completed" });
   });
 
+  it("resumes the durable event log from an id (after= or Last-Event-ID), then follows it", async () => {
+    const { url } = await fixture.listen();
+    for (const bad of [
+      fetch(`${url}/v1/events?topic=step.*&after=0`),
+      fetch(`${url}/v1/events`, { headers: { "last-event-id": "yesterday" } }),
+      fetch(`${url}/v1/events?after=-1`),
+    ]) {
+      const response = await bad;
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: expect.any(String) } });
+    }
+    await post(`${url}/v1/workflows/greet/runs?wait=10`, { runId: "log-ok", input: { name: "l" } });
+    await post(`${url}/v1/workflows/doomed/runs?wait=10`, { runId: "log-bad" });
+
+    const firstTwo: SseEvent[] = [];
+    for await (const event of readSse(await fetch(`${url}/v1/events?after=0&topic=run.*`))) {
+      firstTwo.push(event);
+      if (firstTwo.length === 2) break;
+    }
+    expect(firstTwo.map((e) => [e.event, e.data.runId])).toEqual([
+      ["run.completed", "log-ok"],
+      ["run.failed", "log-bad"],
+    ]);
+    const [first, second] = firstTwo as [SseEvent, SseEvent];
+    expect(Number(second.id)).toBeGreaterThan(Number(first.id));
+    expect(second.data).toMatchObject({ id: Number(second.id), type: "run.failed" });
+    expect(["failed", "compensated"]).toContain(second.data.status);
+
+    // A reconnecting EventSource sends the last id it saw: it gets what came after, and what
+    // comes next.
+    const resumed = await fetch(`${url}/v1/events?topic=run.completed,run.failed`, {
+      headers: { "last-event-id": first.id! },
+    });
+    const later: SseEvent[] = [];
+    const reading = (async () => {
+      for await (const event of readSse(resumed)) {
+        later.push(event);
+        if (later.length === 2) return;
+      }
+    })();
+    await post(`${url}/v1/workflows/greet/runs?wait=10`, {
+      runId: "log-next",
+      input: { name: "n" },
+    });
+    await reading;
+    expect(later.map((e) => [e.event, e.data.runId])).toEqual([
+      ["run.failed", "log-bad"],
+      ["run.completed", "log-next"],
+    ]);
+
+  });
+
   it("publishes events on /v1/events, filtered by topic", async () => {
     const { url } = await fixture.listen();
     const response = await fetch(`${url}/v1/events?topic=run.failed,step.completed`);

@@ -1,6 +1,7 @@
 import { EventType, ValidationError, type BatonEvent } from "../../common/index.js";
 import { EventsQuery } from "../schemas/requests.js";
 import { BatonEventSchema, errorResponses } from "../schemas/wire.js";
+import { DURABLE_EVENT_TYPES, tailDurableEvents } from "../durable-events.js";
 import { SseStream } from "../sse.js";
 import { BEARER, Tag, type RouteContext, type ZodApp } from "./route-context.js";
 
@@ -53,7 +54,10 @@ export function registerEventRoutes(app: ZodApp, context: RouteContext): void {
         description:
           "Each event is sent as `event: <type>` (e.g. `run.failed`) with the event as `data`. " +
           "`topic` selects types: a comma list of types, `run.*`, `step.*`, or `*` (default). " +
-          "Comment lines (`: ping`) keep the stream alive.",
+          "Comment lines (`: ping`) keep the stream alive. Live by default: what this node " +
+          "publishes from now on. With `after=<id>` or the `Last-Event-ID` header, the durable " +
+          "log instead: run.completed, run.failed and run.cancelled of every node, each with its " +
+          "`id`, from after that id on, then followed; `after=0` starts from the beginning.",
         security: BEARER,
         querystring: EventsQuery,
         response: {
@@ -72,11 +76,48 @@ export function registerEventRoutes(app: ZodApp, context: RouteContext): void {
         types.has(event.type) &&
         (workflow === undefined || event.workflow === workflow) &&
         (runId === undefined || event.runId === runId);
+      const resumeFrom = resumePoint(request.query.after, request.headers["last-event-id"]);
+      if (resumeFrom !== undefined && ![...types].some((t) => DURABLE_EVENT_TYPES.has(t))) {
+        throw new ValidationError(
+          "INVALID_ARGUMENT",
+          `after / Last-Event-ID resume the durable events (${[...DURABLE_EVENT_TYPES].join(", ")}); the topic selects none of them`,
+        );
+      }
       const stream = new SseStream(reply, context.lifecycle.requestSignal(reply), context.sse);
+      if (resumeFrom !== undefined) {
+        tailDurableEvents(context.engine, context.hub, stream, {
+          afterId: resumeFrom,
+          isWanted,
+          pollMs: DURABLE_POLL_MS,
+          onError: (e) => request.log.warn({ err: e }, "could not read the event log"),
+        });
+        return;
+      }
       const unsubscribe = context.hub.onEvery((event) => {
         if (isWanted(event)) stream.send(event.type, event, event.id);
       });
       stream.onEnd(unsubscribe);
     },
   );
+}
+
+/** How often a durable stream looks for events other nodes wrote. */
+const DURABLE_POLL_MS = 1_000;
+
+/** Where a durable stream starts: `after`, else the header a reconnecting EventSource sends. */
+function resumePoint(
+  after: number | undefined,
+  lastEventId: string | string[] | undefined,
+): number | undefined {
+  if (after !== undefined) return after;
+  if (lastEventId === undefined) return undefined;
+  const header = Array.isArray(lastEventId) ? lastEventId[0] : lastEventId;
+  const id = Number(header);
+  if (header === undefined || !/^\d+$/.test(header) || !Number.isSafeInteger(id)) {
+    throw new ValidationError(
+      "INVALID_ARGUMENT",
+      `Last-Event-ID ${JSON.stringify(header)} is not an event id this server gave`,
+    );
+  }
+  return id;
 }

@@ -138,4 +138,8 @@ export const EventsQuery = z.object({
   ),
   workflow: documented(z.string().optional(), "only events of runs of this workflow"),
   runId: documented(z.string().optional(), "only events of this run"),
+  after: documented(
+    z.coerce.number().int().min(0).optional(),
+    "resume the durable log after this event id (0: from the beginning); see Last-Event-ID",
+  ),
 });
