@@ -60,11 +60,15 @@ if (flags["no-postgres"]) {
   if ("reason" in server) {
     notes.unavailable.postgres = `no PostgreSQL: ${server.reason}`;
   } else {
-    const settings = await serverSettings(server.url);
-    postgres = { url: server.url, settings };
-    // The case processes inherit it: they make their databases on this server.
-    process.env.BATON_BENCH_POSTGRES_URL = server.url;
-    notes.titles.postgres = `Baton postgres ${settings.version.split(" ")[0]} fsync=${settings.fsync}`;
+    try {
+      const settings = await serverSettings(server.url);
+      postgres = { url: server.url, settings };
+      // The case processes inherit it: they make their databases on this server.
+      process.env.BATON_BENCH_POSTGRES_URL = server.url;
+      notes.titles.postgres = `Baton postgres ${settings.version.split(" ")[0]} fsync=${settings.fsync}`;
+    } catch (e) {
+      notes.unavailable.postgres = `no PostgreSQL: cannot read the server's settings: ${(e as Error).message}`;
+    }
   }
 }
 
