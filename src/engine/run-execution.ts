@@ -469,6 +469,8 @@ export class RunExecution {
         return;
       }
     }
+    // Kept for a later wait: the row was marked due when the signal was stored; say otherwise.
+    this.writer.rewriteRow();
   }
 
   /** Completes a signal wait with the oldest kept signal of its name; false if there is none. */

@@ -43,6 +43,7 @@ export class RunJournalWriter implements Writer {
   private pendingWithdrawals: string[] = [];
   private inFlight: InFlightWrite | undefined;
   private writtenSnapshot: Snapshot;
+  private rowStale = false;
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
 
   constructor(
@@ -60,6 +61,15 @@ export class RunJournalWriter implements Writer {
     };
   }
 
+  /**
+   * Another writer changed the run's row behind this one (a signal marked it due): write the
+   * row again even if the run's own state did not change, so a stale wake-up does not linger.
+   */
+  rewriteRow(): void {
+    this.rowStale = true;
+    this.requestWrite();
+  }
+
   /** The row as last committed. */
   get lastWritten(): Snapshot {
     return this.writtenSnapshot;
@@ -72,7 +82,7 @@ export class RunJournalWriter implements Writer {
 
   /** No write in flight and no entry waiting for one. */
   get isIdle(): boolean {
-    return !this.inFlight && this.pending.length === 0;
+    return !this.inFlight && this.pending.length === 0 && !this.rowStale;
   }
 
   append(seq: number | null, type: string, name: string | null, data: unknown): void {
@@ -156,6 +166,7 @@ export class RunJournalWriter implements Writer {
     if (
       this.pending.length === 0 &&
       this.pendingSignals.length === 0 &&
+      !this.rowStale &&
       this.pendingChildren.length === 0 &&
       this.pendingRequeues.length === 0 &&
       this.pendingWithdrawals.length === 0 &&
@@ -163,6 +174,7 @@ export class RunJournalWriter implements Writer {
     ) {
       return undefined;
     }
+    this.rowStale = false;
     const entries = this.pending;
     const children = this.pendingChildren;
     const consumed = this.pendingSignals;

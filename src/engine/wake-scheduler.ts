@@ -53,8 +53,15 @@ export class WakeScheduler {
     if (this.stopped) return;
     const now = this.clock.now();
     const due = await this.store.findDueRuns(now, DUE_BATCH, this.nodeId);
-    for (const { runId } of due) if (!this.isResident(runId)) this.activate(runId);
-    if (due.length === DUE_BATCH) return this.note(now);
+    let activated = 0;
+    for (const { runId } of due) {
+      if (this.isResident(runId)) continue;
+      this.activate(runId);
+      activated++;
+    }
+    // A full batch: there may be more. Look again at once if this one woke something, else a
+    // little later (every run in it was in memory and wakes itself): no busy loop over them.
+    if (due.length === DUE_BATCH) return this.note(activated > 0 ? now : now + RESIDENT_RECHECK_MS);
     const next = await this.store.nextWakeAt(this.nodeId);
     if (next === undefined) return;
     // Due runs that are all in memory wake themselves; look again a little later, not in a loop.

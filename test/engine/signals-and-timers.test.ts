@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BatonError } from "../../src/index.js";
 import { ManualClock, workflow } from "../../src/index.js";
@@ -6,6 +7,18 @@ import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";
 
 const DAY = 24 * 60 * 60 * 1000;
+
+/** The run's wake_at as its row says, read beside the engine. */
+function rowWakeAt(dbUrl: string, runId: string): number | null {
+  const db = new Database(dbUrl.slice("sqlite:".length), { readonly: true });
+  try {
+    const row = db.prepare("SELECT wake_at FROM runs WHERE run_id = ?").get(runId) as
+      { wake_at: number | null } | undefined;
+    return row?.wake_at ?? null;
+  } finally {
+    db.close();
+  }
+}
 
 const approval = workflow("approval", async (ctx, input: { waitMs: number }) => {
   await ctx.step("submit", () => ({ submitted: true }));
@@ -34,8 +47,9 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
 
   it("keeps a signal sent before the run waits for it", async () => {
     const clock = new ManualClock();
+    const db = fixture.db();
     const baton = await fixture.open({
-      db: fixture.db(),
+      db,
       workflows: [approval],
       clock,
       replayAfterEveryOp,
@@ -47,6 +61,10 @@ describe.each(EXECUTION_MODES)("signals and timers ($name)", ({ replayAfterEvery
     });
     expect(waiting.waitingOn?.reason).toContain("sleeping until");
     await baton.signal("a-1", "decision", { approved: true });
+    // Storing the signal marked the row due; the run keeps it for later and says again that it
+    // wakes for its timer, so no scan keeps finding it due in the meantime.
+    const timerDue = Date.parse(waiting.waitingOn!.until!);
+    await waitFor(() => rowWakeAt(db, "a-1") === timerDue);
     clock.advance(5_000);
     expect(await baton.result("a-1")).toEqual({ decision: { approved: true } });
   });
