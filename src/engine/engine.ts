@@ -90,6 +90,8 @@ const MAX_LIST_LIMIT = 1000;
 /** How long a run may stay due before the cluster's catch-up scan looks at it. */
 const CATCH_UP_GRACE_MS = 1_000;
 const CATCH_UP_BATCH = 500;
+/** Several nodes, no notifications from the database: how often a long poll looks again. */
+const UNNOTIFIED_POLL_RECHECK_MS = 1_000;
 
 /**
  * The durable workflow engine: starts runs, hosts their executions, replays them after a
@@ -138,6 +140,7 @@ export class Engine implements ExecutionHost {
       this.stats,
       (service) => this.transports.get(service)?.kind === "queue",
       (task) => void this.withExecution(task.runId, (run) => run.onTaskSettled(task)),
+      options.cluster && !this.store.subscribe ? UNNOTIFIED_POLL_RECHECK_MS : Infinity,
     );
     this.nodeId = options.cluster?.nodeId ?? "local";
     this.cluster =

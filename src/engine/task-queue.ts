@@ -37,6 +37,11 @@ export class TaskQueue {
     private readonly stats: ServiceStats,
     private readonly isQueueService: (service: string) => boolean,
     private readonly onReply: (task: TaskRecord) => void,
+    /**
+     * Several nodes on a database without notifications: tasks other nodes enqueue are heard of
+     * by no one here, so a long poll looks again this often instead of only at its deadline.
+     */
+    private readonly recheckMs = Infinity,
   ) {}
 
   async poll(service: string, request: PollRequest): Promise<Task[]> {
@@ -86,7 +91,11 @@ export class TaskQueue {
       // Sleep until notified, until the next task becomes deliverable, or until the deadline.
       const nextAt = await this.store.nextVisibleAt(service);
       const untilNext = nextAt === undefined ? Infinity : Math.max(1, nextAt - this.clock.now());
-      await this.waitForWork(service, Math.min(deadline - Date.now(), untilNext), request.signal);
+      await this.waitForWork(
+        service,
+        Math.min(deadline - Date.now(), untilNext, this.recheckMs),
+        request.signal,
+      );
     }
   }
 

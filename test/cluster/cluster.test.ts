@@ -48,8 +48,12 @@ afterEach(async () => {
   await db.drop();
 });
 
-async function startNode(id: string, leaseMs: number): Promise<Node> {
-  const process = processes.startTs(`node ${id}`, NODE_SCRIPT, [db.url, id, String(leaseMs)]);
+async function startNode(id: string, leaseMs: number, urlParams = ""): Promise<Node> {
+  const process = processes.startTs(`node ${id}`, NODE_SCRIPT, [
+    db.url + urlParams,
+    id,
+    String(leaseMs),
+  ]);
   const [, url] = await process.waitForOutput(/READY (http:\/\/\S+)/, 60_000);
   return { id, process, url: url! };
 }
@@ -480,5 +484,37 @@ describePostgres("several nodes on one PostgreSQL database", () => {
       "SELECT owner FROM runs WHERE run_id = 'cli-approval'",
     );
     expect(rows[0]!.owner === null || rows[0]!.owner === "b").toBe(true);
+  });
+
+  it("without LISTEN/NOTIFY (?listen=false) a signal through another node still reaches the run, by polling", async () => {
+    // db.url carries no query string of its own (see test/support/postgres.ts).
+    const [a, b] = await Promise.all([
+      startNode("quiet-a", 2_000, "?listen=false"),
+      startNode("quiet-b", 2_000, "?listen=false"),
+    ]);
+    expect(await startRun(a, "approval", "unheard", {})).toBe(201);
+    await eventually("the run to wait on node quiet-a", async () => {
+      const { body } = await getJson<{ status: string }>(`${b.url}/v1/runs/unheard`);
+      return body.status === "waiting";
+    });
+    const sentAt = Date.now();
+    const signalled = await fetch(`${b.url}/v1/runs/unheard/signals/decision`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: { approved: true } }),
+    });
+    expect(signalled.status).toBe(202);
+    const run = await eventually(
+      "the owner to find the signal by its catch-up scan",
+      async () => {
+        const { body } = await getJson<{ status: string; output?: unknown }>(
+          `${b.url}/v1/runs/unheard`,
+        );
+        return body.status === "completed" ? body : undefined;
+      },
+      15_000,
+    );
+    expect(run.output).toEqual({ decision: { approved: true }, decidedOn: "quiet-a" });
+    console.log(`without notifications: the signal reached the run in ${Date.now() - sentAt} ms`);
   });
 });

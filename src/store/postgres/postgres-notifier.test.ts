@@ -51,7 +51,7 @@ describePostgres("PostgreSQL notifications", () => {
       () => listener.close(),
     );
     heard.length = 0;
-    await listener.subscribe((n) => heard.push(n));
+    await listener.subscribe!((n) => heard.push(n));
   });
 
   afterEach(async () => {

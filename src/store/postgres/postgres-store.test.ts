@@ -184,20 +184,35 @@ describePostgres("PostgreSQL store", () => {
         },
       );
 
-      it.each(["postgres://h/db?pool=0", "postgres://h/db?pool=x", "postgres://h/db?pool=1001"])(
-        "refuses %j with INVALID_ARGUMENT",
-        (url) => {
-          let error: unknown;
-          let store: Store | undefined;
-          try {
-            store = openStore(url);
-          } catch (e) {
-            error = e;
-          }
-          if (store) cleanups.push(() => store.close());
-          expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
-        },
-      );
+      it("with ?listen=false, subscribes to nothing (the nodes poll instead)", () => {
+        const store = openStore("postgres://u:p@127.0.0.1:1/db?listen=false&sslmode=disable");
+        cleanups.push(() => store.close());
+        expect((store as PostgresStore).options).toEqual({
+          connectionString: "postgres://u:p@127.0.0.1:1/db?sslmode=disable",
+          listen: false,
+        });
+        expect("subscribe" in store && store.subscribe !== undefined).toBe(false);
+        const listening = openStore("postgres://u:p@127.0.0.1:1/db");
+        cleanups.push(() => listening.close());
+        expect(typeof listening.subscribe === "function").toBe(true);
+      });
+
+      it.each([
+        "postgres://h/db?pool=0",
+        "postgres://h/db?pool=x",
+        "postgres://h/db?pool=1001",
+        "postgres://h/db?listen=no",
+      ])("refuses %j with INVALID_ARGUMENT", (url) => {
+        let error: unknown;
+        let store: Store | undefined;
+        try {
+          store = openStore(url);
+        } catch (e) {
+          error = e;
+        }
+        if (store) cleanups.push(() => store.close());
+        expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
+      });
     });
   });
 });

@@ -37,6 +37,11 @@ export interface PostgresStoreOptions {
    * reconnects by itself); calls that fail reject with STORE_FAILED instead.
    */
   onConnectionError?: (error: Error) => void;
+  /**
+   * Whether to LISTEN for other nodes' news (default true). Off behind a pooler in transaction
+   * mode or on a database without LISTEN/NOTIFY: the nodes then find news by polling.
+   */
+  listen?: boolean;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -54,7 +59,13 @@ export class PostgresStore implements Store {
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;
 
+  /** Absent when `listen` is off: the engine then relies on its periodic scans. */
+  readonly subscribe?: (
+    listener: (notification: StoreNotification) => void,
+  ) => Promise<() => Promise<void>>;
+
   constructor(readonly options: PostgresStoreOptions) {
+    if (options.listen !== false) this.subscribe = (listener) => this.listenForNews(listener);
     this.pool = createPool({
       connectionString: options.connectionString,
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
@@ -261,7 +272,7 @@ export class PostgresStore implements Store {
    * connection is re-opened; what was notified in between is not replayed — the engine's
    * periodic scans cover it.
    */
-  async subscribe(
+  private async listenForNews(
     listener: (notification: StoreNotification) => void,
   ): Promise<() => Promise<void>> {
     const notifier = new PostgresNotifier({

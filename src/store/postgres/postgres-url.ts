@@ -9,9 +9,9 @@ export function isPostgresUrl(url: string): boolean {
 }
 
 /**
- * Reads `postgres://user:password@host:port/database?pool=N`. `pool` (1–1000, default 10) is
- * Baton's and is taken out; every other parameter (`sslmode`, `application_name`, …) is left for
- * node-postgres.
+ * Reads `postgres://user:password@host:port/database?pool=N&listen=false`. `pool` (1–1000,
+ * default 10) and `listen` (default true) are Baton's and are taken out; every other parameter
+ * (`sslmode`, `application_name`, …) is left for node-postgres.
  */
 export function postgresStoreOptions(url: string): PostgresStoreOptions {
   let parsed: URL;
@@ -21,8 +21,17 @@ export function postgresStoreOptions(url: string): PostgresStoreOptions {
     throw new ValidationError("INVALID_ARGUMENT", `database URL ${redact(url)} is not a valid URL`);
   }
   const pool = parsed.searchParams.get("pool");
+  const listen = parsed.searchParams.get("listen");
   parsed.searchParams.delete("pool");
-  if (pool === null) return { connectionString: parsed.toString() };
+  parsed.searchParams.delete("listen");
+  if (listen !== null && listen !== "true" && listen !== "false") {
+    throw new ValidationError(
+      "INVALID_ARGUMENT",
+      `listen=${listen} in ${redact(url)}: use listen=false to poll instead of LISTEN/NOTIFY`,
+    );
+  }
+  const listenOption = listen === "false" ? { listen: false } : {};
+  if (pool === null) return { connectionString: parsed.toString(), ...listenOption };
   const poolSize = Number(pool);
   if (!/^\d+$/.test(pool) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
     throw new ValidationError(
@@ -30,7 +39,7 @@ export function postgresStoreOptions(url: string): PostgresStoreOptions {
       `pool=${pool} in ${redact(url)}: use a whole number of connections from 1 to ${MAX_POOL_SIZE}`,
     );
   }
-  return { connectionString: parsed.toString(), poolSize };
+  return { connectionString: parsed.toString(), poolSize, ...listenOption };
 }
 
 /** The URL without its password, for messages. */
