@@ -100,6 +100,16 @@ async function statusCounts(): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.status, r.n]));
 }
 
+/** The node that owns the most runs not yet terminal. */
+async function busiest(alive: Node[]): Promise<Node> {
+  const { rows } = await sql.query<{ owner: string; n: number }>(
+    `SELECT owner, count(*)::int AS n FROM runs
+     WHERE status <> ALL($1) AND owner = ANY($2) GROUP BY owner ORDER BY n DESC LIMIT 1`,
+    [TERMINAL, alive.map((n) => n.id)],
+  );
+  return alive.find((n) => n.id === rows[0]?.owner) ?? alive[0]!;
+}
+
 /** Steps that ran under more than one idempotency key: must be none. */
 async function stepsUnderTwoKeys(): Promise<unknown[]> {
   const { rows } = await sql.query<{ run_id: string; step: string; keys: string[] }>(
@@ -134,9 +144,14 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     // Starts spread over ~8 s and the nodes alive at the time; a start that meets a dying node
     // is sent again, with the same runId, to another one.
     const accepted = new Set<string>();
+    // The last fifth waits for the last kill, so that kill always meets orders in flight,
+    // however long the restarts before it took on a loaded machine.
+    let openLastFifth!: () => void;
+    const lastFifth = new Promise<void>((resolve) => (openLastFifth = resolve));
     const starting = (async () => {
       let turn = 0;
       for (let i = 0; i < orders.length; i += 25) {
+        if (i === orders.length * 0.8) await lastFifth;
         await Promise.all(
           orders.slice(i, i + 25).map(async (order) => {
             for (;;) {
@@ -168,9 +183,14 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     let orphaned = 0;
     const kills: string[] = [];
     for (const comeback of ["same-name", "new-name", "none"] as const) {
+      if (comeback === "none") openLastFifth();
       await sleep(1_000 + Math.random() * 1_000);
       const alive = nodes.filter((n): n is Node => n?.process.isRunning === true);
-      const slot = nodes.indexOf(alive[Math.floor(Math.random() * alive.length)]);
+      // The last victim: whichever node holds the most unfinished runs right now.
+      const slot =
+        comeback === "none"
+          ? nodes.indexOf(await busiest(alive))
+          : nodes.indexOf(alive[Math.floor(Math.random() * alive.length)]);
       const victim = nodes[slot]!;
       victim.process.kill("SIGKILL");
       await victim.process.exited;
