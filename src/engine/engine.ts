@@ -719,6 +719,12 @@ export class Engine implements ExecutionHost {
   }
 
   private async load(runId: string): Promise<void> {
+    if (this.cluster) {
+      // Never take a run this node cannot execute (during a rolling deploy, its workflow may
+      // exist only on newer nodes): owning it would keep the nodes that can from taking it.
+      const seen = await this.store.findRun(runId);
+      if (!seen || isTerminal(seen.status) || !this.workflows.has(seen.workflow)) return;
+    }
     // In a cluster, a run is resumed only by the node that acquires it (which fences the last one).
     const record = this.cluster
       ? await this.store.acquireRun(runId, this.nodeId, this.clock.now())

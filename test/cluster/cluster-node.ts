@@ -1,7 +1,10 @@
 /**
  * One Baton node of the multi-node tests (see cluster.test.ts), on a shared PostgreSQL database.
  *
- *   node --import tsx test/cluster/cluster-node.ts <postgresUrl> <nodeId> <leaseMs>
+ *   node --import tsx test/cluster/cluster-node.ts <postgresUrl> <nodeId> <leaseMs> [workflows]
+ *
+ * `workflows`: a comma list of the workflows this node knows (default all), to play a node of
+ * an older release during a rolling deploy.
  *
  * Serves the HTTP API on a free loopback port and prints `READY <url>`. Its services are in
  * process and record every execution in the table `test_executions` of the same database,
@@ -11,7 +14,7 @@
 import pg from "pg";
 import { Baton, StepFailedError, local, service, workflow } from "../../src/index.js";
 
-const [url, nodeId, leaseArg = "2000"] = process.argv.slice(2);
+const [url, nodeId, leaseArg = "2000", workflowsArg] = process.argv.slice(2);
 if (!url || !nodeId) {
   process.stderr.write("usage: cluster-node.ts <postgresUrl> <nodeId> <leaseMs>\n");
   process.exit(2);
@@ -76,7 +79,9 @@ const baton = await Baton.open({
   db: url,
   nodeId,
   leaseMs: Number(leaseArg),
-  workflows: [placeOrder, approval],
+  workflows: [placeOrder, approval].filter(
+    (w) => workflowsArg === undefined || workflowsArg.split(",").includes(w.name),
+  ),
   services: [inventory, payments, shipping],
 });
 const serving = await baton.serve({ port: 0 });

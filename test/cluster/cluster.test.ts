@@ -48,11 +48,17 @@ afterEach(async () => {
   await db.drop();
 });
 
-async function startNode(id: string, leaseMs: number, urlParams = ""): Promise<Node> {
+async function startNode(
+  id: string,
+  leaseMs: number,
+  urlParams = "",
+  workflows?: string,
+): Promise<Node> {
   const process = processes.startTs(`node ${id}`, NODE_SCRIPT, [
     db.url + urlParams,
     id,
     String(leaseMs),
+    ...(workflows === undefined ? [] : [workflows]),
   ]);
   const [, url] = await process.waitForOutput(/READY (http:\/\/\S+)/, 60_000);
   return { id, process, url: url! };
@@ -536,5 +542,44 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     );
     expect(run.output).toEqual({ decision: { approved: true }, decidedOn: "quiet-a" });
     console.log(`without notifications: the signal reached the run in ${Date.now() - sentAt} ms`);
+  });
+
+  it("a node that lacks a run's workflow (a rolling deploy) never takes the run from nodes that have it", async () => {
+    const [older, newer] = await Promise.all([
+      startNode("older", 1_500, "", "placeOrder"),
+      startNode("newer", 1_500),
+    ]);
+    expect(await startRun(newer, "approval", "rolling", {})).toBe(201);
+    await eventually("the run to wait on the newer node", async () => {
+      const { body } = await getJson<{ status: string }>(`${older.url}/v1/runs/rolling`);
+      return body.status === "waiting";
+    });
+    newer.process.kill("SIGKILL");
+    await newer.process.exited;
+    // Sent through the older node, which stores it but cannot run the workflow.
+    const signalled = await fetch(`${older.url}/v1/runs/rolling/signals/decision`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: "go" }),
+    });
+    expect(signalled.status).toBe(202);
+    await sleep(3 * 1_500); // the dead node's lease lapses; the older node scans, and must pass
+    const { rows } = await sql.query<{ owner: string | null }>(
+      "SELECT owner FROM runs WHERE run_id = 'rolling'",
+    );
+    expect(rows[0]!.owner).not.toBe("older");
+    const replacement = await startNode("newer-2", 1_500);
+    const run = await eventually(
+      "a node with the workflow to take the run over and finish it",
+      async () => {
+        const { body } = await getJson<{ status: string; output?: unknown }>(
+          `${older.url}/v1/runs/rolling`,
+        );
+        return body.status === "completed" ? body : undefined;
+      },
+      15_000,
+    );
+    expect(run.output).toEqual({ decision: "go", decidedOn: "newer-2" });
+    expect(replacement.process.isRunning).toBe(true);
   });
 });
