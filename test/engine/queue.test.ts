@@ -65,9 +65,10 @@ describe.each(EXECUTION_MODES)("durable queue ($name)", ({ replayAfterEveryOp })
       replayAfterEveryOp,
     });
     await baton.start(checkout, { orderId: "q-2" }, { runId: "q-2" });
+    // The run says it waits as soon as it asks; the queue shows the command once it is durable.
     const run = await waitFor(async () => {
       const r = await baton.get("q-2");
-      return r.waitingOn?.kind === "task" && r;
+      return r.waitingOn?.kind === "task" && r.waitingOn.queueDepth === 1 && r;
     });
     expect(run.status).toBe("waiting");
     expect(run.waitingOn).toMatchObject({
