@@ -269,7 +269,42 @@ export class Engine implements ExecutionHost {
     const run = toRunView(record, await this.store.readJournal(runId), this.executions.get(runId));
     if (run.waitingOn?.kind === "task" && run.waitingOn.service !== undefined)
       run.waitingOn = await this.describeQueueWait(run.waitingOn, run.waitingOn.service);
+    if (
+      this.cluster &&
+      !isTerminal(record.status) &&
+      record.owner &&
+      record.owner !== this.nodeId &&
+      !this.executions.has(runId)
+    )
+      await this.describeOwnerDown(run, record, record.owner);
     return run;
+  }
+
+  /** A run whose node died: it waits for another node to take it over (CONTRACT §3 "lease"). */
+  private async describeOwnerDown(run: Run, record: RunRecord, owner: string): Promise<void> {
+    const expiresAt = await this.store.nodeLeaseExpiresAt(owner);
+    const now = this.clock.now();
+    if (expiresAt !== undefined && expiresAt > now) return;
+    const since = expiresAt === undefined ? "" : ` at ${iso(expiresAt)}`;
+    const due =
+      record.status !== RunStatus.Waiting || (record.wakeAt !== null && record.wakeAt <= now);
+    if (!due) {
+      // It sleeps or waits for news: whichever node wakes it takes it over then.
+      if (run.waitingOn) {
+        run.waitingOn = {
+          ...run.waitingOn,
+          reason: `${run.waitingOn.reason}; its node ${owner} is down, so another node takes it over when it wakes`,
+        };
+      }
+      return;
+    }
+    const successor = this.workflows.has(record.workflow)
+      ? "a live node takes it over within seconds"
+      : `it waits for a node that runs workflow ${record.workflow} to take it over`;
+    run.waitingOn = {
+      kind: "lease",
+      reason: `its node ${owner} stopped renewing its lease${since}; ${successor}`,
+    };
   }
 
   /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */

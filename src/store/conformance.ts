@@ -1243,6 +1243,14 @@ export function storeConformance(
         expect(await store.readJournal("r-1")).toHaveLength(1);
       });
 
+      it("tells when a node's lease runs out, renewal by renewal", async () => {
+        expect(await store.nodeLeaseExpiresAt("node-a")).toBeUndefined();
+        await store.renewNode("node-a", T0, LEASE);
+        expect(await store.nodeLeaseExpiresAt("node-a")).toBe(T0 + LEASE);
+        await store.renewNode("node-a", T0 + 500, LEASE);
+        expect(await store.nodeLeaseExpiresAt("node-a")).toBe(T0 + 500 + LEASE);
+      });
+
       it("treats a run owned by a node that never announced itself as orphaned", async () => {
         await createRuns(["r-1", { owner: "ghost" }]);
         expect(await store.acquireRun("r-1", "node-b", T0)).toMatchObject({

@@ -59,6 +59,8 @@ export interface Store {
   // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.
   /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
   renewNode(nodeId: string, now: number, leaseMs: number): Promise<void>;
+  /** When a node's lease runs (or ran) out; undefined for a node never seen. */
+  nodeLeaseExpiresAt(nodeId: string): Promise<number | undefined>;
   /**
    * Takes a run for `nodeId` if no live node holds it: unowned, owned by a node whose lease
    * expired, or already this node's. A change of owner bumps the epoch, which fences off every

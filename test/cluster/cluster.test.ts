@@ -556,6 +556,14 @@ describePostgres("several nodes on one PostgreSQL database", () => {
     });
     newer.process.kill("SIGKILL");
     await newer.process.exited;
+    // Once the dead node's lease lapsed, the run says so; it waits for its signal all the same.
+    const asleep = await eventually("the run to tell its node is down", async () => {
+      const { body } = await getJson<{ waitingOn?: { kind: string; reason: string } }>(
+        `${older.url}/v1/runs/rolling`,
+      );
+      return body.waitingOn?.reason.includes("its node newer is down") ? body : undefined;
+    });
+    expect(asleep.waitingOn?.kind).toBe("signal");
     // Sent through the older node, which stores it but cannot run the workflow.
     const signalled = await fetch(`${older.url}/v1/runs/rolling/signals/decision`, {
       method: "POST",
@@ -563,11 +571,17 @@ describePostgres("several nodes on one PostgreSQL database", () => {
       body: JSON.stringify({ payload: "go" }),
     });
     expect(signalled.status).toBe(202);
-    await sleep(3 * 1_500); // the dead node's lease lapses; the older node scans, and must pass
+    await sleep(2 * 1_500); // the older node scans, finds the run due and orphaned, and must pass
     const { rows } = await sql.query<{ owner: string | null }>(
       "SELECT owner FROM runs WHERE run_id = 'rolling'",
     );
     expect(rows[0]!.owner).not.toBe("older");
+    const { body: stuck } = await getJson<{ waitingOn?: { kind: string; reason: string } }>(
+      `${older.url}/v1/runs/rolling`,
+    );
+    expect(stuck.waitingOn).toMatchObject({ kind: "lease" });
+    expect(stuck.waitingOn?.reason).toContain("its node newer stopped renewing its lease at");
+    expect(stuck.waitingOn?.reason).toContain("waits for a node that runs workflow approval");
     const replacement = await startNode("newer-2", 1_500);
     const run = await eventually(
       "a node with the workflow to take the run over and finish it",

@@ -226,6 +226,14 @@ export class PostgresStore implements Store {
     );
   }
 
+  async nodeLeaseExpiresAt(nodeId: string): Promise<number | undefined> {
+    const [row] = await this.rows<{ lease_expires_at: number }>(
+      "SELECT lease_expires_at FROM nodes WHERE node_id = $1",
+      [nodeId],
+    );
+    return row?.lease_expires_at;
+  }
+
   async acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined> {
     // Fencing: a new owner bumps the epoch, so the old owner's appends (checked against the
     // epoch they were made under) can never land again. Two nodes acquiring at once: the second

@@ -391,6 +391,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  nodeLeaseExpiresAt(nodeId: string): Promise<number | undefined> {
+    const row = this.statement("SELECT lease_expires_at FROM nodes WHERE node_id = ?").get(
+      nodeId,
+    ) as { lease_expires_at: number } | undefined;
+    return Promise.resolve(row?.lease_expires_at);
+  }
+
   acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined> {
     return this.write(() => {
       // Fencing: a new owner bumps the epoch, so the old owner's appends (checked against the
