@@ -12,31 +12,13 @@ import type {
   WriteOp,
   WriteResult,
 } from "./store.js";
+import { T0, newRun as baseNewRun } from "./test-records.js";
 
 type AppendRun = Extract<WriteOp, { type: "appendRun" }>;
 type AppendFields = Partial<Omit<AppendRun, "type" | "runId">>;
 
-const T0 = Date.UTC(2026, 0, 1);
-
 function newRun(runId: string, fields: Partial<Omit<NewRun, "runId">> = {}): NewRun {
-  const createdAt = fields.createdAt ?? T0;
-  return {
-    runId,
-    workflow: "order",
-    input: JSON.stringify({ runId }),
-    createdAt,
-    parentRunId: null,
-    parentSeq: null,
-    firstEntry: {
-      position: 0,
-      seq: null,
-      type: "run.started",
-      name: null,
-      data: null,
-      at: createdAt,
-    },
-    ...fields,
-  };
+  return baseNewRun(runId, { input: JSON.stringify({ runId }), ...fields });
 }
 
 function createRun(runId: string, fields: Partial<Omit<NewRun, "runId">> = {}): WriteOp {

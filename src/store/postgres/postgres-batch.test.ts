@@ -1,21 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { NewRun, WriteOp } from "../index.js";
+import type { WriteOp } from "../index.js";
 import { planSegments, segmentParams } from "./postgres-batch.js";
 import { NEW_RUNS, WAKES } from "./postgres-commit-sql.js";
-
-const T0 = Date.UTC(2026, 0, 1);
-
-function newRun(runId: string): NewRun {
-  return {
-    runId,
-    workflow: "order",
-    input: null,
-    createdAt: T0,
-    parentRunId: null,
-    parentSeq: null,
-    firstEntry: { position: 0, seq: null, type: "run.started", name: null, data: null, at: T0 },
-  };
-}
+import { T0, newRun } from "../test-records.js";
 
 function append(
   runId: string,

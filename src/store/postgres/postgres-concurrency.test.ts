@@ -2,25 +2,13 @@ import pg from "pg";
 import { afterEach, expect, it } from "vitest";
 import { describePostgres, freshDatabase } from "../../../test/support/postgres.js";
 import { waitFor } from "../../../test/support/wait-for.js";
-import type { NewRun, NewTask, TaskRecord, WriteOp } from "../index.js";
+import type { NewTask, TaskRecord, WriteOp } from "../index.js";
 import { loadMigrations } from "../migrations.js";
 import { EVENTS_LOCK } from "./postgres-commit-sql.js";
 import { PostgresStore } from "./postgres-store.js";
+import { T0, newRun } from "../test-records.js";
 
-const T0 = Date.UTC(2026, 0, 1);
 const LEASE_MS = 30_000;
-
-function newRun(runId: string): NewRun {
-  return {
-    runId,
-    workflow: "order",
-    input: null,
-    createdAt: T0,
-    parentRunId: null,
-    parentSeq: null,
-    firstEntry: { position: 0, seq: null, type: "run.started", name: null, data: null, at: T0 },
-  };
-}
 
 function newTask(seq: number): NewTask {
   return {

@@ -2,23 +2,10 @@ import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { describePostgres, freshDatabase } from "../../../test/support/postgres.js";
 import { waitFor } from "../../../test/support/wait-for.js";
-import type { NewRun, StoreNotification, WriteOp } from "../index.js";
+import type { StoreNotification, WriteOp } from "../index.js";
 import { Channel, PostgresNotifier } from "./postgres-notifier.js";
 import { PostgresStore } from "./postgres-store.js";
-
-const T0 = Date.UTC(2026, 0, 1);
-
-function newRun(runId: string, parentRunId: string | null = null): NewRun {
-  return {
-    runId,
-    workflow: "order",
-    input: null,
-    createdAt: T0,
-    parentRunId,
-    parentSeq: parentRunId ? 1 : null,
-    firstEntry: { position: 0, seq: null, type: "run.started", name: null, data: null, at: T0 },
-  };
-}
+import { T0, newRun } from "../test-records.js";
 
 function append(runId: string, fields: Partial<Extract<WriteOp, { type: "appendRun" }>>): WriteOp {
   return {
@@ -119,7 +106,7 @@ describePostgres("PostgreSQL notifications", () => {
   it("tells other nodes of runs with news: a signal, a child's end, a run's end", async () => {
     await writer.commit([
       { type: "createRun", run: newRun("parent") },
-      { type: "createRun", run: newRun("child", "parent") },
+      { type: "createRun", run: newRun("child", { parentRunId: "parent", parentSeq: 1 }) },
     ]);
     await writer.commit([
       { type: "insertSignal", runId: "parent", name: "go", payload: null, sentAt: T0 + 1 },

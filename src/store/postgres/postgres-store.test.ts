@@ -8,25 +8,11 @@ import {
   PostgresStore,
   openStore,
   type JournalEntry,
-  type NewRun,
   type RunUpdate,
   type Store,
   type WriteOp,
 } from "../index.js";
-
-const T0 = Date.UTC(2026, 0, 1);
-
-function newRun(runId: string): NewRun {
-  return {
-    runId,
-    workflow: "order",
-    input: null,
-    createdAt: T0,
-    parentRunId: null,
-    parentSeq: null,
-    firstEntry: { position: 0, seq: null, type: "run.started", name: null, data: null, at: T0 },
-  };
-}
+import { T0, newRun } from "../test-records.js";
 
 function entry(position: number): JournalEntry {
   return { position, seq: position, type: "step.completed", name: "s", data: null, at: T0 };
