@@ -156,8 +156,20 @@ export class Baton {
     return this.engine.cancel(runId, reason);
   }
 
+  /**
+   * Resumes a `failed` run where it stopped; for a rollback waiting on a failed compensation
+   * (policy `event` or `retry`), runs that compensation again.
+   */
   retry(runId: string): Promise<void> {
     return this.engine.retry(runId);
+  }
+
+  /**
+   * Skips the failed compensation of `seq` of a rollback that waits on it (CONTRACT §9): the
+   * rollback goes on, and the run ends `failed` with `PARTIALLY_COMPENSATED`.
+   */
+  skipCompensation(runId: string, seq: number): Promise<void> {
+    return this.engine.skipCompensation(runId, seq);
   }
 
   /** The run's output once it completes; rejects with RUN_FAILED if it ends any other way. */

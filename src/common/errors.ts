@@ -27,6 +27,8 @@ export const ErrorCodes = {
   RUN_NOT_FAILED: 409,
   RUN_ID_IN_USE: 409,
   LEASE_LOST: 409,
+  /** Skip or retry of a compensation that is not failed and waiting (CONTRACT §9 operator actions). */
+  NO_FAILED_COMPENSATION: 409,
   // 413, 415, 422
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -44,6 +46,15 @@ export const ErrorCodes = {
   TRANSIENT: 503,
   SIGNAL_TIMEOUT: 504,
   COMPENSATION_FAILED: 500,
+  /** A rollback skipped compensations that failed for good (policy `skip`, or an operator). */
+  PARTIALLY_COMPENSATED: 500,
+  /** A command's outcome stayed unknown when its run rolled back, and it had no `compensateUnknown`. */
+  UNKNOWN_OUTCOME: 500,
+  DEADLINE_EXCEEDED: 504,
+  /** No worker claimed a queued command within its `queueTimeout`. */
+  QUEUE_TIMEOUT: 504,
+  /** A worker held a command past its lease (or `timeout`) without replying: the outcome is unknown. */
+  LEASE_EXPIRED: 504,
   CANCELLED: 409,
   RUN_FAILED: 500,
   ENGINE_CLOSED: 503,

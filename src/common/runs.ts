@@ -36,7 +36,7 @@ export function isRunStatus(value: unknown): value is RunStatus {
 
 /** What a run that is not terminal waits on, in words an operator can act on. */
 export interface WaitingOn {
-  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease";
+  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator";
   reason: string;
   seq?: number;
   /** timer: when it fires; signal: when the wait times out; retry: the next attempt. */
@@ -49,6 +49,8 @@ export interface WaitingOn {
   service?: string;
   queueDepth?: number;
   workers?: number;
+  /** retry (of a compensation) and operator: the seq of the operation whose compensation failed. */
+  compensates?: number;
 }
 
 export type OpKind = "step" | "call" | "sleep" | "signal" | "child" | "now" | "random" | "uuid";

@@ -1,6 +1,11 @@
 import type { Logger } from "../common/index.js";
 import type { RetryPolicy } from "./retry.js";
-import type { AnyWorkflow, ServiceDefinition, WorkflowDefinition } from "./definitions.js";
+import type {
+  AnyWorkflow,
+  CompensationFailurePolicy,
+  ServiceDefinition,
+  WorkflowDefinition,
+} from "./definitions.js";
 
 /** What a step's function receives. */
 export interface StepInfo {
@@ -20,9 +25,22 @@ export interface StepOptions<T> {
    * workflow, so it typically calls `ctx.call(...)`; it is journaled like any operation.
    */
   compensate?: (output: T) => Promise<unknown>;
+  /**
+   * Compensate this call also when its outcome stays unknown at rollback (a worker's lease or
+   * the call's timeout ran out with no answer); `compensate` then receives `undefined`. Without
+   * it such a run ends `failed` with `UNKNOWN_OUTCOME`.
+   */
+  compensateUnknown?: boolean;
+  /** Overrides the workflow's `onCompensationFailure` for this compensation. */
+  onCompensationFailure?: CompensationFailurePolicy;
   retry?: RetryPolicy;
-  /** Per-attempt timeout in milliseconds. */
+  /**
+   * Per-attempt timeout in milliseconds. For a queue-served service: one delivery, from a
+   * worker's claim to its reply (heartbeats do not extend past it).
+   */
   timeout?: number;
+  /** Queue-served services only: how long a command may wait for a worker to claim it (ms). */
+  queueTimeout?: number;
 }
 
 export interface ChildOptions {

@@ -17,7 +17,29 @@ export interface WorkflowOptions<I> {
   retry?: RetryPolicy;
   /** Default per-attempt timeout (ms) of the workflow's steps and calls. */
   timeout?: number;
+  /**
+   * What a rollback does when a compensation fails for good (CONTRACT §9): `terminate` (default)
+   * stops and ends the run `failed`; `retry` keeps retrying it; `skip` records it and goes on;
+   * `event` publishes `compensation.failed` and waits for an operator. A compensation's own
+   * `onCompensationFailure` overrides this.
+   */
+  onCompensationFailure?: CompensationFailurePolicy;
+  /**
+   * Time limit of a run in ms from its creation: past it the run fails with `DEADLINE_EXCEEDED`
+   * and rolls back (compensations are not bound by it). `start(..., { deadline })` overrides it.
+   */
+  deadline?: number;
 }
+
+/** What a rollback does when a compensation fails for good. */
+export const CompensationFailurePolicy = {
+  Terminate: "terminate",
+  Retry: "retry",
+  Skip: "skip",
+  Event: "event",
+} as const;
+export type CompensationFailurePolicy =
+  (typeof CompensationFailurePolicy)[keyof typeof CompensationFailurePolicy];
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
 

@@ -35,7 +35,13 @@ import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { ExecutionHost, FaultPoint } from "./host.js";
-import { CANCEL_SIGNAL, Entry, RESERVED_SIGNAL_PREFIX, ReplayIndex } from "./journal.js";
+import {
+  CANCEL_SIGNAL,
+  Entry,
+  OPERATOR_SIGNAL,
+  RESERVED_SIGNAL_PREFIX,
+  ReplayIndex,
+} from "./journal.js";
 import { RunExecution } from "./run-execution.js";
 import { toHistory, toRunView } from "./run-view.js";
 import { validateInput } from "./validate-input.js";
@@ -65,6 +71,8 @@ export interface EngineOptions {
 
 export interface StartOptions {
   runId?: string;
+  /** Time limit in ms from now; overrides the workflow's `deadline` (CONTRACT §9). */
+  deadline?: number;
 }
 
 /** A run as `start` returns it: `created` is false when the run id already existed. */
@@ -419,10 +427,43 @@ export class Engine implements ExecutionHost {
     await this.withExecution(runId, (run) => run.receiveSignal(signal));
   }
 
-  /** Resumes a `failed` run where it stopped; completed steps are not executed again. */
+  /**
+   * Operator action on a rollback whose compensation of `seq` failed for good and waits (policy
+   * `event`, or `retry` between attempts): records it as skipped and goes on with the others.
+   * Durable when this returns; reaches the run on whichever node executes it.
+   */
+  async skipCompensation(runId: string, seq: number): Promise<void> {
+    this.assertOpen();
+    if (!Number.isInteger(seq) || seq < 1) {
+      throw new ValidationError("INVALID_ARGUMENT", `seq must be a whole number ≥ 1, got ${seq}`);
+    }
+    const record = await this.getRecord(runId);
+    if (isTerminal(record.status)) throw terminalError(runId, record.status);
+    if (failedCompensationOf(record) !== seq) {
+      throw new ConflictError(
+        "NO_FAILED_COMPENSATION",
+        `run ${runId} has no failed compensation of seq ${seq} waiting for an operator` +
+          (record.waitingOn
+            ? ` (it is ${record.status}: ${record.waitingOn.reason})`
+            : ` (it is ${record.status})`),
+        { status: record.status, seq },
+      );
+    }
+    await this.sendSignal(runId, OPERATOR_SIGNAL, { action: "skip", seq });
+  }
+
+  /**
+   * Resumes a `failed` run where it stopped (completed steps are not executed again), or, for a
+   * rollback waiting on a failed compensation, runs that compensation again.
+   */
   async retry(runId: string): Promise<void> {
     this.assertOpen();
     const record = await this.getRecord(runId);
+    const failedCompensation = failedCompensationOf(record);
+    if (failedCompensation !== undefined) {
+      await this.sendSignal(runId, OPERATOR_SIGNAL, { action: "retry", seq: failedCompensation });
+      return;
+    }
     if (record.status !== RunStatus.Failed) {
       throw new ConflictError(
         "RUN_NOT_FAILED",
@@ -965,6 +1006,14 @@ function terminalError(runId: string, status: RunStatus): ConflictError {
     `run ${runId} is ${status} and takes no more signals, cancels or retries`,
     { status },
   );
+}
+
+/** The seq whose compensation failed and waits for an operator or its next attempt, if any. */
+function failedCompensationOf(record: RunRecord): number | undefined {
+  const waiting = record.waitingOn;
+  if (record.status !== RunStatus.Compensating || !waiting) return undefined;
+  if (waiting.kind !== "operator" && waiting.kind !== "retry") return undefined;
+  return waiting.compensates;
 }
 
 function iso(ms: number): string {

@@ -178,3 +178,5 @@ export function describeOp(kind: string, name: string): string {
 export const RESERVED_SIGNAL_PREFIX = "baton:";
 /** A cancel request travels as this signal, so any node can deliver it durably. */
 export const CANCEL_SIGNAL = `${RESERVED_SIGNAL_PREFIX}cancel`;
+/** An operator's action on a failed compensation (`{action: "retry" | "skip", seq}`). */
+export const OPERATOR_SIGNAL = `${RESERVED_SIGNAL_PREFIX}operator`;

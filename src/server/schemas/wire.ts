@@ -55,7 +55,7 @@ export const StepSchema = documented(
 
 export const WaitingOnSchema = documented(
   z.object({
-    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease"]),
+    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator"]),
     reason: documented(z.string(), "what the run waits on, in words an operator can act on"),
     seq: count.optional(),
     until: documented(
@@ -70,6 +70,10 @@ export const WaitingOnSchema = documented(
     service: z.string().optional(),
     queueDepth: count.optional(),
     workers: count.optional(),
+    compensates: documented(
+      count,
+      "retry and operator waits of a rollback: the seq whose compensation failed",
+    ).optional(),
   }),
   {
     ...EXTENSIBLE,
