@@ -1,6 +1,7 @@
 import { ValidationError } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
 import type { WorkflowContext } from "./context.js";
+import { CompensationFailurePolicy } from "./core/run-core.js";
 import type { RetryPolicy } from "./retry.js";
 
 /** The part of a zod schema the engine uses, so zod stays the user's choice of version. */
@@ -31,15 +32,7 @@ export interface WorkflowOptions<I> {
   deadline?: number;
 }
 
-/** What a rollback does when a compensation fails for good. */
-export const CompensationFailurePolicy = {
-  Terminate: "terminate",
-  Retry: "retry",
-  Skip: "skip",
-  Event: "event",
-} as const;
-export type CompensationFailurePolicy =
-  (typeof CompensationFailurePolicy)[keyof typeof CompensationFailurePolicy];
+export { CompensationFailurePolicy };
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
 

@@ -195,6 +195,13 @@ export class Engine implements ExecutionHost {
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
     const parsed = validateInput(definition, input);
     const now = this.clock.now();
+    const deadlineMs = options.deadline ?? definition.options.deadline;
+    if (deadlineMs !== undefined && (!Number.isFinite(deadlineMs) || deadlineMs <= 0)) {
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `deadline must be a positive duration in ms, got ${String(deadlineMs)}`,
+      );
+    }
     const run = {
       runId,
       workflow: definition.name,
@@ -208,7 +215,8 @@ export class Engine implements ExecutionHost {
         seq: null,
         type: Entry.RunStarted,
         name: null,
-        data: null,
+        // The deadline is fixed when the run starts, so replay and every node agree on it.
+        data: deadlineMs === undefined ? null : JSON.stringify({ deadlineAt: now + deadlineMs }),
         at: now,
       },
     };

@@ -11,7 +11,7 @@ import type {
 import type { Writer } from "./group-commit.js";
 import type { ExecutionHost } from "./host.js";
 import { publishCommitted, publishRunUpdated } from "./run-events.js";
-import type { RunExecution } from "./run-execution.js";
+import type { JournalWriterPort, WriterRunPort } from "./run-port.js";
 import { sameSnapshot, type Snapshot } from "./run-snapshot.js";
 
 /** A write being committed, and what its commit sets off. */
@@ -29,7 +29,7 @@ interface InFlightWrite {
  * the run's row. A run has at most one write in flight, so its writes apply in order. Nothing is
  * written while the run replays; what it appends meanwhile goes out once replay ends.
  */
-export class RunJournalWriter implements Writer {
+export class RunJournalWriter implements Writer, JournalWriterPort {
   // Entries get positions as they are appended; committedLength is durable.
   private length: number;
   private committedLength: number;
@@ -47,7 +47,7 @@ export class RunJournalWriter implements Writer {
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
 
   constructor(
-    private readonly run: RunExecution,
+    private readonly run: WriterRunPort,
     private readonly host: ExecutionHost,
     private readonly record: RunRecord,
     length: number,

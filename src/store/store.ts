@@ -100,7 +100,13 @@ export type StoreNotification =
   | { channel: "tasks"; service: string }
   | { channel: "resync" };
 
-export type TaskStatus = "queued" | "leased" | "completed" | "failed" | "withdrawn";
+/**
+ * `withdrawing`: its run rolls back while a worker holds it; never delivered again, the current
+ * delivery may still reply. `expired`: no reply came within the last lease it could have; its
+ * outcome is unknown.
+ */
+export type TaskStatus =
+  "queued" | "leased" | "completed" | "failed" | "withdrawn" | "withdrawing" | "expired";
 
 export interface NewTask {
   taskKey: string;
