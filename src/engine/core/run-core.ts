@@ -228,10 +228,11 @@ export class RunCore {
           error: { code: "DEADLINE_EXCEEDED", message: "the run's deadline passed" },
         });
       case "phaseMarkerReplayed":
-        if (this.phaseValue !== "settling") return [];
+        if (this.phaseValue !== "settling" || !this.replayingValue) return [];
         this.awaitingMarker = false;
         return this.beginCompensating(false);
       case "replayEnded":
+        if (!this.replayingValue) return [];
         this.replayingValue = false;
         this.awaitingMarker = false;
         return this.phaseValue === "settling" ? this.settleIfDone() : this.resumeWaits();
