@@ -11,6 +11,7 @@ export {
   workflow,
   service,
   isWorkflowDefinition,
+  CompensationFailurePolicy,
   isServiceDefinition,
   indexWorkflows,
   type WorkflowDefinition,

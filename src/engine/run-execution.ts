@@ -175,7 +175,7 @@ export class RunExecution implements RunPort {
   private apply(delivery: QueuedDelivery): void {
     switch (delivery.type) {
       case "marker":
-        this.feed({ type: "phaseMarkerReplayed" });
+        this.feed({ type: "phaseMarker" });
         return;
       case "cancel":
         this.feed({ type: "cancelRequested", reason: delivery.reason });
@@ -333,6 +333,9 @@ export class RunExecution implements RunPort {
         return;
       case "stopWorkflow":
         this.stopWorkflow(new Set(effect.keep));
+        return;
+      case "deliverMarker":
+        this.enqueue({ type: "marker", replay: false });
         return;
       case "startCompensation":
         this.startCompensation(effect.seq);

@@ -34,6 +34,7 @@ const threw: RunInput = {
   error: { code: "OUT_OF_STOCK", message: "no" },
   causeSeq: 3,
 };
+const marker: RunInput = { type: "phaseMarker" };
 const failedComp: RunInput = { type: "compensationFailed", error: boom, now: 1_000, random: 0.5 };
 
 /** A core with two completed compensable calls (seq 1 terminate, seq 2 `policy`). */
@@ -53,12 +54,14 @@ const PHASES = {
   running: () => running(),
   /** Failed while seq 3 was in flight: waits for it before compensating. */
   settling: () => after(running(), { type: "opInFlight", seq: 3 }, threw),
-  compensating: () => after(running(), threw),
-  cancelling: () => after(running(), { type: "cancelRequested", reason: "customer" }),
+  /** Settled: the rollback's start is journaled, its marker on its way to the workflow. */
+  marked: () => after(running(), threw),
+  compensating: () => after(running(), threw, marker),
+  cancelling: () => after(running(), { type: "cancelRequested", reason: "customer" }, marker),
   /** Policy retry: seq 2's compensation failed, its next attempt waits. */
-  retryWait: () => after(running("retry"), threw, failedComp),
+  retryWait: () => after(running("retry"), threw, marker, failedComp),
   /** Policy event: seq 2's compensation failed, an operator is wanted. */
-  operatorWait: () => after(running("event"), threw, failedComp),
+  operatorWait: () => after(running("event"), threw, marker, failedComp),
   parked: () =>
     after(running(), { type: "nonDeterminism", error: { code: "NON_DETERMINISM", message: "x" } }),
   ended: () => after(running(), { type: "workflowReturned", output: 1 }),
@@ -74,7 +77,7 @@ const INPUTS = {
   workflowThrew: threw,
   cancelRequested: { type: "cancelRequested", reason: "operator" },
   deadlinePassed: { type: "deadlinePassed" },
-  phaseMarkerReplayed: { type: "phaseMarkerReplayed" },
+  phaseMarker: { type: "phaseMarker" },
   replayEnded: { type: "replayEnded" },
   nonDeterminism: { type: "nonDeterminism", error: { code: "NON_DETERMINISM", message: "x" } },
   compensationSucceeded: { type: "compensationSucceeded" },
@@ -103,6 +106,8 @@ function short(effect: RunEffect): Short {
       return `finish ${effect.status}${effect.error ? ` ${effect.error.code}` : ""}`;
     case "discardUncommitted":
       return "discard";
+    case "deliverMarker":
+      return "marker";
   }
 }
 
@@ -117,16 +122,16 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     opSettled: [NONE, "running"],
     opSettledUnknown: [NONE, "running"],
     workflowReturned: [["finish completed"], "ended"],
-    workflowThrew: [["stop keep[]", "append run.compensating", "compensate 2#1"], "compensating"],
+    workflowThrew: [["stop keep[]", "append run.compensating", "marker"], "settling"],
     cancelRequested: [
-      ["append run.cancel_requested", "stop keep[]", "append run.cancelling", "compensate 2#1"],
-      "compensating",
+      ["append run.cancel_requested", "stop keep[]", "append run.cancelling", "marker"],
+      "settling",
     ],
     deadlinePassed: [
-      ["append run.deadline_exceeded", "stop keep[]", "append run.compensating", "compensate 2#1"],
-      "compensating",
+      ["append run.deadline_exceeded", "stop keep[]", "append run.compensating", "marker"],
+      "settling",
     ],
-    phaseMarkerReplayed: [NONE, "running"],
+    phaseMarker: [NONE, "running"],
     replayEnded: [NONE, "running"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [NONE, "running"],
@@ -137,15 +142,34 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
   },
   settling: {
     opInFlight: [NONE, "settling"],
-    opIdle: [["append run.compensating", "compensate 2#1"], "compensating"],
-    // Completed while the run settled: compensated first, as the newest.
-    opSettled: [["append run.compensating", "compensate 3#1"], "compensating"],
-    opSettledUnknown: [["append run.compensating", "compensate 2#1"], "compensating"],
+    opIdle: [["append run.compensating", "marker"], "settling"],
+    // Completed while the run settled: compensated too (test "settling, then compensating").
+    opSettled: [["append run.compensating", "marker"], "settling"],
+    opSettledUnknown: [["append run.compensating", "marker"], "settling"],
     workflowReturned: [NONE, "settling"],
     workflowThrew: [NONE, "settling"],
     cancelRequested: [NONE, "settling"],
     deadlinePassed: [NONE, "settling"],
-    phaseMarkerReplayed: [NONE, "settling"],
+    phaseMarker: [NONE, "settling"],
+    replayEnded: [NONE, "settling"],
+    nonDeterminism: [PARK, "parked"],
+    compensationSucceeded: [NONE, "settling"],
+    compensationFailed: [NONE, "settling"],
+    compensationRetryDue: [NONE, "settling"],
+    operatorRetry: [NONE, "settling"],
+    operatorSkip: [NONE, "settling"],
+  },
+  marked: {
+    opInFlight: [NONE, "settling"],
+    opIdle: [NONE, "settling"],
+    opSettled: [NONE, "settling"],
+    opSettledUnknown: [NONE, "settling"],
+    workflowReturned: [NONE, "settling"],
+    workflowThrew: [NONE, "settling"],
+    cancelRequested: [NONE, "settling"],
+    deadlinePassed: [NONE, "settling"],
+    // The workflow reacted to everything before it: the rollback starts, newest first.
+    phaseMarker: [["compensate 2#1"], "compensating"],
     replayEnded: [NONE, "settling"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [NONE, "settling"],
@@ -164,7 +188,7 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     // A compensation is running: the rollback goes on.
     cancelRequested: [NONE, "compensating"],
     deadlinePassed: [NONE, "compensating"],
-    phaseMarkerReplayed: [NONE, "compensating"],
+    phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [["compensate 1#1"], "compensating"],
@@ -185,7 +209,7 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "compensating"],
     cancelRequested: [NONE, "compensating"],
     deadlinePassed: [NONE, "compensating"],
-    phaseMarkerReplayed: [NONE, "compensating"],
+    phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [["compensate 1#1"], "compensating"],
@@ -207,7 +231,7 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     // Waiting on a failed compensation, a cancel is the operator's "stop here".
     cancelRequested: [["finish failed COMPENSATION_FAILED"], "ended"],
     deadlinePassed: [NONE, "compensating"],
-    phaseMarkerReplayed: [NONE, "compensating"],
+    phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [NONE, "compensating"],
@@ -225,7 +249,7 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "compensating"],
     cancelRequested: [["finish failed COMPENSATION_FAILED"], "ended"],
     deadlinePassed: [NONE, "compensating"],
-    phaseMarkerReplayed: [NONE, "compensating"],
+    phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
     compensationSucceeded: [NONE, "compensating"],
@@ -256,7 +280,7 @@ const ROWS = Object.entries(TABLE).flatMap(([phase, byInput]) =>
 );
 
 describe("run core: every input in every phase", () => {
-  it("has a row for each of the 8 phases × 16 inputs", () => {
+  it("has a row for each of the 9 phases × 16 inputs", () => {
     expect(ROWS).toHaveLength(Object.keys(PHASES).length * Object.keys(INPUTS).length);
   });
 
@@ -278,32 +302,32 @@ describe("run core: how a rollback ends", () => {
   it.each([
     {
       name: "failure, all compensated",
-      setup: () => after(running(), threw),
+      setup: () => after(running(), threw, marker),
       end: "finish compensated OUT_OF_STOCK",
     },
     {
       name: "cancel, all compensated",
-      setup: () => after(running(), { type: "cancelRequested", reason: "r" }),
+      setup: () => after(running(), { type: "cancelRequested", reason: "r" }, marker),
       end: "finish cancelled CANCELLED",
     },
     {
       name: "deadline",
-      setup: () => after(running(), { type: "deadlinePassed" }),
+      setup: () => after(running(), { type: "deadlinePassed" }, marker),
       end: "finish compensated DEADLINE_EXCEEDED",
     },
     {
       name: "a skipped compensation",
-      setup: () => after(running("skip"), threw, failedComp),
+      setup: () => after(running("skip"), threw, marker, failedComp),
       end: "finish failed PARTIALLY_COMPENSATED",
     },
     {
       name: "an operator's skip",
-      setup: () => after(running("event"), threw, failedComp, INPUTS.operatorSkip),
+      setup: () => after(running("event"), threw, marker, failedComp, INPUTS.operatorSkip),
       end: "finish failed PARTIALLY_COMPENSATED",
     },
     {
       name: "an unknown outcome without compensateUnknown",
-      setup: () => after(running(), unknownSettled(3), threw),
+      setup: () => after(running(), unknownSettled(3), threw, marker),
       end: "finish failed UNKNOWN_OUTCOME",
     },
   ])("$name → $end", ({ setup, end }) => {
@@ -319,6 +343,7 @@ describe("run core: how a rollback ends", () => {
         "append run.cancel_requested",
         "stop keep[]",
         "append run.cancelling",
+        "marker",
         "finish cancelled CANCELLED",
       ],
     },
@@ -328,23 +353,24 @@ describe("run core: how a rollback ends", () => {
       effects: ["append run.deadline_exceeded", "stop keep[]", "finish failed DEADLINE_EXCEEDED"],
     },
   ])("nothing to compensate, $name → its end", ({ input, effects }) => {
-    expect(new RunCore().handle(input).map(short)).toEqual(effects);
+    const core = new RunCore();
+    expect([input, marker].flatMap((i) => core.handle(i)).map(short)).toEqual(effects);
   });
 
   it("names the skipped compensation and the unknown command in the run's error", () => {
-    const core = after(running("skip"), threw, failedComp);
+    const core = after(running("skip"), threw, marker, failedComp);
     const finish = succeedAll(core).at(-1);
     expect(finish).toMatchObject({
       error: { details: { skipped: [{ seq: 2, name: "svc.op2", error: boom }] } },
     });
-    const unknown = after(running(), unknownSettled(3), threw);
+    const unknown = after(running(), unknownSettled(3), threw, marker);
     expect(succeedAll(unknown).at(-1)).toMatchObject({
       error: { details: { unknown: [{ seq: 3, kind: "call", name: "svc.op3" }] } },
     });
   });
 
   it("backs off a retried compensation, capped", () => {
-    const core = after(running("retry"), threw);
+    const core = after(running("retry"), threw, marker);
     const first = core.handle({ ...failedComp, now: 0, random: 0.5 });
     expect(first.map(short)).toEqual(["append compensation.failed", "arm 2@1000"]);
     core.handle({ type: "compensationRetryDue" });
@@ -384,47 +410,39 @@ describe("run core: replay takes the journal's decisions", () => {
     {
       name: "a failure waits for the journal's phase marker, appends nothing",
       core: () => replaying(NOTHING_RECORDED),
-      inputs: [threw, settled(3), { type: "phaseMarkerReplayed" }] as RunInput[],
+      inputs: [threw, settled(3), { type: "phaseMarker" }] as RunInput[],
       effects: ["stop keep[]", "compensate 3#1"],
     },
     {
       name: "a cancel replayed where it happened appends nothing",
       core: () => replaying(NOTHING_RECORDED),
-      inputs: [
-        { type: "cancelRequested", reason: "r" },
-        { type: "phaseMarkerReplayed" },
-      ] as RunInput[],
+      inputs: [{ type: "cancelRequested", reason: "r" }, { type: "phaseMarker" }] as RunInput[],
       effects: ["stop keep[]", "compensate 2#1"],
     },
     {
       name: "a recorded skip wins over the code's policy",
       core: () => replaying(recorded({ decisions: decision("skip") })),
-      inputs: [threw, { type: "phaseMarkerReplayed" }, failedComp] as RunInput[],
+      inputs: [threw, { type: "phaseMarker" }, failedComp] as RunInput[],
       effects: ["stop keep[]", "compensate 2#1", "compensate 1#1"],
     },
     {
       name: "a recorded retry that was resumed runs the next attempt at once",
       core: () =>
         replaying(recorded({ decisions: decision("retry", 5_000), resumed: new Set(["2:2"]) })),
-      inputs: [threw, { type: "phaseMarkerReplayed" }, failedComp] as RunInput[],
+      inputs: [threw, { type: "phaseMarker" }, failedComp] as RunInput[],
       effects: ["stop keep[]", "compensate 2#1", "compensate 2#2"],
     },
     {
       name: "a recorded retry still waiting re-arms its timer once replay ends",
       core: () => replaying(recorded({ decisions: decision("retry", 5_000) })),
-      inputs: [
-        threw,
-        { type: "phaseMarkerReplayed" },
-        failedComp,
-        { type: "replayEnded" },
-      ] as RunInput[],
+      inputs: [threw, { type: "phaseMarker" }, failedComp, { type: "replayEnded" }] as RunInput[],
       effects: ["stop keep[]", "compensate 2#1", "arm 2@5000"],
     },
     {
       name: "a recorded operator skip goes on with the next compensation",
       core: () =>
         replaying(recorded({ decisions: decision("event"), operatorSkips: new Set([2]) })),
-      inputs: [threw, { type: "phaseMarkerReplayed" }, failedComp] as RunInput[],
+      inputs: [threw, { type: "phaseMarker" }, failedComp] as RunInput[],
       effects: ["stop keep[]", "compensate 2#1", "compensate 1#1"],
     },
     {
@@ -436,16 +454,40 @@ describe("run core: replay takes the journal's decisions", () => {
         { type: "replayEnded" },
         { type: "opIdle", seq: 3 },
       ] as RunInput[],
-      effects: ["stop keep[]", "append run.compensating", "compensate 2#1"],
+      effects: ["stop keep[]", "append run.compensating", "marker"],
     },
     {
       name: "a live phase marker never skips the settling",
       core: () => after(running(), { type: "opInFlight", seq: 3 }, threw),
-      inputs: [{ type: "phaseMarkerReplayed" }] as RunInput[],
+      inputs: [{ type: "phaseMarker" }] as RunInput[],
       effects: [],
     },
   ])("$name", ({ core, inputs, effects }) => {
     const c = core();
     expect(inputs.flatMap((input) => c.handle(input)).map(short)).toEqual(effects);
+  });
+});
+
+describe("run core: settling, then compensating", () => {
+  it("waits for what is in flight, compensates what completed meanwhile first", () => {
+    const core = after(running(), { type: "opInFlight", seq: 3 }, { type: "opInFlight", seq: 4 });
+    const effects = [
+      threw,
+      settled(3),
+      { type: "opSettled", seq: 4, kind: "call", name: "svc.op4", outcome: "withdrawn" },
+      marker,
+      { type: "compensationSucceeded" },
+      { type: "compensationSucceeded" },
+      { type: "compensationSucceeded" },
+    ].flatMap((input) => core.handle(input as RunInput));
+    expect(effects.map(short)).toEqual([
+      "stop keep[3,4]",
+      "append run.compensating",
+      "marker",
+      "compensate 3#1",
+      "compensate 2#1",
+      "compensate 1#1",
+      "finish compensated OUT_OF_STOCK",
+    ]);
   });
 });

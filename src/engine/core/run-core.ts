@@ -99,8 +99,12 @@ export type RunInput =
   | { type: "workflowThrew"; error: ErrorData; causeSeq?: number }
   | { type: "cancelRequested"; reason: string }
   | { type: "deadlinePassed" }
-  /** The journal's phase marker (run.compensating / run.cancelling) was reached on replay. */
-  | { type: "phaseMarkerReplayed" }
+  /**
+   * The rollback's phase marker (run.compensating / run.cancelling) reached the run: on replay
+   * from the journal; live, delivered after the workflow reacted to everything before it, so
+   * that compensations start at the same point both ways.
+   */
+  | { type: "phaseMarker" }
   /** Replay is over: from here on the core decides live. */
   | { type: "replayEnded" }
   | { type: "nonDeterminism"; error: ErrorData }
@@ -118,6 +122,8 @@ export type RunEffect =
    * `keep` (in flight) stay; queued tasks are withdrawn and child runs cancelled by the driver.
    */
   | { type: "stopWorkflow"; keep: readonly number[] }
+  /** Deliver a phase marker in turn, after what is already queued for the workflow. */
+  | { type: "deliverMarker" }
   | { type: "startCompensation"; seq: number; attempt: number }
   | { type: "armCompensationRetry"; seq: number; at: number }
   | { type: "publishCompensationFailed"; seq: number; attempt: number; error: ErrorData }
@@ -227,15 +233,19 @@ export class RunCore {
           kind: "deadline",
           error: { code: "DEADLINE_EXCEEDED", message: "the run's deadline passed" },
         });
-      case "phaseMarkerReplayed":
-        if (this.phaseValue !== "settling" || !this.replayingValue) return [];
+      case "phaseMarker":
+        if (this.phaseValue !== "settling" || !this.awaitingMarker) return [];
         this.awaitingMarker = false;
-        return this.beginCompensating(false);
+        return this.beginCompensating();
       case "replayEnded":
         if (!this.replayingValue) return [];
         this.replayingValue = false;
-        this.awaitingMarker = false;
-        return this.phaseValue === "settling" ? this.settleIfDone() : this.resumeWaits();
+        // Stopped on replay, and the journal has no marker yet: settle and decide live.
+        if (this.phaseValue === "settling") {
+          this.awaitingMarker = false;
+          return this.settleIfDone();
+        }
+        return this.resumeWaits();
       case "nonDeterminism":
         this.phaseValue = "parked";
         return [
@@ -305,38 +315,37 @@ export class RunCore {
     return this.phaseValue === "settling" ? this.settleIfDone() : [];
   }
 
+  /** Live, once nothing is in flight: journal the rollback's start and deliver its marker. */
   private settleIfDone(): RunEffect[] {
     if (this.phaseValue !== "settling" || this.replayingValue || this.awaitingMarker) return [];
     if (this.inFlightSet.size > 0) return [];
-    return this.beginCompensating(true);
-  }
-
-  private beginCompensating(live: boolean): RunEffect[] {
     const stop = this.stopValue!;
     if (this.sagaList.length === 0 && stop.kind !== "cancel") {
       // Nothing to undo: the failure is the end (unknown outcomes aside).
       return this.end(this.outcome());
     }
+    this.awaitingMarker = true;
+    return [
+      stop.kind === "cancel"
+        ? { type: "append", entry: "run.cancelling", data: { reason: stop.reason } }
+        : {
+            type: "append",
+            entry: "run.compensating",
+            data: {
+              error: stop.error,
+              ...(stop.kind === "failure" && stop.causeSeq !== undefined
+                ? { causeSeq: stop.causeSeq }
+                : {}),
+            },
+          },
+      { type: "deliverMarker" },
+    ];
+  }
+
+  private beginCompensating(): RunEffect[] {
     this.phaseValue = "compensating";
     this.cursor = this.sagaList.length;
-    const effects: RunEffect[] = [];
-    if (live) {
-      effects.push(
-        stop.kind === "cancel"
-          ? { type: "append", entry: "run.cancelling", data: { reason: stop.reason } }
-          : {
-              type: "append",
-              entry: "run.compensating",
-              data: {
-                error: stop.error,
-                ...(stop.kind === "failure" && stop.causeSeq !== undefined
-                  ? { causeSeq: stop.causeSeq }
-                  : {}),
-              },
-            },
-      );
-    }
-    return [...effects, ...this.nextCompensation()];
+    return this.nextCompensation();
   }
 
   // ─── Compensating ────────────────────────────────────────────────────────────────────
@@ -370,6 +379,7 @@ export class RunCore {
           data: {
             seq: current.seq,
             attempt: current.attempt,
+            name: compensable.name,
             decision,
             error: input.error,
             ...data,
