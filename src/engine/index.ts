@@ -5,8 +5,8 @@ export {
   type EngineOptions,
   type StartOptions,
   type StartedRun,
-  type ListQuery,
 } from "./engine.js";
+export type { ListQuery } from "./run-reads.js";
 export {
   workflow,
   service,
