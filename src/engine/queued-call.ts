@@ -12,6 +12,10 @@ export interface QueuedCall {
   input: unknown;
   transport: QueueTransport;
   policy: ResolvedRetryPolicy;
+  /** Bound of one delivery, from a worker's claim to its reply (ms). */
+  timeoutMs?: number;
+  /** How long the command may wait queued before a worker claims it (ms). */
+  queueTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +43,9 @@ export function startQueuedCall(run: RunExecution, op: Op, call: QueuedCall): vo
       seq: op.seq,
       traceparent: traceparentFor(run.runId, op.seq),
       leaseMs: call.transport.leaseMs,
+      maxAttempts: call.policy.maxAttempts,
+      timeoutMs: call.timeoutMs ?? null,
+      queueTimeoutMs: call.queueTimeoutMs ?? null,
       visibleAt: now,
       createdAt: now,
     });
@@ -75,7 +82,10 @@ export function onTaskUpdate(run: RunExecution, op: Op, task: TaskRecord): void 
     run.requeueTask(op, task.taskKey, run.hostRef.clock.now());
     return;
   }
-  if (task.status !== "failed") return;
+  // expired: a delivery ran out of lease or time with no reply, and none may follow — the
+  // outcome is unknown, so it is never retried. A QUEUE_TIMEOUT failure (never delivered)
+  // goes through the retry decision below like any retryable failure.
+  if (task.status !== "failed" && task.status !== "expired") return;
   const errorData: ErrorData = task.error ?? {
     code: "STEP_FAILED",
     message: "the worker reported a failure",
@@ -87,7 +97,12 @@ export function onTaskUpdate(run: RunExecution, op: Op, task: TaskRecord): void 
   run.recordCall(call.service, false, task.updatedAt - task.createdAt);
   const failed = (op.failedSinceRetry ?? 0) + 1;
   op.failedSinceRetry = failed;
-  if (isRetryable(error, call.policy) && failed < call.policy.maxAttempts && !run.stopping) {
+  if (
+    task.status === "failed" &&
+    isRetryable(error, call.policy) &&
+    failed < call.policy.maxAttempts &&
+    !run.stopping
+  ) {
     const retryAt = run.hostRef.clock.now() + backoffMs(call.policy, failed, Math.random());
     run.appendOp(op, "attempt_failed", { attempt: task.attempt, error: errorData, retryAt });
     run.requeueTask(op, task.taskKey, retryAt);

@@ -95,7 +95,15 @@ export class RunContext implements WorkflowContext {
         op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
       const policy = resolveRetry(this.run.definitionOptions.retry, options.retry);
       this.run.schedule(op, () =>
-        startQueuedCall(this.run, op, { service: serviceName, command, input, transport, policy }),
+        startQueuedCall(this.run, op, {
+          service: serviceName,
+          command,
+          input,
+          transport,
+          policy,
+          ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+          ...(options.queueTimeout !== undefined ? { queueTimeoutMs: options.queueTimeout } : {}),
+        }),
       );
       return promise as Promise<T>;
     }

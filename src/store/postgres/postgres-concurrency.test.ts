@@ -21,6 +21,9 @@ function newTask(seq: number): NewTask {
     seq,
     traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     leaseMs: LEASE_MS,
+    maxAttempts: 3,
+    timeoutMs: null,
+    queueTimeoutMs: null,
     visibleAt: T0 + (seq % 7),
     createdAt: T0,
   };

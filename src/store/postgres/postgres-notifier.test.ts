@@ -63,6 +63,9 @@ describePostgres("PostgreSQL notifications", () => {
       seq: 1,
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       leaseMs: 1_000,
+      maxAttempts: 3,
+      timeoutMs: null,
+      queueTimeoutMs: null,
       visibleAt: T0,
       createdAt: T0,
     };
