@@ -632,6 +632,7 @@ export class Engine implements ExecutionHost {
     if (this.closed) return;
     this.closed = true;
     this.scheduler.stop();
+    await this.tasks.close();
     await this.cluster?.leave();
     const deadline = Date.now() + this.closeTimeoutMs;
     while (
