@@ -43,9 +43,9 @@ export function startQueuedCall(run: RunExecution, op: Op, call: QueuedCall): vo
       seq: op.seq,
       traceparent: traceparentFor(run.runId, op.seq),
       leaseMs: call.transport.leaseMs,
-      maxAttempts: call.policy.maxAttempts,
-      timeoutMs: call.timeoutMs ?? null,
-      queueTimeoutMs: call.queueTimeoutMs ?? null,
+      maxAttempts: deliveryLimit(call.policy.maxAttempts),
+      timeoutMs: boundMs(call.timeoutMs),
+      queueTimeoutMs: boundMs(call.queueTimeoutMs),
       visibleAt: now,
       createdAt: now,
     });
@@ -116,4 +116,14 @@ export function onTaskUpdate(run: RunExecution, op: Op, task: TaskRecord): void 
     return;
   }
   run.complete(op, "failed", { error: errorData, attempts: task.attempt });
+}
+
+/** The store keeps whole numbers: "retry forever" (Infinity, NaN) is the largest it holds. */
+function deliveryLimit(maxAttempts: number): number {
+  return Number.isFinite(maxAttempts) ? Math.max(1, Math.floor(maxAttempts)) : 2_147_483_647;
+}
+
+/** A bound in whole ms (never shorter than asked); none for undefined or a non-finite value. */
+function boundMs(ms: number | undefined): number | null {
+  return ms !== undefined && Number.isFinite(ms) ? Math.max(0, Math.ceil(ms)) : null;
 }
