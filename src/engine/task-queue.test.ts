@@ -59,8 +59,10 @@ describe("TaskQueue expiry sweeper", () => {
       ]),
     );
     const handed: string[] = [];
-    open(store, clock, (task) => handed.push(task.taskKey));
-    // The look at construction arms the timer for the first expiry.
+    const queue = open(store, clock, (task) => handed.push(task.taskKey));
+    expect(store.nextTaskExpiry).not.toHaveBeenCalled();
+    // Once the engine recovered its runs, it asks for a look: the timer is armed for the first.
+    queue.noteExpiry();
     await waitFor(() => clock.pendingTimers() === 1);
     clock.advance(99);
     expect(store.expireTasks).not.toHaveBeenCalled();
@@ -79,8 +81,6 @@ describe("TaskQueue expiry sweeper", () => {
     const store = expiringStore(due);
     const handed: string[] = [];
     const queue = open(store, clock, (task) => handed.push(task.taskKey));
-    await waitFor(() => vi.mocked(store.nextTaskExpiry).mock.calls.length === 1);
-    expect(clock.pendingTimers()).toBe(0);
     due.set("r-1:1", T0 + 50);
     queue.noteExpiry(T0 + 50);
     queue.noteExpiry(T0 + 500);
@@ -107,7 +107,7 @@ describe("TaskQueue expiry sweeper", () => {
       expireTasks: healthy.expireTasks,
     };
     const handed: string[] = [];
-    open(store, clock, (task) => handed.push(task.taskKey), logger);
+    open(store, clock, (task) => handed.push(task.taskKey), logger).noteExpiry();
     await waitFor(() => warn.mock.calls.length === 1);
     expect(warn.mock.calls[0]![1]).toContain("task expiry sweep failed");
     failing = false;
@@ -116,10 +116,28 @@ describe("TaskQueue expiry sweeper", () => {
     await waitFor(() => handed.length === 1);
   });
 
+  it("runs a safety sweep on its own, for expiries no hint announced", async () => {
+    const clock = new ManualClock(T0);
+    const store = expiringStore(new Map([["r-1:1", T0]]));
+    const handed: string[] = [];
+    const queue = new TaskQueue(
+      store as Store,
+      clock,
+      new ServiceStats(),
+      () => true,
+      (task) => handed.push(task.taskKey),
+      Infinity,
+      { safetySweepMs: 20 },
+    );
+    queues.push(queue);
+    await waitFor(() => handed.length === 1);
+  });
+
   it("stops on close: no timer left, the store no longer asked", async () => {
     const clock = new ManualClock(T0);
     const store = expiringStore(new Map([["r-1:1", T0 + 100]]));
     const queue = open(store, clock, () => undefined);
+    queue.noteExpiry();
     await waitFor(() => clock.pendingTimers() === 1);
     await queue.close();
     expect(clock.pendingTimers()).toBe(0);

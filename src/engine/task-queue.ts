@@ -69,8 +69,9 @@ export class TaskQueue {
     private readonly options: TaskQueueOptions = {},
   ) {
     this.logger = options.logger;
-    // Tasks may have come due while no process watched (a restart): look once now.
-    this.noteExpiry();
+    // Not a look at once: expiries handed over before the engine recovered its runs would race
+    // that recovery. Those due while no process watched are the engine's to ask for (noteExpiry()
+    // once recovered) or the safety sweep's.
     this.armSafetySweep();
   }
 
