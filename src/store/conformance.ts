@@ -1190,6 +1190,29 @@ export function storeConformance(
         ).toEqual([]);
       });
 
+      it("never requeues a task a worker holds", async () => {
+        await enqueue("r-1", newTask("r-1:1"), newTask("r-1:2", { seq: 2 }));
+        const held = await claimOne("w-1", T0);
+        const withdrawing = await claimOne("w-1", T0);
+        await commitOne(await appendOp("r-1", { withdrawTasks: [withdrawing.taskKey] }));
+        await commitOne(
+          await appendOp("r-1", {
+            requeueTasks: [
+              { taskKey: held.taskKey, visibleAt: T0 + 1 },
+              { taskKey: withdrawing.taskKey, visibleAt: T0 + 1 },
+            ],
+          }),
+        );
+        expect(await getTask(held.taskKey)).toMatchObject({
+          status: "leased",
+          deliveryId: held.deliveryId,
+        });
+        expect(await getTask(withdrawing.taskKey)).toMatchObject({
+          status: "withdrawing",
+          deliveryId: withdrawing.deliveryId,
+        });
+      });
+
       it("gives the earliest time a task of a service becomes deliverable", async () => {
         expect(await store.nextVisibleAt("payments")).toBeUndefined();
         await enqueue(

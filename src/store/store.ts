@@ -286,7 +286,8 @@ export type WriteOp =
       enqueueTasks?: NewTask[];
       /**
        * Tasks to deliver again (a retry after a failure), not before `visibleAt`; attempts keep
-       * counting and the queue deadline starts again from `visibleAt`.
+       * counting and the queue deadline starts again from `visibleAt`. A task a worker holds
+       * (leased or withdrawing) is left alone.
        */
       requeueTasks?: Array<{ taskKey: string; visibleAt: number }>;
       /**

@@ -207,12 +207,13 @@ WITH appended AS (
   RETURNING service
 ), requeued AS (
   -- attempt and delivery_tokens stay: attempts count every delivery, and an earlier delivery's
-  -- late reply is still told apart (lost) from a guessed one (not found).
+  -- late reply is still told apart (lost) from a guessed one (not found). A delivery a worker
+  -- holds is never cut off: its reply (or its expiry) comes first.
   UPDATE tasks k SET status = 'queued', visible_at = q.visible_at, queue_expires_at = q.visible_at + k.queue_timeout_ms,
     delivery_id = NULL, worker_id = NULL,
     lease_expires_at = NULL, output = NULL, error = NULL, retryable = NULL, updated_at = q.visible_at
   FROM ${REQUEUES.sql}
-  WHERE k.task_key = q.task_key AND ${applies("q")}
+  WHERE k.task_key = q.task_key AND k.status NOT IN ('leased', 'withdrawing') AND ${applies("q")}
   RETURNING k.service
 ), withdrawn AS (
   -- A queued task is never delivered; a leased one is never delivered again, but its worker may

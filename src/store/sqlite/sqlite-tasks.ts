@@ -53,11 +53,13 @@ export class SqliteTasks {
 
   requeue(taskKey: string, visibleAt: number): void {
     // attempt and delivery_tokens stay: attempts count every delivery, and an earlier delivery's
-    // late reply is still told apart (lost) from a guessed one (not found).
+    // late reply is still told apart (lost) from a guessed one (not found). A delivery a worker
+    // holds is never cut off: its reply (or its expiry) comes first.
     this.prepare(
       `UPDATE tasks SET status = 'queued', visible_at = ?, queue_expires_at = ? + queue_timeout_ms,
          delivery_id = NULL, worker_id = NULL, lease_expires_at = NULL,
-         output = NULL, error = NULL, retryable = NULL, updated_at = ? WHERE task_key = ?`,
+         output = NULL, error = NULL, retryable = NULL, updated_at = ?
+       WHERE task_key = ? AND status NOT IN ('leased', 'withdrawing')`,
     ).run(visibleAt, visibleAt, visibleAt, taskKey);
   }
 
