@@ -282,6 +282,10 @@ describe("durable queue bounds", () => {
       error: { code: "LEASE_EXPIRED" },
     });
     expect(run.error?.message).toContain("no reply within its lease");
+    // A taskId is not guessable: the right task and attempt with another token names nothing.
+    const last = deliveries[2]!.taskId;
+    const forged = last.slice(0, -1) + (last.endsWith("0") ? "1" : "0");
+    await expect(engine.heartbeatTask(forged)).rejects.toMatchObject({ code: "TASK_NOT_FOUND" });
     // The last delivery's reply comes too late: its outcome was already settled as unknown.
     await expect(engine.completeTask(deliveries[2]!.taskId, {})).rejects.toMatchObject({
       code: "LEASE_LOST",
