@@ -204,7 +204,7 @@ describe("durable queue leases", () => {
   });
 });
 
-describe("durable queue bounds", () => {
+describe.each(EXECUTION_MODES)("durable queue bounds ($name)", ({ replayAfterEveryOp }) => {
   const fixture = batonFixture();
   afterEach(() => fixture.cleanup());
 
@@ -258,6 +258,7 @@ describe("durable queue bounds", () => {
       db: fixture.db(),
       workflows: [neverAnswered],
       services: [stock, mute],
+      replayAfterEveryOp,
     });
     const engine = baton.engine;
     await baton.start(neverAnswered, {}, { runId: "na-1" });
@@ -297,6 +298,7 @@ describe("durable queue bounds", () => {
       db: fixture.db(),
       workflows: [neverClaimed],
       services: [stock, unstaffed],
+      replayAfterEveryOp,
     });
     await baton.start(neverClaimed, {}, { runId: "nc-1" });
     await serveStock(baton.engine);
