@@ -18,12 +18,7 @@ import {
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
-import type {
-  RunRecord,
-  SignalRecord,
-  Store,
-  TaskRecord,
-} from "../store/index.js";
+import type { RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -157,6 +152,8 @@ export class Engine implements ExecutionHost {
       (service) => this.transports.get(service)?.kind === "queue",
       (task) => void this.runs.withExecution(task.runId, (run) => run.onTaskSettled(task)),
       options.cluster && !this.store.subscribe ? UNNOTIFIED_POLL_RECHECK_MS : Infinity,
+      // One node hears of every expiry it must by its hints; several nodes also sweep now and then.
+      { logger: this.logger, safetySweepMs: options.cluster ? 5_000 : Infinity },
     );
     this.scheduler = new WakeScheduler(
       this.clock,
@@ -198,6 +195,8 @@ export class Engine implements ExecutionHost {
     if (runIds.length) this.logger.info({ runs: runIds.length }, "resuming unfinished runs");
     await Promise.all(runIds.map((runId) => this.runs.activate(runId)));
     this.scheduler.note((await this.store.nextWakeAt(this.cluster?.nodeId)) ?? null);
+    // Leases and queue deadlines that ran out while no process watched.
+    this.tasks.noteExpiry();
   }
 
   // ─── Commands ────────────────────────────────────────────────────────────────────────
@@ -532,6 +531,7 @@ export class Engine implements ExecutionHost {
     if (this.closed) return;
     this.closed = true;
     this.scheduler.stop();
+    await this.tasks.close();
     await this.cluster?.leave();
     // Wall time on purpose: shutting down is about this process, not about runs' time.
     const deadline = Date.now() + this.closeTimeoutMs;
@@ -576,6 +576,11 @@ export class Engine implements ExecutionHost {
 
   onTasksQueued(services: string[]): void {
     this.tasks.notify(services);
+  }
+
+  onTasksWithdrawn(): void {
+    // A task a worker holds expires at its lease's end if no reply comes: look then.
+    this.tasks.noteExpiry();
   }
 
   recordCall(service: string, ok: boolean, latencyMs: number): void {

@@ -39,6 +39,9 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
       seq: op.seq,
       traceparent: traceparentFor(run.runId, op.seq),
       leaseMs: call.transport.leaseMs,
+      maxAttempts: deliveryLimit(call.policy.maxAttempts),
+      timeoutMs: boundMs(call.timeoutMs),
+      queueTimeoutMs: boundMs(call.queueTimeoutMs),
       visibleAt: now,
       createdAt: now,
     });
@@ -46,7 +49,8 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
   }
   // Resumed: the worker may have replied while this run was away.
   lookAtTask(run, op, (task) => {
-    if (op.recorded?.voided && task.status === "failed") {
+    // A retried run asks again for the command whose failure (or lost reply) ended it.
+    if (op.recorded?.voided && (task.status === "failed" || task.status === "expired")) {
       run.requeueTask(op, key, run.hostRef.clock.now());
       return;
     }
@@ -164,4 +168,14 @@ export function onTaskUpdate(run: RunPort, op: Op, task: TaskRecord): void {
     return;
   }
   run.complete(op, "failed", { error: errorData, attempts: task.attempt });
+}
+
+/** The store keeps whole numbers: "retry forever" (Infinity, NaN) is the largest it holds. */
+function deliveryLimit(maxAttempts: number): number {
+  return Number.isFinite(maxAttempts) ? Math.max(1, Math.floor(maxAttempts)) : 2_147_483_647;
+}
+
+/** A bound in whole ms (never shorter than asked); none for undefined or a non-finite value. */
+function boundMs(ms: number | undefined): number | null {
+  return ms !== undefined && Number.isFinite(ms) ? Math.max(0, Math.ceil(ms)) : null;
 }

@@ -21,6 +21,7 @@ interface InFlightWrite {
   terminal: boolean;
   snapshot: Snapshot;
   queuedServices: string[];
+  withdrew: boolean;
 }
 
 /**
@@ -198,6 +199,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       terminal: terminal !== undefined,
       snapshot,
       queuedServices,
+      withdrew: withdrawals.length > 0,
     };
     return {
       type: "appendRun",
@@ -259,6 +261,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       written.entries,
     );
     if (written.queuedServices.length) this.host.onTasksQueued(written.queuedServices);
+    if (written.withdrew) this.host.onTasksWithdrawn();
     if (written.children.length) this.host.onChildrenCreated(run, written.children);
     if (written.terminal) {
       run.halt();

@@ -200,7 +200,10 @@ export class RunReads {
           name,
           transport: transport.kind,
           queueDepth: transport.kind === "queue" ? count(name, "queued") : 0,
-          inFlight: transport.kind === "queue" ? count(name, "leased") : this.stats.inFlight(name),
+          inFlight:
+            transport.kind === "queue"
+              ? count(name, "leased") + count(name, "withdrawing")
+              : this.stats.inFlight(name),
           workers: transport.kind === "queue" ? this.stats.workerCount(name, now) : 0,
           ...summary,
         };
