@@ -15,6 +15,7 @@ import {
   type HistoryEvent,
   type Logger,
   type Run,
+  type WaitingOn,
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
@@ -350,7 +351,7 @@ export class Engine implements ExecutionHost {
     }
     const record = await this.getRecord(runId);
     if (isTerminal(record.status)) throw terminalError(runId, record.status);
-    if (failedCompensationOf(record) !== seq) {
+    if (this.failedCompensationOf(record) !== seq) {
       throw new ConflictError(
         "NO_FAILED_COMPENSATION",
         `run ${runId} has no failed compensation of seq ${seq} waiting for an operator` +
@@ -370,7 +371,7 @@ export class Engine implements ExecutionHost {
   async retry(runId: string): Promise<void> {
     this.assertOpen();
     const record = await this.getRecord(runId);
-    const failedCompensation = failedCompensationOf(record);
+    const failedCompensation = this.failedCompensationOf(record);
     if (failedCompensation !== undefined) {
       await this.sendSignal(runId, OPERATOR_SIGNAL, { action: "retry", seq: failedCompensation });
       return;
@@ -678,6 +679,19 @@ export class Engine implements ExecutionHost {
     return this.cluster ? this.cluster.holdsLease() : true;
   }
 
+  /**
+   * What the run waits on, from the run in memory when it is here (its row lags one commit behind
+   * what a read already shows), else from its row.
+   */
+  private failedCompensationOf(record: RunRecord): number | undefined {
+    const live = this.runs.get(record.runId);
+    if (live && !live.replaying && !live.terminal) {
+      const now = live.snapshot();
+      return failedCompensationIn(now.status, now.waitingOn);
+    }
+    return failedCompensationIn(record.status, record.waitingOn);
+  }
+
   private getRecord(runId: string): Promise<RunRecord> {
     return this.reads.getRecord(runId);
   }
@@ -708,9 +722,11 @@ function terminalError(runId: string, status: RunStatus): ConflictError {
 }
 
 /** The seq whose compensation failed and waits for an operator or its next attempt, if any. */
-function failedCompensationOf(record: RunRecord): number | undefined {
-  const waiting = record.waitingOn;
-  if (record.status !== RunStatus.Compensating || !waiting) return undefined;
+function failedCompensationIn(
+  status: RunStatus,
+  waiting: WaitingOn | null | undefined,
+): number | undefined {
+  if (status !== RunStatus.Compensating || !waiting) return undefined;
   if (waiting.kind !== "operator" && waiting.kind !== "retry") return undefined;
   return waiting.compensates;
 }
