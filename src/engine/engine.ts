@@ -29,6 +29,7 @@ import {
   Entry,
   OPERATOR_SIGNAL,
   RESERVED_SIGNAL_PREFIX,
+  WAKE_SIGNAL,
   ReplayIndex,
 } from "./journal.js";
 import { ClusterInbox } from "./cluster-inbox.js";
@@ -425,6 +426,12 @@ export class Engine implements ExecutionHost {
       status: RunStatus.Running,
       at: iso(now),
     });
+    if (this.cluster && record.owner && record.owner !== this.nodeId) {
+      // The run's node may be alive and hold it: a durable nudge through the runs' inbox (a
+      // reserved signal, which wakes the run and notifies every node) reaches it at once.
+      await this.sendSignal(runId, WAKE_SIGNAL, null);
+      return;
+    }
     await this.runs.activate(runId);
   }
 

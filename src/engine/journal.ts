@@ -221,3 +221,5 @@ export const RESERVED_SIGNAL_PREFIX = "baton:";
 export const CANCEL_SIGNAL = `${RESERVED_SIGNAL_PREFIX}cancel`;
 /** An operator's action on a failed compensation (`{action: "retry" | "skip", seq}`). */
 export const OPERATOR_SIGNAL = `${RESERVED_SIGNAL_PREFIX}operator`;
+/** Wakes a run on whichever node holds it (a retry sent through another node); carries nothing. */
+export const WAKE_SIGNAL = `${RESERVED_SIGNAL_PREFIX}wake`;

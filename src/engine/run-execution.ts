@@ -26,7 +26,7 @@ import type { ExecutionHost } from "./host.js";
 import {
   CANCEL_SIGNAL,
   Entry,
-  OPERATOR_SIGNAL,
+  RESERVED_SIGNAL_PREFIX,
   ReplayIndex,
   describeOp,
   opEntryType,
@@ -860,7 +860,7 @@ export class RunExecution implements RunPort {
 }
 
 function isReserved(signal: SignalRecord): boolean {
-  return signal.name === CANCEL_SIGNAL || signal.name === OPERATOR_SIGNAL;
+  return signal.name.startsWith(RESERVED_SIGNAL_PREFIX);
 }
 
 /**
