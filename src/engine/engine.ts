@@ -454,6 +454,7 @@ export class Engine implements ExecutionHost {
     if (timeoutMs === undefined) {
       await this.endWaiters.waitForEnd(runId);
     } else {
+      // Wall time on purpose: how long this caller waits (an HTTP `?wait=`), not the run's time.
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.endWaiters.waitForEnd(runId),

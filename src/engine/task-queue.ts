@@ -107,6 +107,7 @@ export class TaskQueue {
         `waitSeconds must be from 0 to ${MAX_WAIT_MS / 1000}`,
       );
     }
+    // Wall time on purpose: how long this worker's request is held open, not the runs' time.
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = this.clock.now();
