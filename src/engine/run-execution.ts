@@ -209,42 +209,40 @@ export class RunExecution implements RunPort {
     if (
       op.compensates === undefined &&
       (op.kind === "step" || op.kind === "call" || op.kind === "child")
-    ) {
-      const outcome = !failed
-        ? "completed"
-        : data.unknown
-          ? "unknown"
-          : data.withdrawn
-            ? "withdrawn"
-            : "failed";
-      const compensates =
-        op.compensate !== undefined &&
-        (outcome === "completed" || (outcome === "unknown" && op.compensateUnknown));
-      if (compensates) this.compensable.set(op.seq, op);
-      this.feed({
-        type: "opSettled",
-        seq: op.seq,
-        kind: op.kind,
-        name: op.name,
-        outcome,
-        ...(compensates
-          ? {
-              compensation: {
-                output: outcome === "completed" ? data.output : undefined,
-                policy:
-                  op.onCompensationFailure ??
-                  this.definition.options.onCompensationFailure ??
-                  "terminate",
-              },
-            }
-          : {}),
-        ...(outcome === "unknown" && op.compensate !== undefined && !compensates
-          ? { unknownWithoutCompensation: true }
-          : {}),
-      });
-    }
+    )
+      this.feed(this.settledInput(op, failed, data));
     if (failed) op.reject(this.errors.create(op, data.error));
     else op.resolve(data.output);
+  }
+
+  /** What the core learns when a step, call or child settles: its outcome and its compensation. */
+  private settledInput(op: Op, failed: boolean, data: OpEntryData): RunInput {
+    const outcome = !failed
+      ? "completed"
+      : data.unknown
+        ? "unknown"
+        : data.withdrawn
+          ? "withdrawn"
+          : "failed";
+    const input: Extract<RunInput, { type: "opSettled" }> = {
+      type: "opSettled",
+      seq: op.seq,
+      kind: op.kind,
+      name: op.name,
+      outcome,
+    };
+    if (op.compensate === undefined) return input;
+    if (outcome === "completed" || (outcome === "unknown" && op.compensateUnknown)) {
+      this.compensable.set(op.seq, op);
+      input.compensation = {
+        output: outcome === "completed" ? data.output : undefined,
+        policy:
+          op.onCompensationFailure ?? this.definition.options.onCompensationFailure ?? "terminate",
+      };
+    } else if (outcome === "unknown") {
+      input.unknownWithoutCompensation = true;
+    }
+    return input;
   }
 
   private onWorkflowReturned(output: unknown): void {
@@ -758,7 +756,7 @@ export class RunExecution implements RunPort {
   /** What the run's row should say now. */
   snapshot(): Snapshot {
     if (this.terminal) return { status: this.terminal.status, wakeAt: null, waitingOn: null };
-    const current = this.core.state.current;
+    const current = this.core.current;
     const rollingBack = this.core.phase !== "running";
     if (rollingBack && current && current.state !== "running") {
       const op = this.compensable.get(current.seq);

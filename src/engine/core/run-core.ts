@@ -161,6 +161,9 @@ export function compensationRetryDelay(attempt: number, random: number): number 
 
 const key = (seq: number, attempt: number): string => `${seq}:${attempt}`;
 
+/** Most inputs change nothing outside the core: one shared answer, no garbage on the hot path. */
+const NO_EFFECTS: readonly RunEffect[] = Object.freeze([]);
+
 export class RunCore {
   private phaseValue: Phase = "running";
   private replayingValue: boolean;
@@ -199,20 +202,25 @@ export class RunCore {
     return this.phaseValue;
   }
 
+  /** The compensation being run or waited on (read on every snapshot: no copy). */
+  get current(): Readonly<CompensationProgress> | undefined {
+    return this.currentValue;
+  }
+
   /** The workflow must start no new command: it is stopping, rolling back, or over. */
   get isStopping(): boolean {
     return this.phaseValue !== "running" || this.stopValue !== undefined;
   }
 
-  handle(input: RunInput): RunEffect[] {
-    if (this.phaseValue === "ended" || this.phaseValue === "parked") return [];
+  handle(input: RunInput): readonly RunEffect[] {
+    if (this.phaseValue === "ended" || this.phaseValue === "parked") return NO_EFFECTS;
     switch (input.type) {
       case "opInFlight":
         this.inFlightSet.add(input.seq);
-        return [];
+        return NO_EFFECTS;
       case "opIdle":
         this.inFlightSet.delete(input.seq);
-        return this.settleIfDone();
+        return this.phaseValue === "settling" ? this.settleIfDone() : NO_EFFECTS;
       case "opSettled":
         return this.onOpSettled(input);
       case "workflowReturned":
@@ -294,7 +302,7 @@ export class RunCore {
     return [...effects, ...this.settleIfDone()];
   }
 
-  private onOpSettled(input: Extract<RunInput, { type: "opSettled" }>): RunEffect[] {
+  private onOpSettled(input: Extract<RunInput, { type: "opSettled" }>): readonly RunEffect[] {
     this.inFlightSet.delete(input.seq);
     // Compensable results count until the rollback starts: a command that completes while the
     // run settles is compensated like any other.
@@ -312,7 +320,7 @@ export class RunCore {
         this.unknownList.push({ seq: input.seq, kind: input.kind, name: input.name });
       }
     }
-    return this.phaseValue === "settling" ? this.settleIfDone() : [];
+    return this.phaseValue === "settling" ? this.settleIfDone() : NO_EFFECTS;
   }
 
   /** Live, once nothing is in flight: journal the rollback's start and deliver its marker. */
