@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatonClientError, type Task } from "../../src/client/index.js";
 import { OrderStack, anOrder } from "../demo/harness/order-stack.js";
-import { ProcessGroup } from "../demo/harness/processes.js";
+import { ProcessGroup, eventually } from "../demo/harness/processes.js";
 import { ROLLBACK_WORKFLOWS, journalOf, waitForEnd, waitForRun } from "./support/e2e.js";
 
 /**
@@ -63,6 +63,47 @@ describe("rolling back while a worker holds a command (CONTRACT §9)", () => {
     // Withdrawn means never delivered: a worker that comes now finds nothing of it.
     const tasks = await stack.client.pollTasks("payments", { workerId: "w-late", waitSeconds: 0 });
     expect(tasks).toEqual([]);
+  });
+
+  it("a deadline passing while a worker holds the charge awaits its answer, then refunds it", async () => {
+    await stack.client.startRun("e2eConserve", anOrder("held-1"), {
+      runId: "held-1",
+      deadline: 300,
+    });
+    const charge = await takeTask("w-slow");
+    expect(charge).toMatchObject({ command: "charge", runId: "held-1" });
+    // A live worker keeps its lease while it works.
+    const heartbeats = setInterval(() => {
+      stack.client.heartbeatTask(charge.taskId).catch(() => undefined);
+    }, 200);
+    try {
+      await eventually("the deadline to pass", async () =>
+        (await stack.client.history("held-1")).some((e) => e.type === "run.deadline_exceeded"),
+      );
+      const waiting = await stack.client.getRun("held-1");
+      expect(waiting.status, JSON.stringify(waiting)).not.toMatch(/completed|compensated|failed/);
+      await stack.client.completeTask(charge.taskId, {
+        paymentId: "pay-held-1",
+        amount: 78,
+        orderId: "held-1",
+      });
+    } finally {
+      clearInterval(heartbeats);
+    }
+    // The charge completed while the run settled: it is refunded like any other.
+    const refund = await takeTask("w-slow");
+    expect(refund).toMatchObject({
+      command: "refund",
+      input: { orderId: "held-1", paymentId: "pay-held-1" },
+    });
+    await stack.client.completeTask(refund.taskId, {
+      orderId: "held-1",
+      refunded: "pay-held-1",
+      amount: 78,
+    });
+    const run = await waitForEnd(stack.client, "held-1");
+    expect(run).toMatchObject({ status: "compensated", error: { code: "DEADLINE_EXCEEDED" } });
+    expect(inventoryEffectsOf("held-1")).toEqual(["reserve done", "release done"]);
   });
 
   it("a cancel awaits the charge a silent worker holds; when the lease runs out it refunds blindly (compensateUnknown), and the late reply gets 409", async () => {
