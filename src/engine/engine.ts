@@ -15,6 +15,7 @@ import {
   type HistoryEvent,
   type Logger,
   type Run,
+  type TimerHandle,
   type WaitingOn,
   type ServiceInfo,
   type Task,
@@ -70,6 +71,8 @@ export interface StartOptions {
 /** A run as `start` returns it: `created` is false when the run id already existed. */
 export type StartedRun = Run & { created: boolean };
 
+/** How often a node looks for its unfinished runs that are not in memory. */
+const RESCAN_MS = 15_000;
 /** A run dropped after a failed write is resumed from the store after this long. */
 const LOST_RUN_RESUME_MS = 1_000;
 /** Several nodes, no notifications from the database: how often a long poll looks again. */
@@ -101,6 +104,7 @@ export class Engine implements ExecutionHost {
   /** The node that owns the runs this engine executes ("local" on a single node). */
   readonly nodeId: string;
   private closed = false;
+  private rescanTimer: TimerHandle | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -199,6 +203,33 @@ export class Engine implements ExecutionHost {
     this.scheduler.note((await this.store.nextWakeAt(this.cluster?.nodeId)) ?? null);
     // Leases and queue deadlines that ran out while no process watched.
     this.tasks.noteExpiry();
+    this.scheduleRescan();
+  }
+
+  /**
+   * Now and then, look for this node's unfinished runs that are not in memory — a load that
+   * failed for good, a wake-up lost with a database outage — and resume them.
+   */
+  private scheduleRescan(): void {
+    if (this.closed) return;
+    this.rescanTimer = this.clock.setTimer(RESCAN_MS, () => {
+      const found = this.cluster
+        ? this.cluster.findOwnAndOrphaned()
+        : this.store.findRunsToResume(this.clock.now());
+      found
+        .then((runIds) => {
+          let resumed = 0;
+          for (const runId of runIds) {
+            if (this.runs.isPresent(runId)) continue;
+            resumed++;
+            void this.runs.activate(runId);
+          }
+          if (resumed)
+            this.logger.warn({ runs: resumed }, "resuming runs found unfinished and not in memory");
+        })
+        .catch((e: unknown) => this.logger.warn({ err: e }, "could not look for unfinished runs"))
+        .finally(() => this.scheduleRescan());
+    });
   }
 
   // ─── Commands ────────────────────────────────────────────────────────────────────────
@@ -253,6 +284,10 @@ export class Engine implements ExecutionHost {
           },
         );
       }
+      // Created before, but never launched or lost since (a commit whose answer was lost, a node
+      // that died): the run exists, so make sure it executes somewhere.
+      if (!isTerminal(existing.status) && !this.runs.isPresent(runId))
+        void this.runs.activate(runId);
       return { ...(await this.get(runId)), created: false };
     }
     const record: RunRecord = {
@@ -539,6 +574,7 @@ export class Engine implements ExecutionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.rescanTimer?.cancel();
     this.scheduler.stop();
     await this.tasks.close();
     await this.cluster?.leave();

@@ -5,6 +5,10 @@ import type { ExecutionHost } from "./host.js";
 import { RunExecution } from "./run-execution.js";
 import { validateInput } from "./validate-input.js";
 
+/** A failed load is tried again after 1 s, 2 s, 4 s … at most 30 s apart. */
+const LOAD_RETRY_MS = 1_000;
+const LOAD_RETRY_MAX_MS = 30_000;
+
 /**
  * The runs this process executes, and the cache that keeps memory bounded: waiting runs beyond
  * `cacheSize` are dropped (least recently active first) and resumed by replay when they wake.
@@ -15,6 +19,8 @@ export class RunRegistry {
   private readonly activating = new Map<string, Promise<void>>();
   /** Waiting executions, least recently active first. */
   private readonly idle = new Map<string, RunExecution>();
+  /** Runs whose last load failed, with how many times in a row. */
+  private readonly failedLoads = new Map<string, number>();
 
   constructor(
     private readonly host: ExecutionHost,
@@ -56,16 +62,37 @@ export class RunRegistry {
     await Promise.allSettled(this.activating.values());
   }
 
-  /** Loads a run from the store and resumes it by replay; no-op if in memory or finished. */
+  /**
+   * Loads a run from the store and resumes it by replay; no-op if in memory or finished. Never
+   * rejects: a load that fails (the database is away) is tried again with backoff.
+   */
   activate(runId: string): Promise<void> {
     if (this.isClosed() || this.executions.has(runId)) return Promise.resolve();
     const inProgress = this.activating.get(runId);
     if (inProgress) return inProgress;
     const activation = this.load(runId)
-      .catch((e: unknown) => this.logger.error({ runId, err: e }, "could not resume run"))
+      .then(
+        () => {
+          this.failedLoads.delete(runId);
+        },
+        (e: unknown) => this.retryLater(runId, e),
+      )
       .finally(() => this.activating.delete(runId));
     this.activating.set(runId, activation);
     return activation;
+  }
+
+  private retryLater(runId: string, error: unknown): void {
+    const failures = (this.failedLoads.get(runId) ?? 0) + 1;
+    this.failedLoads.set(runId, failures);
+    const delay = Math.min(LOAD_RETRY_MAX_MS, LOAD_RETRY_MS * 2 ** (failures - 1));
+    this.logger.error(
+      { runId, err: error, failures, retryInMs: delay },
+      "could not resume run; trying again",
+    );
+    this.clock.setTimer(delay, () => {
+      if (!this.isClosed()) void this.activate(runId);
+    });
   }
 
   /** Starts executing a run whose row and journal are at hand (a new run, or a loaded one). */
@@ -81,13 +108,20 @@ export class RunRegistry {
     run.start(input);
   }
 
-  /** Runs `fn` on the run in memory, or loads it (the store already has what `fn` would tell it). */
+  /**
+   * Runs `fn` on the run in memory, or loads it (the store already has what `fn` would tell it).
+   * Never rejects: what `fn` throws is logged with the run.
+   */
   async withExecution(runId: string, fn: (run: RunExecution) => void): Promise<void> {
     const inProgress = this.activating.get(runId);
     if (inProgress) await inProgress;
     const run = this.executions.get(runId);
-    if (run) fn(run);
-    else await this.activate(runId);
+    if (!run) return this.activate(runId);
+    try {
+      fn(run);
+    } catch (e) {
+      this.logger.error({ runId, err: e }, "could not hand news to a run");
+    }
   }
 
   /** The run settled into waiting: most recently active now; the oldest idle ones may go. */
