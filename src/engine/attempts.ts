@@ -11,14 +11,19 @@ import type { Op, Wait } from "./op.js";
 import { decideAfterFailure, isUnknownOutcome } from "./core/attempt-rules.js";
 import type { ResolvedRetryPolicy } from "./retry.js";
 import type { RunPort } from "./run-port.js";
+import { endSpan, runInSpan, type Span } from "./tracing.js";
 
-/** Runs a step's or call's attempts under its retry policy, then completes the operation. */
+/**
+ * Runs a step's or call's attempts under its retry policy, then completes the operation. Each
+ * attempt has a span (`step {name}`, `call {service}.{command}`); `client` makes it a client span.
+ */
 export async function runAttempts(
   run: RunPort,
   op: Op,
   policy: ResolvedRetryPolicy,
   timeoutMs: number | undefined,
-  body: (attempt: number, abort: AttemptAbort) => unknown,
+  body: AttemptBody,
+  client = false,
 ): Promise<void> {
   const host = run.hostRef;
   let attempt = (op.recorded?.failedAttemptsSinceRetry ?? 0) + 1;
@@ -50,13 +55,15 @@ export async function runAttempts(
     // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
     if (attempt > 1) run.writer.requestWriteIfStale();
     const startedAt = host.clock.now();
+    const span = run.trace.start(describeOp(op.kind, op.name), op.seq, attempt, client);
     let output: unknown;
     let error: BatonError | undefined;
     try {
-      output = await attemptOnce(host.clock, op, attempt, timeoutMs, body);
+      output = await attemptOnce(host.clock, op, attempt, timeoutMs, span, body);
     } catch (e) {
       error = toBatonError(e);
     }
+    endSpan(span, error?.toJSON());
     op.executing = false;
     run.executing--;
     if (run.halted) return;
@@ -127,18 +134,27 @@ export async function runAttempts(
   }
 }
 
+/** One attempt of a step or call; `span` is the attempt's span, for a call's `traceparent`. */
+export type AttemptBody = (attempt: number, abort: AttemptAbort, span: Span) => unknown;
+
 /** One attempt; past `timeoutMs` it fails with STEP_TIMEOUT and its abort signal fires. */
 function attemptOnce(
   clock: Clock,
   op: Op,
   attempt: number,
   timeoutMs: number | undefined,
-  body: (attempt: number, abort: AttemptAbort) => unknown,
+  span: Span,
+  body: AttemptBody,
 ): Promise<unknown> {
   const controller = new AttemptAbort();
   let result: Promise<unknown>;
   try {
-    result = Promise.resolve(body(attempt, controller));
+    // A step's own spans nest under its attempt's; a call's transport sets its own headers.
+    result = Promise.resolve(
+      op.kind === "step"
+        ? runInSpan(span, () => body(attempt, controller, span))
+        : body(attempt, controller, span),
+    );
   } catch (e) {
     return Promise.reject(e);
   }

@@ -27,7 +27,12 @@ export function newChildRun(
       seq: null,
       type: Entry.RunStarted,
       name: null,
-      data: JSON.stringify({ parentRunId: parent.runId, parentSeq: seq }),
+      // The child's spans join its parent's trace: a tree of runs is one trace.
+      data: JSON.stringify({
+        parentRunId: parent.runId,
+        parentSeq: seq,
+        traceparent: parent.trace.traceparent,
+      }),
       at: now,
     },
   };

@@ -42,6 +42,7 @@ import { WakeScheduler } from "./wake-scheduler.js";
 import { ClusterMembership, type ClusterOptions } from "./cluster.js";
 import { ServiceStats } from "./service-stats.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
+import { runStartedData } from "./tracing.js";
 
 export interface EngineOptions {
   store: Store;
@@ -66,6 +67,8 @@ export interface StartOptions {
   runId?: string;
   /** Time limit in ms from now; overrides the workflow's `deadline` (CONTRACT §9). */
   deadline?: number;
+  /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
+  traceparent?: string;
 }
 
 /** A run as `start` returns it: `created` is false when the run id already existed. */
@@ -265,8 +268,10 @@ export class Engine implements ExecutionHost {
         seq: null,
         type: Entry.RunStarted,
         name: null,
-        // The deadline is fixed when the run starts, so replay and every node agree on it.
-        data: deadlineMs === undefined ? null : JSON.stringify({ deadlineAt: now + deadlineMs }),
+        data: runStartedData(
+          deadlineMs === undefined ? undefined : now + deadlineMs,
+          options.traceparent,
+        ),
         at: now,
       },
     };

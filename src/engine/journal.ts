@@ -100,6 +100,8 @@ export class ReplayIndex {
   readonly deliveries: Delivery[] = [];
   /** When the run's deadline passes (ms), if it has one. */
   deadlineAt: number | undefined;
+  /** The trace context the run was started with, if any: every span of the run joins it. */
+  traceparent: string | undefined;
   readonly rollback = {
     decisions: new Map<string, CompensationDecision>(),
     resumed: new Set<string>(),
@@ -161,8 +163,9 @@ export class ReplayIndex {
   private addRunEntry(entry: JournalEntry): void {
     switch (entry.type) {
       case Entry.RunStarted: {
-        const deadlineAt = (parse(entry.data) as { deadlineAt?: unknown } | null)?.deadlineAt;
-        if (typeof deadlineAt === "number") this.deadlineAt = deadlineAt;
+        const data = parse(entry.data) as { deadlineAt?: unknown; traceparent?: unknown } | null;
+        if (typeof data?.deadlineAt === "number") this.deadlineAt = data.deadlineAt;
+        if (typeof data?.traceparent === "string") this.traceparent = data.traceparent;
         break;
       }
       case Entry.RunCancelRequested:

@@ -1,14 +1,9 @@
-import {
-  BatonError,
-  decodeJson,
-  idempotencyKey,
-  traceparentFor,
-  type ErrorData,
-} from "../common/index.js";
+import { BatonError, decodeJson, idempotencyKey, type ErrorData } from "../common/index.js";
 import type { TaskRecord } from "../store/index.js";
 import { decideAfterFailure } from "./core/attempt-rules.js";
 import type { Op, QueuedCall } from "./op.js";
 import type { RunPort } from "./run-port.js";
+import { describeOp } from "./journal.js";
 
 export type { QueuedCall } from "./op.js";
 
@@ -28,6 +23,10 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
   const started = op.recorded?.entries.some((e) => e.event === "started");
   if (!started) {
     const now = run.hostRef.clock.now();
+    // The call's span covers enqueue to reply: the task names it as the worker's parent, and
+    // the run ends it when the call settles. A restart in between loses it (not its children).
+    const span = run.trace.start(describeOp("call", op.name), op.seq, undefined, true);
+    run.trace.keep(op.seq, span);
     run.appendOp(op, "started", { service: call.service, command: call.command });
     run.enqueueTask({
       taskKey: key,
@@ -37,7 +36,7 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
       runId: run.runId,
       workflow: run.workflow,
       seq: op.seq,
-      traceparent: traceparentFor(run.runId, op.seq),
+      traceparent: run.trace.traceparentOf(span, op.seq, 1),
       leaseMs: call.transport.leaseMs,
       maxAttempts: deliveryLimit(call.policy.maxAttempts),
       timeoutMs: boundMs(call.timeoutMs),

@@ -5,7 +5,6 @@ import {
   isTerminal,
   isValidRunId,
   newUuid,
-  traceparentFor,
   type Logger,
   type OpKind,
 } from "../common/index.js";
@@ -23,6 +22,7 @@ import type { Op } from "./op.js";
 import type { RunPort } from "./run-port.js";
 import { resolveRetry } from "./retry.js";
 import { startQueuedCall } from "./queued-call.js";
+import type { Span } from "./tracing.js";
 import { validateInput } from "./validate-input.js";
 
 /** A promise that never settles: what an operation returns once its run is parked. */
@@ -108,7 +108,7 @@ export class RunContext implements WorkflowContext {
       return promise as Promise<T>;
     }
     const host = this.run.hostRef;
-    return this.runOp("call", `${serviceName}.${command}`, options, async (op, attempt, abort) => {
+    const call = async (op: Op, attempt: number, abort: AttemptAbort, span: Span) => {
       const startedAt = host.clock.now();
       host.trackCall(serviceName, 1);
       let ok = false;
@@ -125,7 +125,8 @@ export class RunContext implements WorkflowContext {
           get signal() {
             return abort.signal;
           },
-          traceparent: traceparentFor(this.runId, op.seq, attempt),
+          traceparent: this.run.trace.traceparentOf(span, op.seq, attempt),
+          span,
           ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         });
         ok = true;
@@ -135,14 +136,23 @@ export class RunContext implements WorkflowContext {
         host.trackCall(serviceName, -1);
         host.recordCall(serviceName, ok, host.clock.now() - startedAt);
       }
-    });
+    };
+    // A command sent to another process is a client span; a local handler's is not.
+    return this.runOp(
+      "call",
+      `${serviceName}.${command}`,
+      options,
+      call,
+      transport.kind !== "local",
+    );
   }
 
   private runOp<T>(
     kind: "step" | "call",
     name: string,
     options: StepOptions<T>,
-    body: (op: Op, attempt: number, abort: AttemptAbort) => unknown,
+    body: (op: Op, attempt: number, abort: AttemptAbort, span: Span) => unknown,
+    client = false,
   ): Promise<T> {
     const created = this.run.newOp(kind, name);
     if (!created) return NEVER;
@@ -154,8 +164,13 @@ export class RunContext implements WorkflowContext {
     this.run.schedule(
       op,
       () =>
-        void runAttempts(this.run, op, policy, timeout, (attempt, abort) =>
-          body(op, attempt, abort),
+        void runAttempts(
+          this.run,
+          op,
+          policy,
+          timeout,
+          (attempt, abort, span) => body(op, attempt, abort, span),
+          client,
         ),
     );
     return promise as Promise<T>;

@@ -39,6 +39,7 @@ import { onTaskUpdate, settleQueuedCall } from "./queued-call.js";
 import { RunContext } from "./run-context.js";
 import { compensationEvent, terminalEvent } from "./run-events.js";
 import { RunJournalWriter } from "./run-journal-writer.js";
+import { RunTrace, endSpan } from "./tracing.js";
 import type { RunPort } from "./run-port.js";
 import {
   liveOps,
@@ -93,6 +94,7 @@ export class RunExecution implements RunPort {
   private compensationTimer: TimerHandle | undefined;
   private deadlineTimer: TimerHandle | undefined;
   private readonly epochValue: number;
+  private runTrace: RunTrace | undefined;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -141,6 +143,11 @@ export class RunExecution implements RunPort {
       (error: unknown) => this.onWorkflowThrew(error),
     );
     setImmediate(this.afterDrain);
+  }
+
+  /** The run's spans, made on first use; in the trace the run was started with. */
+  get trace(): RunTrace {
+    return (this.runTrace ??= new RunTrace(this.runId, this.workflow, this.index.traceparent));
   }
 
   /** Whether ctx.log should print: not while replaying what was already logged once. */
@@ -430,6 +437,8 @@ export class RunExecution implements RunPort {
     }
     this.compensatingSeq = seq;
     if (!this.replaying) this.host.fault("during-compensation", this.runId);
+    // Replay runs a compensation again only to find where it was: that is no new span.
+    const span = this.replaying ? undefined : this.trace.start(`compensate ${op.name}`, seq);
     const output = op.completion?.data.output ?? op.recorded?.completion?.data.output;
     let result: Promise<unknown>;
     try {
@@ -438,12 +447,17 @@ export class RunExecution implements RunPort {
       result = Promise.reject(e);
     }
     result.then(
-      () => this.feed({ type: "compensationSucceeded" }),
+      () => {
+        if (span) endSpan(span);
+        this.feed({ type: "compensationSucceeded" });
+      },
       (e: unknown) => {
         const causeSeq = this.errors.seqOf(e);
+        const error = toBatonError(e).toJSON();
+        if (span) endSpan(span, error);
         this.feed({
           type: "compensationFailed",
-          error: toBatonError(e).toJSON(),
+          error,
           ...(causeSeq === undefined ? {} : { causeSeq }),
           now: this.host.clock.now(),
           random: Math.random(),
@@ -585,6 +599,7 @@ export class RunExecution implements RunPort {
     op.wait = undefined;
     const full = op.compensates === undefined ? data : { ...data, compensates: op.compensates };
     op.completion = { event, data: full };
+    this.runTrace?.close(op.seq, event === "failed" ? data.error : undefined, data.attempts);
     this.appendOp(op, event, full);
     this.enqueue({ type: "op", seq: op.seq, replay: false });
   }
@@ -612,7 +627,9 @@ export class RunExecution implements RunPort {
     op.wait = { ...wait, until: fireAt };
     op.timer = this.host.clock.setTimer(fireAt - this.host.clock.now(), () => {
       op.timer = undefined;
-      if (!op.abandoned && !this.halted) onFire();
+      if (op.abandoned || this.halted) return;
+      this.trace.mark("timer", op.seq, { "baton.timer.kind": wait.kind, "baton.fire_at": fireAt });
+      onFire();
     });
   }
 
@@ -650,6 +667,7 @@ export class RunExecution implements RunPort {
     if (!signal) return false;
     this.signals.splice(index, 1);
     this.writer.consumeSignal(signal.signalId, op.seq);
+    this.trace.mark(`signal ${signal.name}`, op.seq, { "baton.signal_id": signal.signalId });
     this.complete(op, "received", {
       output: decodeJson(signal.payload),
       signalId: signal.signalId,
@@ -748,6 +766,7 @@ export class RunExecution implements RunPort {
     if (this.halted) return;
     this.halted = true;
     this.stopTimers();
+    this.runTrace?.closeAll();
     this.writer.abandonWaiters();
   }
 

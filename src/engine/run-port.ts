@@ -5,6 +5,7 @@ import type { ExecutionHost } from "./host.js";
 import type { OpEntryData, OpEvent } from "./journal.js";
 import type { Op, Wait } from "./op.js";
 import type { Snapshot, Terminal } from "./run-snapshot.js";
+import type { RunTrace } from "./tracing.js";
 
 /** What the run's journal writer offers the run's helpers. */
 export interface JournalWriterPort {
@@ -42,6 +43,8 @@ export interface RunPort extends WriterRunPort {
   readonly hostRef: ExecutionHost;
   readonly definitionOptions: WorkflowOptions<unknown>;
   readonly writer: JournalWriterPort;
+  /** The run's spans (OpenTelemetry API; a no-op without an SDK). */
+  readonly trace: RunTrace;
   newOp(kind: Op["kind"], name: string): { op: Op; promise: Promise<unknown> } | undefined;
   schedule(op: Op, goLive: () => void): void;
   complete(op: Op, event: OpEvent, data: OpEntryData): void;

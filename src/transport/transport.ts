@@ -1,3 +1,5 @@
+import type { Span } from "@opentelemetry/api";
+
 /**
  * How a command reaches a service. The engine knows only this interface; which transport
  * serves a service is chosen per service when the engine opens (CONTRACT §4, §5).
@@ -44,8 +46,10 @@ export interface CommandRequest {
   attempt: number;
   /** `{runId}:{seq}`: the same on every attempt, so services can deduplicate. */
   idempotencyKey: string;
-  /** W3C trace context of the run, passed to the service. */
+  /** W3C trace context naming this attempt's span as the parent, passed to the service. */
   traceparent?: string;
+  /** This attempt's span, for the transport's own attributes (a no-op span without an SDK). */
+  span?: Span;
   timeoutMs?: number;
   signal: AbortSignal;
 }

@@ -59,56 +59,64 @@ export function registerServeCommands(program: Command): void {
 
 async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
   // Loaded here, not at the top: client commands start faster without the server's modules.
-  const [{ Baton }, { onShutdownSignal }, { loadDefinitions }, { createLogger }] =
+  const [{ Baton }, { onShutdownSignal }, { loadDefinitions }, { createLogger }, { startTracing }] =
     await Promise.all([
       import("../../baton.js"),
       import("../../server/index.js"),
       import("../load-definitions.js"),
       import("../log-output.js"),
+      import("../otel.js"),
     ]);
   const logger = createLogger({ pretty: isDev });
-  const { workflows, services } = await loadDefinitions(options.workflows ?? []);
-  if (workflows.length === 0) {
-    logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
-  }
-  const baton = await Baton.open({
-    db: options.db,
-    workflows,
-    services,
-    logger,
-    ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
-    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-  });
-  let url: string;
+  // Registered before the engine opens, so the runs it resumes are traced too.
+  const tracing = await startTracing(process.env, logger);
   try {
-    // Request logs are for production: in development they drown what matters.
-    const serving = await baton.serve({
-      port: options.port,
-      host: options.host,
-      logger: isDev ? logger.child({}, { level: "warn" }) : logger,
-      ...(options.token ? { token: options.token } : {}),
+    const { workflows, services } = await loadDefinitions(options.workflows ?? []);
+    if (workflows.length === 0) {
+      logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
+    }
+    const baton = await Baton.open({
+      db: options.db,
+      workflows,
+      services,
+      logger,
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     });
-    url = serving.url;
-  } catch (e) {
+    let url: string;
+    try {
+      // Request logs are for production: in development they drown what matters.
+      const serving = await baton.serve({
+        port: options.port,
+        host: options.host,
+        logger: isDev ? logger.child({}, { level: "warn" }) : logger,
+        ...(options.token ? { token: options.token } : {}),
+      });
+      url = serving.url;
+    } catch (e) {
+      await baton.close();
+      throw explainListenError(e, options.host, options.port);
+    }
+    const stopped = new Promise<NodeJS.Signals>((resolve) => onShutdownSignal(resolve));
+    logger.info(
+      {
+        url,
+        db: withoutPassword(options.db),
+        workflows: workflows.map((w) => w.name),
+        services: services.map((s) => `${s.name}(${s.transport.kind})`),
+        auth: options.token ? "bearer token" : "none",
+      },
+      `Baton listening on ${url}`,
+    );
+    const signal = await stopped;
+    logger.info(
+      { signal },
+      "shutting down: streams end, requests and steps in progress finish (Ctrl-C again forces)",
+    );
     await baton.close();
-    throw explainListenError(e, options.host, options.port);
+    logger.info({}, "stopped");
+  } finally {
+    // After the engine closed: the spans of its last steps are exported too.
+    await tracing?.shutdown();
   }
-  const stopped = new Promise<NodeJS.Signals>((resolve) => onShutdownSignal(resolve));
-  logger.info(
-    {
-      url,
-      db: withoutPassword(options.db),
-      workflows: workflows.map((w) => w.name),
-      services: services.map((s) => `${s.name}(${s.transport.kind})`),
-      auth: options.token ? "bearer token" : "none",
-    },
-    `Baton listening on ${url}`,
-  );
-  const signal = await stopped;
-  logger.info(
-    { signal },
-    "shutting down: streams end, requests and steps in progress finish (Ctrl-C again forces)",
-  );
-  await baton.close();
-  logger.info({}, "stopped");
 }

@@ -65,12 +65,14 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
     async (request, reply) => {
       const runId = request.body.runId ?? request.headers["idempotency-key"];
       const { deadline } = request.body;
+      const { traceparent } = request.headers;
       const { created, ...started } = await engine.start(
         request.params.workflow,
         request.body.input,
         {
           ...(runId !== undefined ? { runId } : {}),
           ...(deadline !== undefined ? { deadline } : {}),
+          ...(traceparent !== undefined ? { traceparent } : {}),
         },
       );
       let run: Run = started;

@@ -61,6 +61,10 @@ export const StartRunHeaders = z.looseObject({
     RunIdSchema.optional(),
     `used as the runId when the body has none; ${RUN_ID_RULE}`,
   ),
+  traceparent: documented(
+    z.string().optional(),
+    "W3C trace context of the caller: every span of the run joins its trace (ignored if invalid)",
+  ),
 });
 
 export const StartRunQuery = z.object({

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import type { Span } from "@opentelemetry/api";
 import { Agent, type Dispatcher } from "undici";
 import { BatonError, TransientError, ValidationError } from "../../common/index.js";
 import type { CommandRequest, DirectTransport, HttpTransportSpec } from "../transport.js";
@@ -97,6 +98,8 @@ export class HttpTransport implements DirectTransport {
     };
     const timeoutMs = request.timeoutMs ?? this.timeoutMs;
     const deadline = new AttemptDeadline(request.signal, timeoutMs);
+    const span = request.span?.isRecording() ? request.span : undefined;
+    if (span) describeRequest(span, site.url);
     try {
       const response = await this.agent.request({
         origin: this.origin,
@@ -108,6 +111,7 @@ export class HttpTransport implements DirectTransport {
         // With a deadline of our own, undici's 300 s defaults must not cut a longer one short.
         ...(timeoutMs !== undefined ? { headersTimeout: 0, bodyTimeout: 0 } : {}),
       });
+      span?.setAttribute("http.response.status_code", response.statusCode);
       return await readReply(site, response);
     } catch (e) {
       if (deadline.timedOut && timeoutMs !== undefined) throw errorForTimeout(site, timeoutMs);
@@ -143,6 +147,17 @@ export class HttpTransport implements DirectTransport {
       ...(request.traceparent !== undefined ? { traceparent: request.traceparent } : {}),
     };
   }
+}
+
+/** The HTTP client attributes of OpenTelemetry's semantic conventions. */
+function describeRequest(span: Span, url: string): void {
+  const parsed = new URL(url);
+  span.setAttributes({
+    "http.request.method": "POST",
+    "url.full": url,
+    "server.address": parsed.hostname,
+    "server.port": Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80)),
+  });
 }
 
 /** 2xx: the JSON body is the output (an empty body is no output); anything else is an error. */

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT, context, trace } from "@opentelemetry/api";
 import { StepFailedError, toBatonError } from "../../common/index.js";
 import type {
   CommandHandler,
@@ -25,8 +26,8 @@ export class LocalTransport implements DirectTransport {
         code: "COMMAND_NOT_FOUND",
       });
     }
-    try {
-      return await (handler as (input: unknown, meta: unknown) => unknown)(request.input, {
+    const call = () =>
+      (handler as (input: unknown, meta: unknown) => unknown)(request.input, {
         idempotencyKey: request.idempotencyKey,
         runId: request.runId,
         workflow: request.workflow,
@@ -36,6 +37,12 @@ export class LocalTransport implements DirectTransport {
           return request.signal;
         },
       });
+    const span = request.span;
+    try {
+      // A handler's own spans (with the user's SDK and context manager) nest under the call's.
+      return await (span?.isRecording()
+        ? context.with(trace.setSpan(ROOT_CONTEXT, span), call)
+        : call());
     } catch (e) {
       throw toBatonError(e);
     }
