@@ -204,6 +204,47 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
     expect(recorded[0]!.data).toMatchObject({ seq: 2 });
   });
 
+  it("skip: retrying the PARTIALLY_COMPENSATED run once the refund is fixed finishes the rollback (or is refused), never corrupts it", async () => {
+    await useRefunds("failing");
+    await placeOrder("e2eSkip", "skip-retry-1");
+    const partial = await waitForEnd(stack.client, "skip-retry-1");
+    expect(partial.error).toMatchObject({ code: "PARTIALLY_COMPENSATED" });
+
+    await useRefunds("working");
+    const answer = await fetch(`${stack.url}/v1/runs/skip-retry-1/retry`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    // CONTRACT §2: a failed run resumes where it stopped — here, at the refund it skipped. A
+    // 409 (nothing to resume) would be a defensible answer too; a broken run is not.
+    if (answer.status === 409) {
+      expect(await stack.client.getRun("skip-retry-1")).toMatchObject({
+        status: "failed",
+        error: { code: "PARTIALLY_COMPENSATED" },
+      });
+      return;
+    }
+    expect(answer.status).toBe(202);
+    const run = await waitForRun(
+      stack.client,
+      "skip-retry-1",
+      "to end its retry",
+      (r) => r.status !== "failed" || r.error?.code !== "PARTIALLY_COMPENSATED",
+    ).then((r) => waitForEnd(stack.client, r.runId));
+    expect(
+      { status: run.status, code: run.error?.code },
+      (await journalOf(stack.client, "skip-retry-1")).join(", "),
+    ).toEqual({ status: "compensated", code: "ADDRESS_UNDELIVERABLE" });
+    expect(effectsOf("skip-retry-1")).toEqual([
+      "reserve done",
+      "charge done",
+      "ship refused",
+      "release done",
+      "refund done",
+    ]);
+  });
+
   it("event: publishes compensation.failed and waits for an operator, whose skip ends it PARTIALLY_COMPENSATED", async () => {
     await useRefunds("failing");
     // A consumer following the live stream sees the event as it is published.
