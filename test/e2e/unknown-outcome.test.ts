@@ -106,6 +106,64 @@ describe("rolling back while a worker holds a command (CONTRACT §9)", () => {
     expect(inventoryEffectsOf("held-1")).toEqual(["reserve done", "release done"]);
   });
 
+  it("a charge no worker claims within its queueTimeout fails QUEUE_TIMEOUT by policy, is never delivered, and the run compensates", async () => {
+    await stack.client.startRun("e2eQueueTimeout", anOrder("unclaimed-1"), {
+      runId: "unclaimed-1",
+    });
+    const run = await waitForEnd(stack.client, "unclaimed-1");
+    expect(run, (await journalOf(stack.client, "unclaimed-1")).join(", ")).toMatchObject({
+      status: "compensated",
+      error: { code: "QUEUE_TIMEOUT" },
+    });
+    expect(run.steps.find((s) => s.name === "payments.charge")).toMatchObject({
+      status: "failed",
+      error: { code: "QUEUE_TIMEOUT" },
+    });
+    // The retry policy (2 attempts) decided: one more wait in the queue, then failed for good.
+    const charge = (await stack.client.history("unclaimed-1")).filter((e) => e.seq === 2);
+    expect(charge.map((e) => e.type)).toEqual([
+      "call.started",
+      "call.attempt_failed",
+      "call.failed",
+    ]);
+    expect(inventoryEffectsOf("unclaimed-1")).toEqual(["reserve done", "release done"]);
+    const tasks = await stack.client.pollTasks("payments", { workerId: "w-late", waitSeconds: 0 });
+    expect(tasks).toEqual([]);
+  });
+
+  it("a charge held past its timeout fails STEP_TIMEOUT; its outcome unknown, it is refunded blindly and the late reply gets 409", async () => {
+    await stack.client.startRun("e2eStepTimeout", anOrder("slow-1"), { runId: "slow-1" });
+    const charge = await takeTask("w-slow");
+    expect(charge).toMatchObject({ command: "charge", runId: "slow-1" });
+    // A live worker: its lease is kept, but the call's timeout (500 ms) bounds the delivery.
+    const heartbeats = setInterval(() => {
+      stack.client.heartbeatTask(charge.taskId).catch(() => undefined);
+    }, 200);
+    let refund: Task;
+    try {
+      refund = await takeTask("w-other");
+    } finally {
+      clearInterval(heartbeats);
+    }
+    expect(
+      { command: refund.command, input: refund.input },
+      (await journalOf(stack.client, "slow-1")).join(", "),
+    ).toEqual({ command: "refund", input: { orderId: "slow-1" } });
+    const late = await stack.client.completeTask(charge.taskId, { paymentId: "too-late" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(late).toMatchObject({ code: "LEASE_LOST" });
+    await stack.client.completeTask(refund.taskId, {
+      orderId: "slow-1",
+      refunded: null,
+      amount: 0,
+    });
+    const run = await waitForEnd(stack.client, "slow-1");
+    expect(run).toMatchObject({ status: "compensated", error: { code: "STEP_TIMEOUT" } });
+    expect(inventoryEffectsOf("slow-1")).toEqual(["reserve done", "release done"]);
+  });
+
   it("a cancel awaits the charge a silent worker holds; when the lease runs out it refunds blindly (compensateUnknown), and the late reply gets 409", async () => {
     await stack.client.startRun("e2eConserve", anOrder("silent-1"), { runId: "silent-1" });
     const charge = await takeTask("w-silent");
