@@ -1,5 +1,6 @@
-import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import type { Logger } from "../common/index.js";
+import { context } from "@opentelemetry/api";
+import type { IdGenerator, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { SPAN_ID_CONTEXT_KEY, type Logger } from "../common/index.js";
 
 /** A registered OpenTelemetry SDK: `shutdown` exports what is still buffered. */
 export interface Tracing {
@@ -22,16 +23,18 @@ export async function startTracing(env: Env, logger: Logger): Promise<Tracing | 
   if (exporterName === undefined) return undefined;
   const exporter = await createExporter(exporterName, env, logger);
   if (!exporter) return undefined;
-  const [{ NodeTracerProvider, BatchSpanProcessor }, resources] = await Promise.all([
-    import("@opentelemetry/sdk-trace-node"),
-    import("@opentelemetry/resources"),
-  ]);
+  const [{ NodeTracerProvider, BatchSpanProcessor, RandomIdGenerator }, resources] =
+    await Promise.all([
+      import("@opentelemetry/sdk-trace-node"),
+      import("@opentelemetry/resources"),
+    ]);
   const resource = resources
     .defaultResource()
     .merge(resources.resourceFromAttributes({ "service.name": "baton" }))
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const provider = new NodeTracerProvider({
     resource,
+    idGenerator: new AskedIdGenerator(new RandomIdGenerator()),
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   // Global, so the engine's API calls reach it; with the W3C propagator and async context.
@@ -49,6 +52,24 @@ export async function startTracing(env: Env, logger: Logger): Promise<Tracing | 
       }
     },
   };
+}
+
+/**
+ * Random ids, except a span id the engine asks for in the active context: so that a queued call's
+ * span, which a worker was told of, can be made again with its id after the orchestrator
+ * restarted or the run was evicted from memory.
+ */
+class AskedIdGenerator implements IdGenerator {
+  constructor(private readonly random: IdGenerator) {}
+
+  generateTraceId(): string {
+    return this.random.generateTraceId();
+  }
+
+  generateSpanId(): string {
+    const asked = context.active().getValue(SPAN_ID_CONTEXT_KEY);
+    return typeof asked === "string" ? asked : this.random.generateSpanId();
+  }
 }
 
 /** "otlp", "console", or undefined when nothing asks for export. */

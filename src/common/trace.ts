@@ -23,6 +23,13 @@ export function spanIdOf(text: string): string {
   return fnv64(text, 0x9e3779b97f4a7c15n);
 }
 
+/**
+ * Where the engine puts, in the OpenTelemetry context a span starts in, the span id it asks that
+ * span to have. An id generator that honours it (the one `baton server` sets up) lets a span be
+ * made again with the id a worker was already told, by another process after a restart.
+ */
+export const SPAN_ID_CONTEXT_KEY: symbol = Symbol.for("baton.span_id");
+
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ALL_ZERO = /^0+$/;
 

@@ -24,9 +24,8 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
   if (!started) {
     const now = run.hostRef.clock.now();
     // The call's span covers enqueue to reply: the task names it as the worker's parent, and
-    // the run ends it when the call settles. A restart in between loses it (not its children).
-    const span = run.trace.start(describeOp("call", op.name), op.seq, undefined, true);
-    run.trace.keep(op.seq, span);
+    // the run ends it when the call settles, in whichever process that is (resumeQueued).
+    const span = run.trace.startQueued(describeOp("call", op.name), op.seq);
     run.appendOp(op, "started", { service: call.service, command: call.command });
     run.enqueueTask({
       taskKey: key,
@@ -36,7 +35,7 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
       runId: run.runId,
       workflow: run.workflow,
       seq: op.seq,
-      traceparent: run.trace.traceparentOf(span, op.seq, 1),
+      traceparent: run.trace.traceparentOf(span, op.seq, "queued"),
       leaseMs: call.transport.leaseMs,
       maxAttempts: deliveryLimit(call.policy.maxAttempts),
       timeoutMs: boundMs(call.timeoutMs),
@@ -48,6 +47,9 @@ export function startQueuedCall(run: RunPort, op: Op, call: QueuedCall): void {
   }
   // Resumed: the worker may have replied while this run was away.
   lookAtTask(run, op, (task) => {
+    // A retried run's call was ended (and its span with it) before: that span is not made again.
+    if (!op.recorded?.voided)
+      run.trace.resumeQueued(describeOp("call", op.name), op.seq, task.traceparent, task.createdAt);
     // A retried run asks again for the command whose failure (or lost reply) ended it.
     if (op.recorded?.voided && (task.status === "failed" || task.status === "expired")) {
       run.requeueTask(op, key, run.hostRef.clock.now());

@@ -12,6 +12,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import {
+  SPAN_ID_CONTEXT_KEY,
   formatTraceparent,
   parseTraceparent,
   spanIdOf,
@@ -23,6 +24,7 @@ export { SpanKind, type Span } from "@opentelemetry/api";
 
 const TRACER_NAME = "baton";
 const INTERNAL: SpanOptions = { kind: SpanKind.INTERNAL };
+const RESUMED: Attributes = { "baton.resumed": true };
 const CLIENT: SpanOptions = { kind: SpanKind.CLIENT };
 
 /**
@@ -79,14 +81,25 @@ export class RunTrace {
 
   /** Starts a span of this run; `client` for a command sent to another process. */
   start(name: string, seq: number, attempt?: number, client = false): Span {
-    this.tracer ??= trace.getTracer(TRACER_NAME);
-    this.parentContext ??= trace.setSpanContext(ROOT_CONTEXT, {
+    const span = this.getTracer().startSpan(name, client ? CLIENT : INTERNAL, this.parent());
+    this.describe(span, seq, attempt);
+    return span;
+  }
+
+  private getTracer(): Tracer {
+    return (this.tracer ??= trace.getTracer(TRACER_NAME));
+  }
+
+  private parent(): Context {
+    return (this.parentContext ??= trace.setSpanContext(ROOT_CONTEXT, {
       traceId: this.traceId,
       spanId: this.parentSpanId,
       traceFlags: this.traceFlags,
       isRemote: true,
-    });
-    const span = this.tracer.startSpan(name, client ? CLIENT : INTERNAL, this.parentContext);
+    }));
+  }
+
+  private describe(span: Span, seq: number, attempt?: number): void {
     // Attributes only for a span that records: the no-op span of an unset SDK needs none.
     if (span.isRecording()) {
       this.baseAttributes ??= { "baton.run_id": this.runId, "baton.workflow": this.workflow };
@@ -94,7 +107,6 @@ export class RunTrace {
       span.setAttribute("baton.seq", seq);
       if (attempt !== undefined) span.setAttribute("baton.attempt", attempt);
     }
-    return span;
   }
 
   /** A span for a moment: a timer that fired, a signal that was received. */
@@ -109,7 +121,7 @@ export class RunTrace {
    * no SDK (the span is the run's parent again) it is an id fixed per seq and attempt, so a
    * service still tells attempts apart.
    */
-  traceparentOf(span: Span, seq: number, attempt: number): string {
+  traceparentOf(span: Span, seq: number, attempt: number | "queued"): string {
     const context = span.spanContext();
     if (context.spanId !== this.parentSpanId && context.traceId === this.traceId)
       return formatTraceparent(context.traceId, context.spanId, context.traceFlags);
@@ -120,9 +132,52 @@ export class RunTrace {
     );
   }
 
-  /** Keeps a span open beyond the current turn, until `close` or `closeAll`. */
-  keep(seq: number, span: Span): void {
+  /**
+   * Starts the span of a queued call, which covers enqueue to reply and stays open until `close`.
+   * It asks for an id derived from the run and seq: an SDK that honours the ask (see
+   * SPAN_ID_CONTEXT_KEY) lets whichever process sees the reply make the span again with the id
+   * the worker was told; with another SDK the id is its own.
+   */
+  startQueued(name: string, seq: number): Span {
+    const span = this.startWithId(name, this.queuedSpanId(seq), CLIENT);
+    this.describe(span, seq);
     (this.open ??= new Map()).set(seq, span);
+    return span;
+  }
+
+  /**
+   * The run is back (another process, or this one after an eviction) while a queued call it sent
+   * is out, or answered meanwhile: the call's span goes on. With the id the worker was told if the
+   * SDK can (from the enqueue time); else as a child of the span that id names, which the process
+   * that left ended — unless it crashed first.
+   */
+  resumeQueued(name: string, seq: number, traceparent: string, enqueuedAt: number): void {
+    if (this.open?.has(seq)) return;
+    const sent = parseTraceparent(traceparent);
+    if (!sent || sent.traceId !== this.traceId) return;
+    let span: Span | undefined;
+    if (sent.spanId === this.queuedSpanId(seq)) {
+      span = this.startWithId(name, sent.spanId, { kind: SpanKind.CLIENT, startTime: enqueuedAt });
+      // Not the asked id: this SDK does not honour it. Never ended, that span is never exported.
+      if (span.spanContext().spanId !== sent.spanId) span = undefined;
+    }
+    if (!span) {
+      const context = trace.setSpanContext(ROOT_CONTEXT, { ...sent, isRemote: true });
+      span = this.getTracer().startSpan(name, CLIENT, context);
+      if (span.isRecording()) span.setAttributes(RESUMED);
+    }
+    this.describe(span, seq);
+    (this.open ??= new Map()).set(seq, span);
+  }
+
+  private queuedSpanId(seq: number): string {
+    return spanIdOf(`${this.runId}:${seq}:queued`);
+  }
+
+  private startWithId(name: string, spanId: string, options: SpanOptions): Span {
+    const parent = this.parent().setValue(SPAN_ID_CONTEXT_KEY, spanId);
+    // The id generator runs inside startSpan and reads the active context, not the parent's.
+    return context.with(parent, () => this.getTracer().startSpan(name, options, parent));
   }
 
   /** Ends the span kept for `seq`, if any. */
@@ -135,12 +190,15 @@ export class RunTrace {
   }
 
   /**
-   * The run leaves this process (shutdown, lost lease): end what is open, so it is exported. The
-   * rest of such an operation is not traced; what a worker did for it still names this span.
+   * The run leaves this process (evicted, shutdown, lost lease). A span with the asked id is left
+   * unended, hence unexported: the process that sees the reply makes it again with that id. Any
+   * other is ended now, so the span a worker was told of is exported; `resumeQueued` goes on in
+   * a child of it.
    */
   closeAll(): void {
     if (!this.open) return;
-    for (const span of this.open.values()) {
+    for (const [seq, span] of this.open) {
+      if (span.spanContext().spanId === this.queuedSpanId(seq)) continue;
       if (span.isRecording()) span.setAttribute("baton.interrupted", true);
       span.end();
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +20,7 @@ interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   kind: number;
+  startTimeUnixNano: string | number;
   attributes?: Array<{ key: string; value: { stringValue?: string; intValue?: number | string } }>;
 }
 
@@ -131,13 +132,23 @@ describe("traces exported by baton server over OTLP/HTTP JSON", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("puts every span, on both sides of a SIGKILL, and every traceparent sent in the start request's trace", async () => {
+  it("puts every span, across SIGKILLs and restarts, and every traceparent sent in the start request's trace", async () => {
     const url = `http://127.0.0.1:${port}`;
     const client = new BatonClient({ url });
+    const releaseFile = join(dir, "release-shipping");
     let server = startServer("orchestrator");
     await server.waitForOutput(/listening on/i);
-    const shippingWorker = group.startTs("shipping worker", WORKER, [], { BATON_WORKER_URL: url });
+    const shippingWorker = group.startTs("shipping worker", WORKER, [], {
+      BATON_WORKER_URL: url,
+      RELEASE_FILE: releaseFile,
+    });
     await shippingWorker.waitForOutput(/WORKER READY/);
+    const restart = async (name: string): Promise<void> => {
+      server.kill("SIGKILL");
+      await server.exited;
+      server = startServer(name);
+      await server.waitForOutput(/listening on/i);
+    };
 
     const started = await fetch(`${url}/v1/workflows/shipment/runs`, {
       method: "POST",
@@ -148,16 +159,20 @@ describe("traces exported by baton server over OTLP/HTTP JSON", () => {
       body: JSON.stringify({ runId: "ship-1", input: { orderId: "o-1" } }),
     });
     expect(started.status).toBe(201);
+    // Killed while the worker holds the queued call: its span is ended by the next process.
+    await shippingWorker.waitForOutput(/TASK ship/);
+    await exportedNamed("ship-1", ["step prepare", "call payments.charge"]);
+    const firstKillAt = Date.now();
+    await restart("orchestrator after the first kill");
+    writeFileSync(releaseFile, "");
+
+    // Killed again while the run waits on its signal, before its last call.
     await eventually("the run to wait on its signal", async () => {
       const run = await client.getRun("ship-1");
       return run.waitingOn?.kind === "signal";
     });
-    await exportedNamed("ship-1", ["step prepare", "call payments.charge", "call shipping.ship"]);
-
-    server.kill("SIGKILL");
-    await server.exited;
-    server = startServer("orchestrator after the kill");
-    await server.waitForOutput(/listening on/i);
+    await exportedNamed("ship-1", ["call shipping.ship"]);
+    await restart("orchestrator after the second kill");
     const signalled = await fetch(`${url}/v1/runs/ship-1/signals/go`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -203,5 +218,10 @@ describe("traces exported by baton server over OTLP/HTTP JSON", () => {
       traceId: TRACE_ID,
       spanId: spanNamed("call shipping.ship").spanId,
     });
+    // One span from enqueue (before the first kill) to the reply, made by the process after it.
+    const shipStartMs = Number(
+      BigInt(spanNamed("call shipping.ship").startTimeUnixNano) / 1_000_000n,
+    );
+    expect(shipStartMs).toBeLessThan(firstKillAt);
   });
 });

@@ -87,7 +87,7 @@ describe("a run's spans", () => {
     return "done";
   });
 
-  async function open(): Promise<{ baton: Baton; url: string }> {
+  async function open(withWorker = true): Promise<{ baton: Baton; url: string }> {
     baton = await Baton.open({
       db: db.url,
       workflows: [traced],
@@ -95,6 +95,7 @@ describe("a run's spans", () => {
       logger: silentLogger,
     });
     const { url } = await baton.serve({ port: 0 });
+    if (!withWorker) return { baton, url };
     shipping ??= worker({
       url,
       service: "shipping",
@@ -223,6 +224,27 @@ describe("a run's spans", () => {
       expect(span.spanContext().traceId).toBe(TRACE_ID);
       expect(span.parentSpanContext?.spanId).toBe(CALLER_SPAN);
     }
+  });
+
+  it("goes on in a child of a queued call's span when the run comes back while the call is out", async () => {
+    db = tempDbUrl();
+    const first = (await open(false)).baton;
+    await first.start(traced, { fail: false }, { runId: "t-4", traceparent: TRACEPARENT });
+    await waitFor(async () => (await first.get("t-4")).waitingOn?.kind === "task");
+    // This SDK's ids are its own: the span the task names is ended as the run leaves.
+    await first.close();
+    const second = (await open()).baton;
+    expect((await approve(second, "t-4")).status).toBe("completed");
+
+    const ships = named(spansOf("t-4"), "call shipping.ship");
+    expect(ships).toHaveLength(2);
+    const [sent, resumed] = ships;
+    expect(sent!.attributes["baton.interrupted"]).toBe(true);
+    expect(sent!.parentSpanContext?.spanId).toBe(CALLER_SPAN);
+    expect(parseTraceparent(shipped.at(-1))?.spanId).toBe(sent!.spanContext().spanId);
+    expect(resumed!.attributes["baton.resumed"]).toBe(true);
+    expect(resumed!.spanContext().traceId).toBe(TRACE_ID);
+    expect(resumed!.parentSpanContext?.spanId).toBe(sent!.spanContext().spanId);
   });
 
   it("without a traceparent, derives the trace and the parent from the run id", async () => {
