@@ -87,10 +87,13 @@ describe("a run's spans", () => {
     return "done";
   });
 
+  const leaf = workflow("leaf", async (ctx) => ctx.step("grow", () => "leaf"));
+  const tree = workflow("tree", async (ctx) => ctx.child(leaf, {}));
+
   async function open(withWorker = true): Promise<{ baton: Baton; url: string }> {
     baton = await Baton.open({
       db: db.url,
-      workflows: [traced],
+      workflows: [traced, tree, leaf],
       services: [paymentsService(), shippingService],
       logger: silentLogger,
     });
@@ -245,6 +248,16 @@ describe("a run's spans", () => {
     expect(resumed!.attributes["baton.resumed"]).toBe(true);
     expect(resumed!.spanContext().traceId).toBe(TRACE_ID);
     expect(resumed!.parentSpanContext?.spanId).toBe(sent!.spanContext().spanId);
+  });
+
+  it("puts a child run's spans in its parent's trace", async () => {
+    db = tempDbUrl();
+    const b = (await open(false)).baton;
+    await b.start(tree, {}, { runId: "t-5", traceparent: TRACEPARENT });
+    expect((await b.wait("t-5", 20_000)).status).toBe("completed");
+    const [grow] = named(spansOf("t-5:1"), "step grow");
+    expect(grow!.spanContext().traceId).toBe(TRACE_ID);
+    expect(grow!.parentSpanContext?.spanId).toBe(CALLER_SPAN);
   });
 
   it("without a traceparent, derives the trace and the parent from the run id", async () => {
