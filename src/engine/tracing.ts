@@ -20,12 +20,12 @@ import {
   type ErrorData,
 } from "../common/index.js";
 
-export { SpanKind, type Span } from "@opentelemetry/api";
+export type { Span } from "@opentelemetry/api";
 
 const TRACER_NAME = "baton";
 const INTERNAL: SpanOptions = { kind: SpanKind.INTERNAL };
-const RESUMED: Attributes = { "baton.resumed": true };
 const CLIENT: SpanOptions = { kind: SpanKind.CLIENT };
+const RESUMED: Attributes = { "baton.resumed": true };
 
 /**
  * The data of a run's `run.started` entry. The deadline and the caller's trace context are fixed
@@ -49,8 +49,8 @@ export function runStartedData(
  * A run's spans, through the OpenTelemetry API only: with no SDK registered the API is a no-op
  * and nothing is recorded. Every span is a child of the run's parent — the `traceparent` the run
  * was started with, or else a span id derived from the run id in a trace derived from it — so a
- * run's spans share one trace on whichever node, after whichever restart, without a span that
- * would have to outlive a process.
+ * run's spans share one trace on whichever node, after whichever restart, and no run-wide span
+ * has to outlive a process. Only a queued call's span may (see `startQueued`).
  */
 export class RunTrace {
   readonly traceId: string;
