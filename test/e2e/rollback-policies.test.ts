@@ -169,7 +169,7 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
     ]);
     // Refused twice or more, then done: every try reached the worker.
     expect(refundDeliveries("retry-1").length).toBeGreaterThanOrEqual(3);
-  });
+  }, 120_000);
 
   it("skip: releases the stock anyway and ends failed PARTIALLY_COMPENSATED naming what was not undone", async () => {
     await useRefunds("failing");
