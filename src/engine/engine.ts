@@ -65,7 +65,7 @@ export interface EngineOptions {
 
 export interface StartOptions {
   runId?: string;
-  /** Time limit in ms from now; overrides the workflow's `deadline` (CONTRACT §9). */
+  /** Time limit in ms from now; overrides the workflow's `deadline` (docs/workflows.md). */
   deadline?: number;
   /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
   traceparent?: string;
@@ -428,6 +428,19 @@ export class Engine implements ExecutionHost {
     }
     this.getWorkflow(record.workflow);
     const index = new ReplayIndex(await this.store.readJournal(runId));
+    const code = index.lastFailure?.error?.code;
+    // A rollback that ran to its end left nothing to resume: what it skipped or could not settle
+    // is for an operator to undo. A rollback stopped by a failed compensation resumes from it.
+    if (index.rolledBack && code !== "COMPENSATION_FAILED" && code !== "NON_DETERMINISM") {
+      throw new ConflictError(
+        "RUN_NOT_RETRYABLE",
+        `run ${runId} ended ${code ?? "failed"} after its rollback ran to the end; there is nothing left to resume` +
+          (code === "PARTIALLY_COMPENSATED"
+            ? " (the skipped compensations are listed in the run's error.details.skipped)"
+            : ""),
+        { status: record.status, code },
+      );
+    }
     const causeSeq = index.lastFailure?.causeSeq;
     const now = this.clock.now();
     const result = await this.committer.submit({
@@ -540,7 +553,7 @@ export class Engine implements ExecutionHost {
     return this.reads.services();
   }
 
-  // ─── The worker side of the queue (CONTRACT §5) ──────────────────────────────────────
+  // ─── The worker side of the queue (docs/workers.md) ─────────────────────────────────
 
   /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
   pollTasks(service: string, request: PollRequest): Promise<Task[]> {

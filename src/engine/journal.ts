@@ -109,7 +109,9 @@ export class ReplayIndex {
   } satisfies RecordedRollback;
   /** Why the run last failed, if it did and was retried. */
   readonly voided = new Set<number>();
-  lastFailure: { causeSeq?: number } | undefined;
+  lastFailure: { causeSeq?: number; error?: ErrorData } | undefined;
+  /** The run's rollback began (a phase marker) since it last started or was retried. */
+  rolledBack = false;
   length = 0;
 
   constructor(entries: readonly JournalEntry[]) {
@@ -179,9 +181,11 @@ export class ReplayIndex {
         break;
       case Entry.RunCompensating:
       case Entry.RunCancelling:
+        this.rolledBack = true;
         this.deliveries.push({ type: "marker" });
         break;
       case Entry.RunRetried:
+        this.rolledBack = false;
         // A retried run decides its rollback afresh: what was decided before is void.
         this.rollback.decisions.clear();
         this.rollback.resumed.clear();
@@ -197,11 +201,16 @@ export class ReplayIndex {
         this.rollback.resumed.add(`${data.seq}:${data.attempt}`);
         break;
       }
-      case Entry.CompensationSkipped:
-        this.rollback.operatorSkips.add((parse(entry.data) as { seq: number }).seq);
+      case Entry.CompensationSkipped: {
+        const data = parse(entry.data) as CompensationDecision & { by?: string };
+        // Skipped by its policy: a decision about that attempt; by an operator: about the wait.
+        if (data.by === "policy")
+          this.rollback.decisions.set(`${data.seq}:${data.attempt}`, { ...data, decision: "skip" });
+        else this.rollback.operatorSkips.add(data.seq);
         break;
+      }
       case Entry.RunFailed:
-        this.lastFailure = parse(entry.data) as { causeSeq?: number };
+        this.lastFailure = parse(entry.data) as { causeSeq?: number; error?: ErrorData };
         break;
       default:
         break;

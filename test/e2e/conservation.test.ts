@@ -279,7 +279,7 @@ describe.each(SCENARIOS)("conservation of money with cancels: $name", ({ kills: 
         firstDelivery.has(run.runId) && firstDelivery.get(run.runId)! > cancelledAt.get(run.runId)!,
     );
     // A charge first delivered well after its run's cancel was accepted: it was queued then,
-    // so the cancel should have withdrawn it (CONTRACT §9: never delivered).
+    // so the cancel should have withdrawn it (docs/workflows.md, "Rolling back": never delivered).
     const deliveredAfterAccepted = cancelled.filter(
       (run) =>
         cancelAccepted.has(run.runId) &&

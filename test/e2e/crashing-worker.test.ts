@@ -12,7 +12,7 @@ const OTHERS = ["fine-1", "fine-2", "fine-3", "fine-4"];
 /**
  * A poison message: one order's charge kills every payments worker that receives it. The
  * charge allows 3 attempts (`retry: { maxAttempts: 3 }`) and the queue's lease is short, and a
- * supervisor restarts the worker after each crash, as a process manager would. CONTRACT §9:
+ * supervisor restarts the worker after each crash, as a process manager would. docs/workflows.md, "Rolling back":
  * maxAttempts counts every delivery, so the task ends by policy instead of looping.
  */
 describe("a payments worker that crashes on one order's charge", () => {

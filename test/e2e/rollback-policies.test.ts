@@ -21,7 +21,7 @@ import {
  * the refund fails for good too, while the payments worker runs with PAYMENTS_REFUND_FAIL=1.
  * "Fixing" the refund is what an operator would do: replace the worker by one without the fault.
  */
-describe("a rollback whose refund fails for good, under each policy (CONTRACT §9)", () => {
+describe("a rollback whose refund fails for good, under each policy (docs/workflows.md, "Rolling back")", () => {
   const group = new ProcessGroup();
   const dir = mkdtempSync(join(tmpdir(), "baton-e2e-policies-"));
   let stack: OrderStack;
@@ -191,7 +191,7 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
       "ship refused",
       "release done",
     ]);
-    // The journal records the refused refund and the decision to go on. CONTRACT §9 names the
+    // The journal records the refused refund and the decision to go on. docs/workflows.md, "Rolling back" names the
     // entry compensation.skipped; the run core writes compensation.failed {decision: "skip"}.
     const history = await stack.client.history("skip-1");
     const recorded = history.filter(
@@ -216,7 +216,7 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
       headers: { "content-type": "application/json" },
       body: "{}",
     });
-    // CONTRACT §2: a failed run resumes where it stopped — here, at the refund it skipped. A
+    // the docs: a failed run resumes where it stopped — here, at the refund it skipped. A
     // 409 (nothing to resume) would be a defensible answer too; a broken run is not.
     if (answer.status === 409) {
       expect(await stack.client.getRun("skip-retry-1")).toMatchObject({

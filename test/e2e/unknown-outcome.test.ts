@@ -8,11 +8,11 @@ import { ProcessGroup, eventually } from "../demo/harness/processes.js";
 import { ROLLBACK_WORKFLOWS, journalOf, waitForEnd, waitForRun } from "./support/e2e.js";
 
 /**
- * CONTRACT §9, unknown outcomes and time limits, over HTTP. The test itself is the payments
- * worker here (CONTRACT §5: any language that speaks HTTP), so it can hold a charge, stay silent
+ * docs/workflows.md, "Rolling back", unknown outcomes and time limits, over HTTP. The test itself is the payments
+ * worker here (docs/workers.md: any language that speaks HTTP), so it can hold a charge, stay silent
  * past its lease, and answer late — what a worker that hangs or dies does.
  */
-describe("rolling back while a worker holds a command (CONTRACT §9)", () => {
+describe("rolling back while a worker holds a command (docs/workflows.md, "Rolling back")", () => {
   const group = new ProcessGroup();
   const dir = mkdtempSync(join(tmpdir(), "baton-e2e-unknown-"));
   let stack: OrderStack;

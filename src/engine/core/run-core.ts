@@ -415,7 +415,18 @@ export class RunCore {
           }),
         ];
       case "skip":
-        record({});
+        if (!recorded && !this.replayingValue)
+          effects.push({
+            type: "append",
+            entry: "compensation.skipped",
+            data: {
+              seq: current.seq,
+              attempt: current.attempt,
+              name: compensable.name,
+              error: input.error,
+              by: "policy",
+            },
+          });
         this.skippedList.push({ seq: current.seq, name: compensable.name, error: input.error });
         return [...effects, ...this.nextCompensation()];
       case "retry": {
