@@ -21,7 +21,7 @@ import {
  * the refund fails for good too, while the payments worker runs with PAYMENTS_REFUND_FAIL=1.
  * "Fixing" the refund is what an operator would do: replace the worker by one without the fault.
  */
-describe("a rollback whose refund fails for good, under each policy (docs/workflows.md, "Rolling back")", () => {
+describe("a rollback whose refund fails for good, under each policy (docs/workflows.md)", () => {
   const group = new ProcessGroup();
   const dir = mkdtempSync(join(tmpdir(), "baton-e2e-policies-"));
   let stack: OrderStack;

@@ -12,7 +12,7 @@ import { ROLLBACK_WORKFLOWS, journalOf, waitForEnd, waitForRun } from "./support
  * worker here (docs/workers.md: any language that speaks HTTP), so it can hold a charge, stay silent
  * past its lease, and answer late — what a worker that hangs or dies does.
  */
-describe("rolling back while a worker holds a command (docs/workflows.md, "Rolling back")", () => {
+describe("rolling back while a worker holds a command (docs/workflows.md)", () => {
   const group = new ProcessGroup();
   const dir = mkdtempSync(join(tmpdir(), "baton-e2e-unknown-"));
   let stack: OrderStack;
