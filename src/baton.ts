@@ -55,7 +55,15 @@ export interface BatonOptions {
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
 export type ServeOptions = Pick<
   ServerOptions,
-  "port" | "host" | "token" | "bodyLimit" | "logger" | "runRefreshMs" | "sseHeartbeatMs"
+  | "port"
+  | "host"
+  | "token"
+  | "insecureNoAuth"
+  | "allowedOrigins"
+  | "bodyLimit"
+  | "logger"
+  | "runRefreshMs"
+  | "sseHeartbeatMs"
 >;
 
 /** A listening API server: where it is, and how to stop it. */

@@ -7,3 +7,4 @@ export {
   type ServerOptions,
 } from "./app.js";
 export { onShutdownSignal } from "./shutdown-signals.js";
+export { checkSecurityOptions, type SecurityOptions } from "./security-options.js";

@@ -189,7 +189,11 @@ export const AcceptedSchema = z.object({ runId: z.string() });
 /** The answer of task replies: nothing to say beyond the status. */
 export const EmptySchema = z.object({});
 
-export const HealthSchema = z.object({ status: z.literal("ok") });
+export const HealthSchema = z.object({
+  status: z.literal("ok"),
+  /** Said by /readyz: what an operator must know, e.g. `no auth` (an open server). */
+  warnings: z.array(z.string()).optional(),
+});
 
 /** Error answers, for the OpenAPI document: `errorResponses(400, 404)`. */
 export function errorResponses<const S extends readonly number[]>(

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { BATON_BIN, REPO } from "./processes.js";
+import { BATON_BIN, REPO, withoutToken } from "./processes.js";
 
 export interface CliResult {
   code: number | null;
@@ -18,12 +18,7 @@ export function runBaton(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BATON_BIN, ...args], {
       cwd: REPO,
-      env: {
-        ...process.env,
-        BATON_URL: options.url ?? "",
-        BATON_API_TOKEN: "",
-        ...options.env,
-      },
+      env: withoutToken({ ...process.env, BATON_URL: options.url ?? "" }, options.env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

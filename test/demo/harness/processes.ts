@@ -115,7 +115,7 @@ export class ProcessGroup {
   ): TestProcess {
     const child = spawn(command, args, {
       cwd: REPO,
-      env: { ...process.env, BATON_URL: "", BATON_API_TOKEN: "", PORT: "", ...options.env },
+      env: withoutToken({ ...process.env, BATON_URL: "", PORT: "" }, options.env),
       stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
       detached: options.detached ?? false,
     });
@@ -133,6 +133,19 @@ export class ProcessGroup {
     }
     await Promise.all(all.map((p) => p.exited));
   }
+}
+
+/**
+ * The environment for a child: the caller's variables over `base`, with no BATON_API_TOKEN
+ * unless the caller gives one. Removed rather than emptied: servers refuse an empty token.
+ */
+export function withoutToken(
+  base: NodeJS.ProcessEnv,
+  env: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...base, ...env };
+  if (env.BATON_API_TOKEN === undefined) delete merged.BATON_API_TOKEN;
+  return merged;
 }
 
 /** Pids in process group `pgid` (a detached child leads its own group). */
