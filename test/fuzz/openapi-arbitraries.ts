@@ -347,7 +347,16 @@ function bodyFor(
   ctx: FuzzContext,
 ): fc.Arbitrary<string | undefined> {
   const shaped = valueFor(op.bodySchema, doc, ctx, "").map((v) => JSON.stringify(v) ?? "null");
+  // One field of the schema holding arrays nested up to 20,000 deep, past any recursion limit.
+  const fields = Object.keys(resolve(op.bodySchema, doc)?.properties ?? {});
+  const deep = fc
+    .tuple(
+      fc.constantFrom(...(fields.length ? fields : ["input"])),
+      fc.integer({ min: 100, max: 20_000 }),
+    )
+    .map(([field, depth]) => `{${JSON.stringify(field)}:${"[".repeat(depth)}${"]".repeat(depth)}}`);
   return fc.oneof(
+    { weight: 1, arbitrary: deep },
     { weight: op.bodySchema ? 8 : 1, arbitrary: shaped },
     { weight: 2, arbitrary: anyJson.map((v) => JSON.stringify(v) ?? "null") },
     { weight: 2, arbitrary: fc.constant(undefined) },
