@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Baton, silentLogger, type Serving } from "../../src/index.js";
 import { BatonClient } from "../../src/client/index.js";
 import { SERVICES, WORKFLOWS } from "../server/server-fixture.js";
+import { freshDatabase } from "../support/postgres.js";
 import { tempDbUrl } from "../support/temp-db.js";
 import { waitFor } from "../support/wait-for.js";
 import {
@@ -18,7 +19,8 @@ import { ClientRefused, sendRaw, type RawAnswer, type RawRequest } from "./raw-h
  * Random requests against a live server, generated from its own OpenAPI document. What must
  * hold for every one of them: no 5xx, and every 4xx in the contract's error shape. What must
  * hold afterwards: every run the store lists can be read (no partial writes), and the server
- * is healthy. `BATON_FUZZ_RUNS=100000` for a long run, `BATON_FUZZ_SEED=N` to replay one.
+ * is healthy. `BATON_FUZZ_RUNS=100000` for a long run, `BATON_FUZZ_SEED=N` to replay one,
+ * `BATON_FUZZ_DB=postgres` to run on PostgreSQL instead of SQLite.
  */
 
 const RUNS = Number(process.env.BATON_FUZZ_RUNS ?? 3_000);
@@ -62,7 +64,8 @@ function describeRequest(req: RawRequest): string {
 }
 
 describe("the HTTP API under random requests", () => {
-  const db = tempDbUrl("fuzz");
+  const sqlite = tempDbUrl("fuzz");
+  let dropDatabase: (() => Promise<void>) | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   let baton: Baton;
   let serving: Serving;
@@ -71,8 +74,14 @@ describe("the HTTP API under random requests", () => {
   let doc: OpenApiDocument;
 
   beforeAll(async () => {
+    let db = sqlite.url;
+    if (process.env.BATON_FUZZ_DB === "postgres") {
+      const database = await freshDatabase();
+      dropDatabase = database.drop;
+      db = database.url;
+    }
     baton = await Baton.open({
-      db: db.url,
+      db,
       workflows: WORKFLOWS,
       services: SERVICES,
       logger: silentLogger,
@@ -108,7 +117,8 @@ describe("the HTTP API under random requests", () => {
   afterAll(async () => {
     agent.destroy();
     await baton?.close();
-    db.cleanup();
+    await dropDatabase?.();
+    sqlite.cleanup();
   });
 
   it(
