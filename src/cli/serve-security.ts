@@ -22,12 +22,13 @@ export async function serveSecurity(flags: ServeSecurityFlags): Promise<{
       "--token (or BATON_API_TOKEN) is empty: give a real token, or leave both out to serve without one",
     );
   }
-  const { checkSecurityOptions } = await import("../server/index.js");
+  const { checkSecurityOptions, parseAllowedOrigins } = await import("../server/index.js");
   const warnings = checkSecurityOptions({
     host: flags.host,
     token: flags.token,
     insecureNoAuth: flags.insecureNoAuth,
   });
+  parseAllowedOrigins(flags.allowedOrigin);
   return {
     options: {
       ...(flags.token !== undefined ? { token: flags.token } : {}),

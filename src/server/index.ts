@@ -8,3 +8,4 @@ export {
 } from "./app.js";
 export { onShutdownSignal } from "./shutdown-signals.js";
 export { checkSecurityOptions, type SecurityOptions } from "./security-options.js";
+export { parseAllowedOrigins } from "./request-guards.js";
