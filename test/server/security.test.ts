@@ -1,5 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { BatonClient } from "../../src/client/index.js";
 import { ValidationError } from "../../src/common/index.js";
 import { createServer } from "../../src/server/index.js";
 import { waitFor } from "../support/wait-for.js";
@@ -223,6 +224,34 @@ describe("security defaults of the HTTP API", () => {
       const own = await rawPost(url, "/v1/runs/sock-1/cancel", { ...json, origin: url });
       expect(own.status).toBe(202);
     });
+  });
+
+  it("BatonClient (and so the worker SDK, the CLI and the dashboard) says JSON on every POST", async () => {
+    const { url, baton } = await fixture.listen();
+    const posts: Array<{ path: string; contentType: string | null }> = [];
+    const client = new BatonClient({
+      url,
+      fetch: (input, init) => {
+        if (init?.method === "POST") {
+          posts.push({
+            path: new URL(input instanceof Request ? input.url : input.toString()).pathname,
+            contentType: new Headers(init.headers).get("content-type"),
+          });
+        }
+        return fetch(input, init);
+      },
+    });
+    await client.startRun("approval", {}, { runId: "client-1" });
+    await waitFor(async () => (await baton.get("client-1")).status === "waiting");
+    await client.signal("client-1", "decision", "yes");
+    await baton.start("doomed", {}, { runId: "client-2" });
+    await waitFor(async () => (await baton.get("client-2")).status !== "pending");
+    await client.retry("client-2").catch(() => undefined);
+    await client.cancel("client-2").catch(() => undefined);
+    await client.pollTasks("payments", { workerId: "w" });
+    expect(posts.length).toBeGreaterThanOrEqual(5);
+    for (const post of posts)
+      expect(post, post.path).toMatchObject({ contentType: "application/json" });
   });
 
   describe("tokens and binding", () => {
