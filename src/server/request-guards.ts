@@ -89,7 +89,12 @@ function foreignOriginError(
     ) {
       return forbidden(`a ${fetchSite} request`);
     }
-    if (fetchSite !== undefined && options.isLoopbackOnly && !hasLoopbackHost(request)) {
+    if (
+      fetchSite !== undefined &&
+      options.isLoopbackOnly &&
+      !hasLoopbackHost(request) &&
+      !isAllowedHost(request, options.allowedOrigins)
+    ) {
       return rebinding(request);
     }
     return undefined;
@@ -115,8 +120,18 @@ function forbidden(what: string): BatonError {
 function rebinding(request: FastifyRequest): BatonError {
   return new BatonError(
     "FORBIDDEN_ORIGIN",
-    `this server listens on loopback only; a browser must reach it as localhost or 127.0.0.1, not as ${JSON.stringify(single(request.headers.host) ?? "")}`,
+    `this server listens on loopback only; a browser must reach it as localhost or 127.0.0.1, not as ${JSON.stringify(single(request.headers.host) ?? "")} (or start it with --allowed-origin for that name)`,
   );
+}
+
+/** The Host header names an allowed origin (a browser navigating there sends no Origin). */
+function isAllowedHost(request: FastifyRequest, allowed: ReadonlySet<string>): boolean {
+  const host = single(request.headers.host);
+  if (host === undefined) return false;
+  return ["http:", "https:"].some((scheme) => {
+    const origin = normalizeOrigin(`${scheme}//${host}`);
+    return origin !== undefined && allowed.has(origin);
+  });
 }
 
 function hasLoopbackHost(request: FastifyRequest): boolean {

@@ -176,6 +176,12 @@ describe("security defaults of the HTTP API", () => {
         403,
         "FORBIDDEN_ORIGIN",
       );
+      // Unless that name is an allowed origin.
+      const aliased = await fixture.open({ allowedOrigins: ["http://baton.local:7070"] });
+      const page = await call(aliased.server.app, "GET", "/v1/runs", {
+        headers: { host: "baton.local:7070", "sec-fetch-site": "none" },
+      });
+      expect(page.status).toBe(200);
       // Not a browser (no Origin, no Sec-Fetch-*): left alone.
       expect(
         (await call(server.app, "GET", "/v1/runs", { headers: { host: "some-alias:7070" } }))
