@@ -87,7 +87,10 @@ function foreignOriginError(
       STATE_CHANGING.has(request.method) &&
       (fetchSite === "cross-site" || fetchSite === "same-site")
     ) {
-      return forbidden(`a ${fetchSite} request`);
+      return new BatonError(
+        "FORBIDDEN_ORIGIN",
+        `a ${fetchSite} browser request (Sec-Fetch-Site) may not change anything: browsers may call the API only from the dashboard it serves`,
+      );
     }
     if (
       fetchSite !== undefined &&
