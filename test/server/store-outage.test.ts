@@ -83,6 +83,17 @@ describePostgres("the server while its PostgreSQL database is unreachable", () =
       run: { status: "completed" },
     });
 
+    const held = await fetch(`${url}/v1/workflows/approval/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ runId: "held", input: {} }),
+    });
+    expect(held.status).toBe(201);
+    await waitFor(async () => (await get(`${url}/v1/runs/held`)).body.status === "waiting", {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+
     // A partition: connections stay open, nothing answers.
     proxy.blackhole();
     await waitFor(async () => (await get(`${url}/readyz`)).status === 503, {
@@ -123,6 +134,17 @@ describePostgres("the server while its PostgreSQL database is unreachable", () =
       intervalMs: 100,
     });
     await waitFor(async () => (await get(`${url}/v1/runs/before`)).status === 200, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    // A run that waited through both outages takes its signal and ends.
+    const signalled = await fetch(`${url}/v1/runs/held/signals/decision`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payload: "approved" }),
+    });
+    expect(signalled.status).toBe(202);
+    await waitFor(async () => (await get(`${url}/v1/runs/held`)).body.status === "completed", {
       timeoutMs: 20_000,
       intervalMs: 100,
     });
