@@ -9,6 +9,7 @@ export {
   workflow,
   service,
   DEFAULT_RETRY,
+  CompensationFailurePolicy,
   type WorkflowDefinition,
   type AnyWorkflow,
   type WorkflowOptions,

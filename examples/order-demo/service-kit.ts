@@ -40,16 +40,13 @@ export interface EffectRecord {
  */
 export class Ledger {
   private readonly outcomes = new Map<string, Outcome>();
+  private readonly records = new Map<string, EffectRecord>();
   private readonly file = process.env.EFFECTS_FILE;
+  /** How much of `file` has been read: other processes of the service append to it too. */
+  private readBytes = 0;
 
   constructor(private readonly service: string) {
-    if (this.file && existsSync(this.file)) {
-      for (const line of readFileSync(this.file, "utf8").split("\n")) {
-        if (!line.trim()) continue;
-        const record = JSON.parse(line) as EffectRecord;
-        if (record.service === service) this.outcomes.set(record.key, record.outcome);
-      }
-    }
+    this.catchUp();
   }
 
   /** Runs `effect` once per key; later calls with the key get the first outcome back. */
@@ -59,7 +56,12 @@ export class Ledger {
     meta: { runId: string; attempt?: number },
     effect: () => unknown,
   ): Promise<Outcome> {
-    const known = this.outcomes.get(key);
+    let known = this.outcomes.get(key);
+    if (!known) {
+      // Another process of this service (a worker that died after acting) may have had the key.
+      this.catchUp();
+      known = this.outcomes.get(key);
+    }
     if (known) return known;
     let outcome: Outcome;
     try {
@@ -82,8 +84,36 @@ export class Ledger {
       ...(meta.attempt !== undefined ? { attempt: meta.attempt } : {}),
       at: new Date().toISOString(),
     };
-    if (this.file) appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+    this.records.set(key, record);
+    if (this.file) {
+      appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+    }
     return outcome;
+  }
+
+  /**
+   * Every effect of this service so far, this process's and (through `EFFECTS_FILE`) those of
+   * its other processes: how a refund finds the charge of an order whatever worker made it.
+   */
+  effects(): EffectRecord[] {
+    this.catchUp();
+    return [...this.records.values()];
+  }
+
+  /** Reads what was appended to `EFFECTS_FILE` since the last look (whole lines only). */
+  private catchUp(): void {
+    if (!this.file || !existsSync(this.file)) return;
+    const text = readFileSync(this.file).subarray(this.readBytes);
+    const end = text.lastIndexOf(0x0a);
+    if (end < 0) return;
+    this.readBytes += end + 1;
+    for (const line of text.subarray(0, end).toString("utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const record = JSON.parse(line) as EffectRecord;
+      if (record.service !== this.service || this.records.has(record.key)) continue;
+      this.records.set(record.key, record);
+      this.outcomes.set(record.key, record.outcome);
+    }
   }
 
   /** Every outcome so far, for the `/_effects` debug endpoint. */
@@ -100,15 +130,44 @@ export function envNumber(name: string, fallback: number): number {
   return value;
 }
 
-/** True with probability `rate` (0 never, 1 always). */
-export function chance(rate: number): boolean {
-  return Math.random() < rate;
+/**
+ * A number in [0, 1). With `RANDOM_SEED` set and a `key` given (say an idempotency key and what
+ * the draw is for) it is derived from both, so a test that prints its seed can replay the same
+ * latencies and failures whatever order the commands arrive in; otherwise Math.random().
+ */
+export function randomFor(key?: string): number {
+  const seed = process.env.RANDOM_SEED;
+  if (!seed || key === undefined) return Math.random();
+  // FNV-1a over seed and key, then mulberry32's output mix: well spread, cheap, no dependency.
+  let h = 0x811c9dc5;
+  for (const char of `${seed}:${key}`) h = Math.imul(h ^ char.charCodeAt(0), 0x01000193);
+  let t = (h + 0x6d2b79f5) | 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-/** Waits like real work does: `LATENCY_MS` is `min-max` (default 20-150) or one number. */
-export function simulateLatency(signal?: AbortSignal): Promise<void> {
-  const [min = 20, max = min] = (process.env.LATENCY_MS ?? "20-150").split("-").map(Number);
-  return delay(min + Math.random() * (max - min), undefined, signal ? { signal } : undefined);
+/** True with probability `rate` (0 never, 1 always); `key` as for randomFor. */
+export function chance(rate: number, key?: string): boolean {
+  return randomFor(key) < rate;
+}
+
+/**
+ * Waits like real work does: `LATENCY_MS` is `min-max` (default 20-150) or one number;
+ * `variable` names another variable to read instead, `key` as for randomFor.
+ */
+export function simulateLatency(
+  signal?: AbortSignal,
+  key?: string,
+  variable = "LATENCY_MS",
+): Promise<void> {
+  const [min = 20, max = min] = (
+    process.env[variable] ?? (variable === "LATENCY_MS" ? "20-150" : "0")
+  )
+    .split("-")
+    .map(Number);
+  const ms = min + randomFor(key === undefined ? undefined : `${variable}:${key}`) * (max - min);
+  return delay(ms, undefined, signal ? { signal } : undefined);
 }
 
 /**

@@ -5,7 +5,7 @@
  *   PORT=7073 npx tsx examples/order-demo/shipping.ts
  *
  * SHIPPING_FAIL_RATE (default 0.15): share of orders refused for good.
- * LATENCY_MS (default 20-150), EFFECTS_FILE: see service-kit.ts.
+ * LATENCY_MS (default 20-150), EFFECTS_FILE, RANDOM_SEED: see service-kit.ts.
  */
 import { serveCommands } from "./http-service.js";
 import {
@@ -35,8 +35,9 @@ const { server, port } = await serveCommands({
   ledger,
   commands: {
     ship: async (input: ShipInput, { key }) => {
-      await simulateLatency();
-      if (chance(FAIL_RATE)) {
+      await simulateLatency(undefined, key);
+      // Per order with RANDOM_SEED: a retried ship of an address is refused again.
+      if (chance(FAIL_RATE, `ship:${key}`)) {
         throw new BusinessError("ADDRESS_UNDELIVERABLE", `no carrier delivers to ${input.address}`);
       }
       const carrier = CARRIERS[input.orderId.length % CARRIERS.length] ?? "DHL";

@@ -18,6 +18,24 @@ export function parseDuration(value: string): number {
   return ms;
 }
 
+/** A positive whole number of milliseconds, with no upper bound: a run's deadline. */
+export function parseDeadline(value: string): number {
+  const ms = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(ms) || ms < 1) {
+    throw new InvalidArgumentError("expected a whole number of milliseconds, 1 or more.");
+  }
+  return ms;
+}
+
+/** An operation's sequence number: a whole number from 1. */
+export function parseSeq(value: string): number {
+  const seq = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new InvalidArgumentError("expected a sequence number: a whole number, 1 or more.");
+  }
+  return seq;
+}
+
 /** A number of events per second, 0 included. */
 export function parseRate(value: string): number {
   const rate = Number(value);

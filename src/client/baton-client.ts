@@ -67,7 +67,11 @@ export class BatonClient {
       method: "POST",
       path: `/v1/workflows/${segment(name)}/runs`,
       query: { wait: options.waitSeconds },
-      body: options.runId === undefined ? { input } : { input, runId: options.runId },
+      body: {
+        input,
+        ...(options.runId !== undefined ? { runId: options.runId } : {}),
+        ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      },
       ...(options.idempotencyKey !== undefined
         ? { headers: { "idempotency-key": options.idempotencyKey } }
         : {}),
@@ -152,9 +156,40 @@ export class BatonClient {
     });
   }
 
-  /** Resumes a `failed` run where it stopped; `RUN_NOT_FAILED` for any other status. */
+  /**
+   * Resumes a `failed` run where it stopped, or, for a run rolling back whose compensation failed
+   * and waits (`waitingOn.compensates` set), runs that compensation again. `RUN_NOT_FAILED` for
+   * any other run.
+   */
   async retry(runId: string): Promise<void> {
     await this.api.request({ method: "POST", path: `${runPath(runId)}/retry`, body: {} });
+  }
+
+  /**
+   * Skips the failed compensation of operation `seq` in a run rolling back that waits on it
+   * (`waitingOn.kind` `"operator"`, or `"retry"`, with `waitingOn.compensates === seq`): the skip
+   * is durable when this resolves, the rollback goes on with the other compensations, and the
+   * run ends `failed` with `PARTIALLY_COMPENSATED`. `NO_FAILED_COMPENSATION` when no compensation
+   * of that seq waits, `RUN_TERMINAL` when the run has ended, `RUN_NOT_FOUND`.
+   *
+   * @example
+   * const run = await client.getRun("o-1");
+   * if (run.waitingOn?.kind === "operator" && run.waitingOn.compensates !== undefined) {
+   *   await client.skipCompensation("o-1", run.waitingOn.compensates);
+   * }
+   */
+  async skipCompensation(runId: string, seq: number): Promise<void> {
+    if (!Number.isInteger(seq) || seq < 1) {
+      throw new BatonClientError(
+        "INVALID_ARGUMENT",
+        `seq must be a whole number ≥ 1, got ${JSON.stringify(seq)}`,
+      );
+    }
+    await this.api.request({
+      method: "POST",
+      path: `${runPath(runId)}/compensations/${seq}/skip`,
+      body: {},
+    });
   }
 
   // ─── The orchestrator ──────────────────────────────────────────────────────────────────

@@ -18,6 +18,11 @@ export interface StartRunOptions {
   idempotencyKey?: string;
   /** Answer once the run is terminal or this many seconds have passed. */
   waitSeconds?: number;
+  /**
+   * Time limit in ms from now, overriding the workflow's: when it passes, the run fails with
+   * `DEADLINE_EXCEEDED` and rolls back. A run that already exists keeps its own.
+   */
+  deadline?: number;
 }
 
 export interface ListRunsQuery {

@@ -15,6 +15,8 @@ export const EventType = {
   RunFailed: "run.failed",
   RunCancelled: "run.cancelled",
   RunRetried: "run.retried",
+  /** A compensation failed for good (every policy); under policy `event` also stored durably. */
+  CompensationFailed: "compensation.failed",
   /** The run's status or what it waits on changed (published live, for streams and dashboards). */
   RunUpdated: "run.updated",
 } as const;
@@ -25,6 +27,7 @@ export const DURABLE_EVENT_TYPES: readonly EventType[] = [
   EventType.RunCompleted,
   EventType.RunFailed,
   EventType.RunCancelled,
+  EventType.CompensationFailed,
 ];
 
 export interface BatonEvent {

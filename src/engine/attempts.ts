@@ -8,12 +8,13 @@ import {
 } from "../common/index.js";
 import { describeOp } from "./journal.js";
 import type { Op, Wait } from "./op.js";
-import { backoffMs, isRetryable, type ResolvedRetryPolicy } from "./retry.js";
-import type { RunExecution } from "./run-execution.js";
+import { decideAfterFailure, isUnknownOutcome } from "./core/attempt-rules.js";
+import type { ResolvedRetryPolicy } from "./retry.js";
+import type { RunPort } from "./run-port.js";
 
 /** Runs a step's or call's attempts under its retry policy, then completes the operation. */
 export async function runAttempts(
-  run: RunExecution,
+  run: RunPort,
   op: Op,
   policy: ResolvedRetryPolicy,
   timeoutMs: number | undefined,
@@ -44,6 +45,8 @@ export async function runAttempts(
     op.executing = true;
     op.attempt = attempts + 1;
     run.executing++;
+    // From here until it answers, the attempt may take effect: a rollback waits for it.
+    run.markInFlight(op, true);
     // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
     if (attempt > 1) run.writer.requestWriteIfStale();
     const startedAt = host.clock.now();
@@ -71,15 +74,20 @@ export async function runAttempts(
       }
       error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
     }
-    if (
-      isRetryable(error, policy) &&
-      attempt < policy.maxAttempts &&
-      !op.abandoned &&
-      !run.stopping
-    ) {
-      const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
-      const retryAt = host.clock.now() + backoffMs(policy, attempt, Math.random(), retryAfterMs);
+    const decision = decideAfterFailure({
+      error,
+      attempt,
+      policy,
+      // A compensation's own operations retry by their policy while the run rolls back.
+      stopping: (run.stopping && op.compensates === undefined) || op.abandoned,
+      now: host.clock.now(),
+      random: Math.random(),
+      retryAfterMs: error instanceof TransientError ? error.retryAfterMs : undefined,
+    });
+    if (decision.kind === "retry") {
+      const retryAt = decision.retryAt;
       const errorData = error.toJSON();
+      op.lastOutcomeUnknown = isUnknownOutcome(error);
       run.appendOp(op, "attempt_failed", { attempt: attempts, error: errorData, retryAt });
       run.log.info(
         {
@@ -91,6 +99,7 @@ export async function runAttempts(
         },
         `${describeOp(op.kind, op.name)} failed; retrying`,
       );
+      run.markInFlight(op, false);
       run.onAttemptEnded();
       if (
         !(await waitUntil(run, op, retryAt, {
@@ -107,7 +116,12 @@ export async function runAttempts(
       { seq: op.seq, step: op.name, attempts, err: error.toJSON() },
       `${describeOp(op.kind, op.name)} failed for good`,
     );
-    run.complete(op, "failed", { error: error.toJSON(), attempts, startedAt });
+    run.complete(op, "failed", {
+      error: error.toJSON(),
+      attempts,
+      startedAt,
+      ...(decision.unknown ? { unknown: true } : {}),
+    });
     run.onAttemptEnded();
     return;
   }
@@ -152,7 +166,7 @@ function attemptOnce(
 }
 
 /** Waits until `at` on the clock; false if the operation or the run stopped meanwhile. */
-function waitUntil(run: RunExecution, op: Op, at: number, wait: Wait): Promise<boolean> {
+function waitUntil(run: RunPort, op: Op, at: number, wait: Wait): Promise<boolean> {
   const clock = run.hostRef.clock;
   op.wait = { ...wait, until: at };
   return new Promise((resolve) => {

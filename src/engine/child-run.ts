@@ -2,11 +2,11 @@ import { RunStatus, decodeJson } from "../common/index.js";
 import type { NewRun, RunRecord } from "../store/index.js";
 import { Entry } from "./journal.js";
 import type { Op } from "./op.js";
-import type { RunExecution } from "./run-execution.js";
+import type { RunPort } from "./run-port.js";
 
 /** Builds a child's row; its id defaults to `{parentRunId}:{seq}`. */
 export function newChildRun(
-  parent: RunExecution,
+  parent: RunPort,
   seq: number,
   childRunId: string,
   workflow: string,
@@ -34,7 +34,7 @@ export function newChildRun(
 }
 
 /** Completes the parent's child operation from the child's end; nothing while the child runs. */
-export function completeChild(parent: RunExecution, op: Op, child: RunRecord): void {
+export function completeChild(parent: RunPort, op: Op, child: RunRecord): void {
   if (op.settled || op.abandoned) return;
   if (child.status === RunStatus.Completed) {
     parent.complete(op, "completed", { output: decodeJson(child.output) });

@@ -38,6 +38,7 @@ export class ClusterMembership {
   private lapsed = false;
   private renewTimer: TimerHandle | undefined;
   private scanTimer: TimerHandle | undefined;
+  private lapseTimer: TimerHandle | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private stopped = false;
 
@@ -71,6 +72,7 @@ export class ClusterMembership {
     this.stopped = true;
     this.renewTimer?.cancel();
     this.scanTimer?.cancel();
+    this.lapseTimer?.cancel();
     await this.unsubscribe?.();
   }
 
@@ -93,11 +95,25 @@ export class ClusterMembership {
     await this.store.renewNode(this.nodeId, sentAt, this.leaseMs);
     this.noticeLapse(); // the renewal itself took longer than the lease
     this.validUntil = sentAt + this.leaseMs;
+    this.armLapseCheck();
     if (!this.lapsed) return;
     this.lapsed = false;
     // Runs of ours that no other node took over meanwhile would otherwise wait forever.
     const runIds = await this.findOwnAndOrphaned();
     if (runIds.length && this.holdsLease()) this.hooks.adopt(runIds);
+  }
+
+  /**
+   * The lapse is noticed on its own timer too: a renewal stuck on a database that stopped
+   * answering must not keep this node acting on runs another node may have taken over.
+   */
+  private armLapseCheck(): void {
+    this.lapseTimer?.cancel();
+    if (this.stopped) return;
+    this.lapseTimer = this.clock.setTimer(this.validUntil - this.clock.now(), () => {
+      this.lapseTimer = undefined;
+      this.noticeLapse();
+    });
   }
 
   private noticeLapse(): void {

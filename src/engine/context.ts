@@ -1,11 +1,7 @@
 import type { Logger } from "../common/index.js";
 import type { RetryPolicy } from "./retry.js";
-import type {
-  AnyWorkflow,
-  CompensationFailurePolicy,
-  ServiceDefinition,
-  WorkflowDefinition,
-} from "./definitions.js";
+import type { TransportSpec } from "../transport/index.js";
+import type { CompensationFailurePolicy } from "./core/run-core.js";
 
 /** What a step's function receives. */
 export interface StepInfo {
@@ -107,4 +103,53 @@ export interface WorkflowContext {
   random(): number;
   /** A random UUID, journaled. */
   uuid(): string;
+}
+
+// ─── Definitions: what workflow() and service() make (definitions.ts) ──────────────
+
+/** The part of a zod schema the engine uses, so zod stays the user's choice of version. */
+export interface InputSchema<T> {
+  safeParse(
+    input: unknown,
+  ): { success: true; data: T } | { success: false; error: { issues: unknown } };
+}
+
+export interface WorkflowOptions<I> {
+  /** Input that fails this schema is refused with `INPUT_INVALID` before a run exists. */
+  input?: InputSchema<I>;
+  /** Default retry policy of the workflow's steps and calls. */
+  retry?: RetryPolicy;
+  /** Default per-attempt timeout (ms) of the workflow's steps and calls. */
+  timeout?: number;
+  /**
+   * What a rollback does when a compensation fails for good (CONTRACT §9): `terminate` (default)
+   * stops and ends the run `failed`; `retry` keeps retrying it; `skip` records it and goes on;
+   * `event` publishes `compensation.failed` and waits for an operator. A compensation's own
+   * `onCompensationFailure` overrides this.
+   */
+  onCompensationFailure?: CompensationFailurePolicy;
+  /**
+   * Time limit of a run in ms from its creation: past it the run fails with `DEADLINE_EXCEEDED`
+   * and rolls back (compensations are not bound by it). `start(..., { deadline })` overrides it.
+   */
+  deadline?: number;
+}
+
+export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
+
+export interface WorkflowDefinition<I = unknown, O = unknown> {
+  readonly kind: "workflow";
+  readonly name: string;
+  readonly fn: WorkflowFunction<I, O>;
+  readonly options: WorkflowOptions<I>;
+}
+
+/** Any workflow, whatever its input and output types (input types make definitions invariant). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflow = WorkflowDefinition<any, any>;
+
+export interface ServiceDefinition {
+  readonly kind: "service";
+  readonly name: string;
+  readonly transport: TransportSpec;
 }

@@ -6,31 +6,21 @@ import {
   RunStatus,
   ValidationError,
   assertRunId,
-  decodeJson,
   findNonJson,
   fromErrorData,
-  isRunStatus,
   isTerminal,
-  RUN_STATUSES,
   newRunId,
   type BatonEvent,
   type Clock,
-  type ErrorData,
   type HistoryEvent,
   type Logger,
   type Run,
+  type TimerHandle,
   type WaitingOn,
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
-import type {
-  JournalEntry,
-  RunRecord,
-  SignalRecord,
-  Store,
-  StoreNotification,
-  TaskRecord,
-} from "../store/index.js";
+import type { RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -40,10 +30,13 @@ import {
   Entry,
   OPERATOR_SIGNAL,
   RESERVED_SIGNAL_PREFIX,
+  WAKE_SIGNAL,
   ReplayIndex,
 } from "./journal.js";
-import { RunExecution } from "./run-execution.js";
-import { toHistory, toRunView } from "./run-view.js";
+import { ClusterInbox } from "./cluster-inbox.js";
+import { EndWaiters } from "./end-waiters.js";
+import { RunReads, type ListQuery } from "./run-reads.js";
+import { RunRegistry } from "./run-registry.js";
 import { validateInput } from "./validate-input.js";
 import { WakeScheduler } from "./wake-scheduler.js";
 import { ClusterMembership, type ClusterOptions } from "./cluster.js";
@@ -78,26 +71,10 @@ export interface StartOptions {
 /** A run as `start` returns it: `created` is false when the run id already existed. */
 export type StartedRun = Run & { created: boolean };
 
-export interface ListQuery {
-  workflow?: string;
-  status?: string;
-  runIdPrefix?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-interface TerminalInfo {
-  status: RunStatus;
-  output?: unknown;
-  error?: ErrorData;
-}
-
-const DEFAULT_LIST_LIMIT = 50;
-const MAX_LIST_LIMIT = 1000;
-
-/** How long a run may stay due before the cluster's catch-up scan looks at it. */
-const CATCH_UP_GRACE_MS = 1_000;
-const CATCH_UP_BATCH = 500;
+/** How often a node looks for its unfinished runs that are not in memory. */
+const RESCAN_MS = 15_000;
+/** A run dropped after a failed write is resumed from the store after this long. */
+const LOST_RUN_RESUME_MS = 1_000;
 /** Several nodes, no notifications from the database: how often a long poll looks again. */
 const UNNOTIFIED_POLL_RECHECK_MS = 1_000;
 
@@ -114,14 +91,11 @@ export class Engine implements ExecutionHost {
   private readonly store: Store;
   private readonly workflows: Map<string, WorkflowDefinition>;
   private readonly transports: ReadonlyMap<string, Transport>;
-  private readonly executions = new Map<string, RunExecution>();
-  private readonly activating = new Map<string, Promise<void>>();
-  /** Waiting executions, least recently active first. */
-  private readonly idle = new Map<string, RunExecution>();
-  private readonly terminalWaiters = new Map<string, Array<(info: TerminalInfo) => void>>();
+  private readonly runs: RunRegistry;
+  private readonly reads: RunReads;
+  private readonly endWaiters: EndWaiters;
   private readonly listeners = new Set<(event: BatonEvent) => void>();
   private readonly scheduler: WakeScheduler;
-  private readonly cacheSize: number;
   private readonly closeTimeoutMs: number;
   private readonly faultInjector: ((point: FaultPoint, runId: string) => void) | undefined;
   private readonly stats = new ServiceStats();
@@ -130,45 +104,92 @@ export class Engine implements ExecutionHost {
   /** The node that owns the runs this engine executes ("local" on a single node). */
   readonly nodeId: string;
   private closed = false;
+  private rescanTimer: TimerHandle | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.logger = options.logger;
     this.transports = options.transports;
-    this.cacheSize = options.cacheSize ?? 2000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
+    this.nodeId = options.cluster?.nodeId ?? "local";
+    const clusterNodeId = options.cluster?.nodeId;
+    const isClosed = (): boolean => this.closed;
+    this.runs = new RunRegistry(
+      this,
+      this.store,
+      this.clock,
+      this.logger,
+      this.workflows,
+      options.cacheSize ?? 2000,
+      clusterNodeId,
+      isClosed,
+      (wakeAt) => this.scheduler.note(wakeAt),
+    );
+    this.reads = new RunReads(
+      this.store,
+      this.clock,
+      this.stats,
+      this.workflows,
+      this.transports,
+      (runId) => this.runs.get(runId),
+      clusterNodeId,
+    );
+    this.endWaiters = new EndWaiters(
+      this.store,
+      this.clock,
+      this.logger,
+      (runId) => {
+        const run = this.runs.get(runId);
+        return run !== undefined && !run.terminal;
+      },
+      (runId) => this.runs.get(runId) !== undefined,
+      options.cluster !== undefined,
+      isClosed,
+    );
     this.tasks = new TaskQueue(
       this.store,
       this.clock,
       this.stats,
       (service) => this.transports.get(service)?.kind === "queue",
-      (task) => void this.withExecution(task.runId, (run) => run.onTaskSettled(task)),
+      (task) => void this.runs.withExecution(task.runId, (run) => run.onTaskSettled(task)),
       options.cluster && !this.store.subscribe ? UNNOTIFIED_POLL_RECHECK_MS : Infinity,
+      // One node hears of every expiry it must by its hints; several nodes also sweep now and then.
+      { logger: this.logger, safetySweepMs: options.cluster ? 5_000 : Infinity },
     );
-    this.nodeId = options.cluster?.nodeId ?? "local";
-    this.cluster =
-      options.cluster &&
-      new ClusterMembership(options.cluster, this.store, this.clock, this.logger, {
-        adopt: (runIds) => {
-          for (const runId of runIds) void this.activate(runId);
-        },
-        lostLease: () => this.dropAll(),
-        notified: (notification) => this.onNotification(notification),
-        catchUp: () => this.catchUp(),
-      });
     this.scheduler = new WakeScheduler(
       this.clock,
       this.store,
       this.logger,
-      (runId) => this.executions.has(runId) || this.activating.has(runId),
-      (runId) => void this.activate(runId),
-      this.cluster?.nodeId,
+      (runId) => this.runs.isPresent(runId),
+      (runId) => void this.runs.activate(runId),
+      clusterNodeId,
     );
+    if (options.cluster) {
+      const inbox = new ClusterInbox(
+        this.store,
+        this.clock,
+        this.logger,
+        this.runs,
+        this.tasks,
+        this.scheduler,
+        this.endWaiters,
+        () => [...this.transports.keys()],
+        options.cluster.nodeId,
+      );
+      this.cluster = new ClusterMembership(options.cluster, this.store, this.clock, this.logger, {
+        adopt: (runIds) => {
+          for (const runId of runIds) void this.runs.activate(runId);
+        },
+        lostLease: () => this.runs.dropAll(),
+        notified: (notification) => inbox.onNotification(notification),
+        catchUp: () => inbox.catchUp(),
+      });
+    }
   }
 
   /** Picks up every run a previous process left unfinished, and arms the wake-ups. */
@@ -178,11 +199,40 @@ export class Engine implements ExecutionHost {
       ? await this.cluster.findOwnAndOrphaned()
       : await this.store.findRunsToResume(this.clock.now());
     if (runIds.length) this.logger.info({ runs: runIds.length }, "resuming unfinished runs");
-    await Promise.all(runIds.map((runId) => this.activate(runId)));
+    await Promise.all(runIds.map((runId) => this.runs.activate(runId)));
     this.scheduler.note((await this.store.nextWakeAt(this.cluster?.nodeId)) ?? null);
+    // Leases and queue deadlines that ran out while no process watched.
+    this.tasks.noteExpiry();
+    this.scheduleRescan();
   }
 
-  // ─── Public operations ───────────────────────────────────────────────────────────────
+  /**
+   * Now and then, look for this node's unfinished runs that are not in memory — a load that
+   * failed for good, a wake-up lost with a database outage — and resume them.
+   */
+  private scheduleRescan(): void {
+    if (this.closed) return;
+    this.rescanTimer = this.clock.setTimer(RESCAN_MS, () => {
+      const found = this.cluster
+        ? this.cluster.findOwnAndOrphaned()
+        : this.store.findRunsToResume(this.clock.now());
+      found
+        .then((runIds) => {
+          let resumed = 0;
+          for (const runId of runIds) {
+            if (this.runs.isPresent(runId)) continue;
+            resumed++;
+            void this.runs.activate(runId);
+          }
+          if (resumed)
+            this.logger.warn({ runs: resumed }, "resuming runs found unfinished and not in memory");
+        })
+        .catch((e: unknown) => this.logger.warn({ err: e }, "could not look for unfinished runs"))
+        .finally(() => this.scheduleRescan());
+    });
+  }
+
+  // ─── Commands ────────────────────────────────────────────────────────────────────────
 
   async start(
     workflow: WorkflowDefinition | string,
@@ -195,6 +245,13 @@ export class Engine implements ExecutionHost {
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
     const parsed = validateInput(definition, input);
     const now = this.clock.now();
+    const deadlineMs = options.deadline ?? definition.options.deadline;
+    if (deadlineMs !== undefined && (!Number.isFinite(deadlineMs) || deadlineMs <= 0)) {
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `deadline must be a positive duration in ms, got ${String(deadlineMs)}`,
+      );
+    }
     const run = {
       runId,
       workflow: definition.name,
@@ -208,7 +265,8 @@ export class Engine implements ExecutionHost {
         seq: null,
         type: Entry.RunStarted,
         name: null,
-        data: null,
+        // The deadline is fixed when the run starts, so replay and every node agree on it.
+        data: deadlineMs === undefined ? null : JSON.stringify({ deadlineAt: now + deadlineMs }),
         at: now,
       },
     };
@@ -226,6 +284,10 @@ export class Engine implements ExecutionHost {
           },
         );
       }
+      // Created before, but never launched or lost since (a commit whose answer was lost, a node
+      // that died): the run exists, so make sure it executes somewhere.
+      if (!isTerminal(existing.status) && !this.runs.isPresent(runId))
+        void this.runs.activate(runId);
       return { ...(await this.get(runId)), created: false };
     }
     const record: RunRecord = {
@@ -249,7 +311,7 @@ export class Engine implements ExecutionHost {
         at: iso(now),
       });
     }
-    if (!this.executions.has(runId)) this.launch(record, definition, [run.firstEntry], [], parsed);
+    if (!this.runs.get(runId)) this.runs.launch(record, definition, [run.firstEntry], [], parsed);
     const createdAt = iso(now);
     // Built by hand, not from the row: the input is the caller's own value, not parsed back.
     return {
@@ -262,120 +324,6 @@ export class Engine implements ExecutionHost {
       steps: [],
       created: true,
     };
-  }
-
-  /** The run, with its steps; throws RUN_NOT_FOUND. */
-  async get(runId: string): Promise<Run> {
-    const run = await this.find(runId);
-    if (!run) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
-    return run;
-  }
-
-  async find(runId: string): Promise<Run | undefined> {
-    const record = await this.store.findRun(runId);
-    if (!record) return undefined;
-    const run = toRunView(record, await this.store.readJournal(runId), this.executions.get(runId));
-    if (run.waitingOn?.kind === "task" && run.waitingOn.service !== undefined)
-      run.waitingOn = await this.describeQueueWait(run.waitingOn, run.waitingOn.service);
-    if (
-      this.cluster &&
-      !isTerminal(record.status) &&
-      record.owner &&
-      record.owner !== this.nodeId &&
-      !this.executions.has(runId)
-    )
-      await this.describeOwnerDown(run, record, record.owner);
-    return run;
-  }
-
-  /** A run whose node died: it waits for another node to take it over (CONTRACT §3 "lease"). */
-  private async describeOwnerDown(run: Run, record: RunRecord, owner: string): Promise<void> {
-    const expiresAt = await this.store.nodeLeaseExpiresAt(owner);
-    const now = this.clock.now();
-    if (expiresAt !== undefined && expiresAt > now) return;
-    const since = expiresAt === undefined ? "" : ` at ${iso(expiresAt)}`;
-    const due =
-      record.status !== RunStatus.Waiting || (record.wakeAt !== null && record.wakeAt <= now);
-    if (!due) {
-      // It sleeps or waits for news: whichever node wakes it takes it over then.
-      if (run.waitingOn) {
-        run.waitingOn = {
-          ...run.waitingOn,
-          reason: `${run.waitingOn.reason}; its node ${owner} is down, so another node takes it over when it wakes`,
-        };
-      }
-      return;
-    }
-    const successor = this.workflows.has(record.workflow)
-      ? "a live node takes it over within seconds"
-      : `it waits for a node that runs workflow ${record.workflow} to take it over`;
-    run.waitingOn = {
-      kind: "lease",
-      reason: `its node ${owner} stopped renewing its lease${since}; ${successor}`,
-    };
-  }
-
-  /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */
-  private async describeQueueWait(waitingOn: WaitingOn, service: string): Promise<WaitingOn> {
-    const counts = await this.store.taskCounts();
-    const queueDepth =
-      counts.find((c) => c.service === service && c.status === "queued")?.count ?? 0;
-    const workers = this.stats.workerCount(service, this.clock.now());
-    const reason =
-      workers === 0
-        ? `${waitingOn.reason}; no ${service} worker has polled in the last 30 s`
-        : `${waitingOn.reason}; ${queueDepth} queued, ${workers} worker${workers === 1 ? "" : "s"} polling`;
-    return { ...waitingOn, queueDepth, workers, reason };
-  }
-
-  /** Runs newest first, without their steps (get one run for those). */
-  async list(query: ListQuery = {}): Promise<{ runs: Run[]; nextCursor?: string }> {
-    const limit = query.limit ?? DEFAULT_LIST_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new ValidationError(
-        "INVALID_ARGUMENT",
-        `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`,
-      );
-    }
-    if (query.status !== undefined && !isRunStatus(query.status)) {
-      throw new ValidationError(
-        "INVALID_STATUS",
-        `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`,
-      );
-    }
-    const page = await this.store.listRuns({
-      limit,
-      ...(query.workflow !== undefined ? { workflow: query.workflow } : {}),
-      ...(query.status !== undefined ? { status: query.status } : {}),
-      ...(query.runIdPrefix !== undefined ? { runIdPrefix: query.runIdPrefix } : {}),
-      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
-    });
-    const runs = page.runs.map((record) => toRunView(record));
-    return page.nextCursor ? { runs, nextCursor: page.nextCursor } : { runs };
-  }
-
-  /** The run's journal, oldest first. */
-  /**
-   * The durable event log (run.completed, run.failed, run.cancelled, recorded with each run's
-   * end on whichever node ran it), oldest first after `afterId`: ids only grow, so a consumer
-   * resumes where it stopped.
-   */
-  async readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
-    const records = await this.store.readEvents(afterId, limit);
-    return records.map((record) => ({
-      id: record.eventId!,
-      type: record.type as EventType,
-      runId: record.runId,
-      workflow: record.workflow,
-      status: record.status,
-      at: iso(record.at),
-      data: decodeJson(record.data) ?? {},
-    }));
-  }
-
-  async history(runId: string): Promise<HistoryEvent[]> {
-    await this.getRecord(runId);
-    return toHistory(await this.store.readJournal(runId));
   }
 
   /** Sends a signal; it is kept until the run waits for it. */
@@ -407,7 +355,7 @@ export class Engine implements ExecutionHost {
 
   /** Stores a signal durably (waking the run), then hands it to the run if it is here. */
   private async sendSignal(runId: string, name: string, payload: unknown): Promise<void> {
-    const execution = this.executions.get(runId);
+    const execution = this.runs.get(runId);
     if (!execution || execution.terminal) {
       const record = await this.getRecord(runId);
       if (isTerminal(record.status) || execution?.terminal)
@@ -424,7 +372,7 @@ export class Engine implements ExecutionHost {
     });
     if (!result.ok) throw fromErrorData(result.error);
     const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
-    await this.withExecution(runId, (run) => run.receiveSignal(signal));
+    await this.runs.withExecution(runId, (run) => run.receiveSignal(signal));
   }
 
   /**
@@ -439,7 +387,7 @@ export class Engine implements ExecutionHost {
     }
     const record = await this.getRecord(runId);
     if (isTerminal(record.status)) throw terminalError(runId, record.status);
-    if (failedCompensationOf(record) !== seq) {
+    if (this.failedCompensationOf(record) !== seq) {
       throw new ConflictError(
         "NO_FAILED_COMPENSATION",
         `run ${runId} has no failed compensation of seq ${seq} waiting for an operator` +
@@ -459,7 +407,7 @@ export class Engine implements ExecutionHost {
   async retry(runId: string): Promise<void> {
     this.assertOpen();
     const record = await this.getRecord(runId);
-    const failedCompensation = failedCompensationOf(record);
+    const failedCompensation = this.failedCompensationOf(record);
     if (failedCompensation !== undefined) {
       await this.sendSignal(runId, OPERATOR_SIGNAL, { action: "retry", seq: failedCompensation });
       return;
@@ -513,12 +461,18 @@ export class Engine implements ExecutionHost {
       status: RunStatus.Running,
       at: iso(now),
     });
-    await this.activate(runId);
+    if (this.cluster && record.owner && record.owner !== this.nodeId) {
+      // The run's node may be alive and hold it: a durable nudge through the runs' inbox (a
+      // reserved signal, which wakes the run and notifies every node) reaches it at once.
+      await this.sendSignal(runId, WAKE_SIGNAL, null);
+      return;
+    }
+    await this.runs.activate(runId);
   }
 
   /** Awaits the run's end: its output, or a RUN_FAILED error carrying its status and error. */
   async result(runId: string): Promise<unknown> {
-    const info = await this.waitForEnd(runId);
+    const info = await this.endWaiters.waitForEnd(runId);
     if (info.status === RunStatus.Completed) return info.output;
     throw new BatonError(
       "RUN_FAILED",
@@ -533,11 +487,12 @@ export class Engine implements ExecutionHost {
   async wait(runId: string, timeoutMs?: number): Promise<Run> {
     await this.getRecord(runId);
     if (timeoutMs === undefined) {
-      await this.waitForEnd(runId);
+      await this.endWaiters.waitForEnd(runId);
     } else {
+      // Wall time on purpose: how long this caller waits (an HTTP `?wait=`), not the run's time.
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        this.waitForEnd(runId),
+        this.endWaiters.waitForEnd(runId),
         new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
       ]);
       clearTimeout(timer);
@@ -545,26 +500,39 @@ export class Engine implements ExecutionHost {
     return this.get(runId);
   }
 
-  async workflowCounts(): Promise<
-    Array<{ name: string; registered: boolean } & Record<RunStatus, number>>
-  > {
-    const counts = new Map<string, Record<string, number>>();
-    for (const name of this.workflows.keys()) counts.set(name, {});
-    for (const row of await this.store.countRunsByWorkflow()) {
-      const byStatus = counts.get(row.workflow) ?? {};
-      byStatus[row.status] = row.count;
-      counts.set(row.workflow, byStatus);
-    }
-    return [...counts.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, byStatus]) => ({
-        name,
-        registered: this.workflows.has(name),
-        ...(Object.fromEntries(RUN_STATUSES.map((s) => [s, byStatus[s] ?? 0])) as Record<
-          RunStatus,
-          number
-        >),
-      }));
+  // ─── Reads (run-reads.ts) ─────────────────────────────────────────────────────────────
+
+  /** The run, with its steps; throws RUN_NOT_FOUND. */
+  get(runId: string): Promise<Run> {
+    return this.reads.get(runId);
+  }
+
+  find(runId: string): Promise<Run | undefined> {
+    return this.reads.find(runId);
+  }
+
+  /** Runs newest first, without their steps (get one run for those). */
+  list(query: ListQuery = {}): Promise<{ runs: Run[]; nextCursor?: string }> {
+    return this.reads.list(query);
+  }
+
+  /** The run's journal, oldest first. */
+  history(runId: string): Promise<HistoryEvent[]> {
+    return this.reads.history(runId);
+  }
+
+  /** The durable event log after `afterId`, oldest first. */
+  readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
+    return this.reads.readEvents(afterId, limit);
+  }
+
+  workflowCounts(): ReturnType<RunReads["workflowCounts"]> {
+    return this.reads.workflowCounts();
+  }
+
+  /** Every registered service with its transport, queue depth, workers and recent outcomes. */
+  services(): Promise<ServiceInfo[]> {
+    return this.reads.services();
   }
 
   // ─── The worker side of the queue (CONTRACT §5) ──────────────────────────────────────
@@ -596,31 +564,6 @@ export class Engine implements ExecutionHost {
     return this.tasks.heartbeat(taskId);
   }
 
-  /** Every registered service with its transport, queue depth, workers and recent outcomes. */
-  async services(): Promise<ServiceInfo[]> {
-    const now = this.clock.now();
-    const counts = await this.store.taskCounts();
-    const count = (service: string, status: string): number =>
-      counts.find((c) => c.service === service && c.status === status)?.count ?? 0;
-    return [...this.transports.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, transport]) => {
-        const summary = this.stats.summary(name);
-        const info: ServiceInfo = {
-          name,
-          transport: transport.kind,
-          queueDepth: transport.kind === "queue" ? count(name, "queued") : 0,
-          inFlight: transport.kind === "queue" ? count(name, "leased") : this.stats.inFlight(name),
-          workers: transport.kind === "queue" ? this.stats.workerCount(name, now) : 0,
-          ...summary,
-        };
-        if (transport.kind === "queue") info.leaseMs = transport.leaseMs;
-        if ("baseUrl" in transport && typeof transport.baseUrl === "string")
-          info.baseUrl = transport.baseUrl;
-        return info;
-      });
-  }
-
   /** Subscribes to run events; returns the unsubscribe function. */
   on(listener: (event: BatonEvent) => void): () => void {
     this.listeners.add(listener);
@@ -631,20 +574,18 @@ export class Engine implements ExecutionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.rescanTimer?.cancel();
     this.scheduler.stop();
+    await this.tasks.close();
     await this.cluster?.leave();
+    // Wall time on purpose: shutting down is about this process, not about runs' time.
     const deadline = Date.now() + this.closeTimeoutMs;
-    while (
-      Date.now() < deadline &&
-      [...this.executions.values()].some((run) => run.executing > 0)
-    ) {
+    while (Date.now() < deadline && [...this.runs.values()].some((run) => run.executing > 0)) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    await Promise.allSettled(this.activating.values());
+    await this.runs.loadsSettled();
     await this.committer.idle();
-    for (const run of this.executions.values()) run.halt();
-    this.executions.clear();
-    this.idle.clear();
+    this.runs.dropAll();
   }
 
   get isClosed(): boolean {
@@ -653,7 +594,7 @@ export class Engine implements ExecutionHost {
 
   /** Number of runs held in memory (the rest wait in the store). */
   get residentRuns(): number {
-    return this.executions.size;
+    return this.runs.size;
   }
 
   // ─── ExecutionHost ───────────────────────────────────────────────────────────────────
@@ -682,6 +623,11 @@ export class Engine implements ExecutionHost {
     this.tasks.notify(services);
   }
 
+  onTasksWithdrawn(): void {
+    // A task a worker holds expires at its lease's end if no reply comes: look then.
+    this.tasks.noteExpiry();
+  }
+
   recordCall(service: string, ok: boolean, latencyMs: number): void {
     this.stats.record(service, ok, latencyMs);
   }
@@ -691,22 +637,24 @@ export class Engine implements ExecutionHost {
   }
 
   onTerminal(hosted: { runId: string }): void {
-    const run = this.executions.get(hosted.runId);
+    const run = this.runs.get(hosted.runId);
     if (!run?.terminal) return;
-    this.executions.delete(run.runId);
-    this.idle.delete(run.runId);
+    this.runs.remove(run.runId);
     const info = run.terminal;
-    const waiters = this.terminalWaiters.get(run.runId);
-    if (waiters) {
-      this.terminalWaiters.delete(run.runId);
-      for (const resolve of waiters) resolve(info);
-    }
+    this.endWaiters.resolve(run.runId, info);
     const record = run.recordRef;
     if (record.parentRunId) {
       const parentRunId = record.parentRunId;
-      void this.store.findRun(run.runId).then((child) => {
-        if (child) return this.withExecution(parentRunId, (parent) => parent.onChildDone(child));
-      });
+      // The parent's wake-up is durable with the child's end: a failure here only delays it.
+      this.store
+        .findRun(run.runId)
+        .then((child) => {
+          if (child)
+            return this.runs.withExecution(parentRunId, (parent) => parent.onChildDone(child));
+        })
+        .catch((e: unknown) =>
+          this.logger.warn({ runId: run.runId, err: e }, "could not tell the parent run"),
+        );
     }
     this.emit({
       type:
@@ -724,34 +672,25 @@ export class Engine implements ExecutionHost {
   }
 
   onIdle(hosted: { runId: string }): void {
-    const run = this.executions.get(hosted.runId);
-    if (!run) return;
-    this.idle.delete(run.runId);
-    this.idle.set(run.runId, run);
-    while (this.idle.size > this.cacheSize) {
-      const [oldestId, oldest] = this.idle.entries().next().value as [string, RunExecution];
-      this.idle.delete(oldestId);
-      if (oldest.isIdle()) this.evict(oldest);
-    }
+    this.runs.noteIdle(hosted.runId);
   }
 
   onChildrenCreated(_parent: { runId: string }, childRunIds: string[]): void {
-    for (const runId of childRunIds) void this.activate(runId);
+    for (const runId of childRunIds) void this.runs.activate(runId);
   }
 
   onLost(hosted: { runId: string }, reason: unknown): void {
     const runId = hosted.runId;
-    this.executions.delete(runId);
-    this.idle.delete(runId);
+    this.runs.remove(runId);
     this.logger.warn({ runId, err: reason }, "run dropped from memory; resuming it from the store");
-    if (!this.closed) setTimeout(() => void this.activate(runId), 1000);
+    if (!this.closed) this.clock.setTimer(LOST_RUN_RESUME_MS, () => void this.runs.activate(runId));
   }
 
   onReplayPoint(hosted: { runId: string }): void {
-    const run = this.executions.get(hosted.runId);
+    const run = this.runs.get(hosted.runId);
     if (!run) return;
-    this.evict(run);
-    void this.activate(run.runId);
+    this.runs.evict(run);
+    void this.runs.activate(run.runId);
   }
 
   cancelRun(runId: string, reason: string): void {
@@ -780,207 +719,25 @@ export class Engine implements ExecutionHost {
     return this.listeners.size > 0;
   }
 
-  // ─── Internals ───────────────────────────────────────────────────────────────────────
-
-  /** Loads a run from the store and resumes it by replay; no-op if in memory or finished. */
-  activate(runId: string): Promise<void> {
-    if (this.closed || this.executions.has(runId)) return Promise.resolve();
-    const inProgress = this.activating.get(runId);
-    if (inProgress) return inProgress;
-    const activation = this.load(runId)
-      .catch((e: unknown) => this.logger.error({ runId, err: e }, "could not resume run"))
-      .finally(() => this.activating.delete(runId));
-    this.activating.set(runId, activation);
-    return activation;
-  }
-
-  private async load(runId: string): Promise<void> {
-    if (this.cluster) {
-      // Never take a run this node cannot execute (during a rolling deploy, its workflow may
-      // exist only on newer nodes): owning it would keep the nodes that can from taking it.
-      const seen = await this.store.findRun(runId);
-      if (!seen || isTerminal(seen.status) || !this.workflows.has(seen.workflow)) return;
-    }
-    // In a cluster, a run is resumed only by the node that acquires it (which fences the last one).
-    const record = this.cluster
-      ? await this.store.acquireRun(runId, this.nodeId, this.clock.now())
-      : await this.store.findRun(runId);
-    if (!record || isTerminal(record.status)) return;
-    const definition = this.workflows.get(record.workflow);
-    if (!definition) {
-      this.logger.warn(
-        { runId, workflow: record.workflow },
-        "run waits: its workflow is not registered on this node",
-      );
-      return;
-    }
-    const [journal, signals] = await Promise.all([
-      this.store.readJournal(runId),
-      this.store.pendingSignals(runId),
-    ]);
-    if (this.closed || this.executions.has(runId)) return;
-    let input = decodeJson(record.input);
-    try {
-      input = validateInput(definition, input);
-    } catch (e) {
-      this.logger.warn(
-        { runId, err: e },
-        "stored input no longer matches the workflow's schema; passing it unparsed",
-      );
-    }
-    this.launch(record, definition, journal, signals, input);
-  }
-
-  private launch(
-    record: RunRecord,
-    definition: WorkflowDefinition,
-    journal: readonly JournalEntry[],
-    signals: SignalRecord[],
-    input: unknown,
-  ): void {
-    const run = new RunExecution(this, record, definition, journal, signals);
-    this.executions.set(record.runId, run);
-    run.start(input);
-  }
-
-  /** Runs `fn` on the run in memory, or loads it (the store already has what `fn` would tell it). */
-  private async withExecution(runId: string, fn: (run: RunExecution) => void): Promise<void> {
-    const inProgress = this.activating.get(runId);
-    if (inProgress) await inProgress;
-    const run = this.executions.get(runId);
-    if (run) fn(run);
-    else await this.activate(runId);
-  }
-
-  private evict(run: RunExecution): void {
-    run.halt();
-    this.executions.delete(run.runId);
-    this.idle.delete(run.runId);
-    this.scheduler.note(run.wakeAt);
-    // Give it back, so whichever node is woken for it first can take it.
-    if (this.cluster) {
-      this.store
-        .releaseRun(run.runId, this.nodeId, run.epoch)
-        .catch((e: unknown) =>
-          this.logger.warn({ runId: run.runId, err: e }, "could not release run"),
-        );
-    }
-  }
-
-  /** The lease lapsed: runs held in memory may belong to another node by now. */
-  private dropAll(): void {
-    for (const run of this.executions.values()) run.halt();
-    this.executions.clear();
-    this.idle.clear();
-  }
-
-  /** News from another node (or a store trigger): a run to look at, or tasks to hand out. */
-  private onNotification(notification: StoreNotification): void {
-    if (notification.channel === "tasks") {
-      this.tasks.notify([notification.service]);
-      return;
-    }
-    if (notification.channel === "resync") {
-      // Wake-ups may have been missed: look for due runs, queued tasks and ended runs again.
-      this.scheduler.note(this.clock.now());
-      this.tasks.notify([...this.transports.keys()]);
-      for (const runId of this.terminalWaiters.keys()) this.checkEnded(runId);
-      return;
-    }
-    const runId = notification.runId;
-    if (notification.ended) {
-      // Nothing to resume; only callers awaiting its result here want to know.
-      if (this.terminalWaiters.has(runId)) this.checkEnded(runId);
-      return;
-    }
-    const run = this.executions.get(runId);
-    if (run) {
-      run
-        .refresh()
-        .catch((e: unknown) => this.logger.warn({ runId, err: e }, "could not refresh run"));
-      return;
-    }
-    if (this.terminalWaiters.has(runId)) this.checkEnded(runId);
-    void this.activate(runId);
-  }
-
-  private async catchUp(): Promise<void> {
-    // Due for longer than a moment: a live owner would have woken it on the notification.
-    const due = await this.store.findDueRuns(
-      this.clock.now() - CATCH_UP_GRACE_MS,
-      CATCH_UP_BATCH,
-      this.cluster?.nodeId,
-    );
-    for (const { runId } of due) {
-      const run = this.executions.get(runId);
-      if (run) {
-        run
-          .refresh()
-          .catch((e: unknown) => this.logger.warn({ runId, err: e }, "could not refresh run"));
-      } else if (!this.activating.has(runId)) void this.activate(runId);
-    }
-  }
-
-  private pollEnd(runId: string, waiter: (info: TerminalInfo) => void): void {
-    const timer = setInterval(() => {
-      if (this.closed || !this.terminalWaiters.get(runId)?.includes(waiter)) clearInterval(timer);
-      else this.checkEnded(runId);
-    }, 1000);
-  }
-
-  /** Resolves the end waiters of a run that this node does not execute, if it ended. */
-  private checkEnded(runId: string): void {
-    this.store
-      .findRun(runId)
-      .then((record) => {
-        if (!record || !isTerminal(record.status) || this.executions.has(runId)) return;
-        const waiters = this.terminalWaiters.get(runId);
-        this.terminalWaiters.delete(runId);
-        const info: TerminalInfo = { status: record.status };
-        if (record.output !== null) info.output = decodeJson(record.output);
-        if (record.error) info.error = record.error;
-        for (const resolve of waiters ?? []) resolve(info);
-      })
-      .catch((e: unknown) =>
-        this.logger.warn({ runId, err: e }, "could not check whether a run ended"),
-      );
-  }
-
   holdsLease(): boolean {
     return this.cluster ? this.cluster.holdsLease() : true;
   }
 
-  private waitForEnd(runId: string): Promise<TerminalInfo> {
-    return new Promise((resolve, reject) => {
-      const waiters = this.terminalWaiters.get(runId) ?? [];
-      waiters.push(resolve);
-      this.terminalWaiters.set(runId, waiters);
-      // A run in memory reports its own end; no need to look.
-      const resident = this.executions.get(runId);
-      if (resident && !resident.terminal) return;
-      // Another node may run it: look again now and then until it ends, in case a wake-up is lost.
-      if (this.cluster) this.pollEnd(runId, resolve);
-      // Look after registering, so an end that lands in between is not missed.
-      this.store.findRun(runId).then((record) => {
-        if (!record)
-          reject(new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId }));
-        else if (isTerminal(record.status) && !this.executions.get(runId)) {
-          const info: TerminalInfo = { status: record.status };
-          if (record.output !== null) info.output = decodeJson(record.output);
-          if (record.error) info.error = record.error;
-          resolve(info);
-        } else return;
-        const list = this.terminalWaiters.get(runId)?.filter((w) => w !== resolve);
-        if (list?.length) this.terminalWaiters.set(runId, list);
-        else this.terminalWaiters.delete(runId);
-      }, reject);
-    });
+  /**
+   * What the run waits on, from the run in memory when it is here (its row lags one commit behind
+   * what a read already shows), else from its row.
+   */
+  private failedCompensationOf(record: RunRecord): number | undefined {
+    const live = this.runs.get(record.runId);
+    if (live && !live.replaying && !live.terminal) {
+      const now = live.snapshot();
+      return failedCompensationIn(now.status, now.waitingOn);
+    }
+    return failedCompensationIn(record.status, record.waitingOn);
   }
 
-  private async getRecord(runId: string): Promise<RunRecord> {
-    const record = await this.store.findRun(runId);
-    if (!record) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
-    return record;
+  private getRecord(runId: string): Promise<RunRecord> {
+    return this.reads.getRecord(runId);
   }
 
   private getWorkflow(name: string): WorkflowDefinition {
@@ -1009,9 +766,11 @@ function terminalError(runId: string, status: RunStatus): ConflictError {
 }
 
 /** The seq whose compensation failed and waits for an operator or its next attempt, if any. */
-function failedCompensationOf(record: RunRecord): number | undefined {
-  const waiting = record.waitingOn;
-  if (record.status !== RunStatus.Compensating || !waiting) return undefined;
+function failedCompensationIn(
+  status: RunStatus,
+  waiting: WaitingOn | null | undefined,
+): number | undefined {
+  if (status !== RunStatus.Compensating || !waiting) return undefined;
   if (waiting.kind !== "operator" && waiting.kind !== "retry") return undefined;
   return waiting.compensates;
 }

@@ -23,6 +23,8 @@ export interface ExecutionHost {
   findRunSignals(runId: string): Promise<SignalRecord[]>;
   /** A write that queued or requeued tasks is durable: wake the workers polling these services. */
   onTasksQueued(services: string[]): void;
+  /** A write that withdrew tasks is durable: some may now expire at their lease's end. */
+  onTasksWithdrawn(): void;
   /** Counts a finished call of a service, for the services view. */
   recordCall(service: string, ok: boolean, latencyMs: number): void;
   /** A direct call to a service started (+1) or ended (-1). */

@@ -1,16 +1,12 @@
 export type { FaultPoint } from "./host.js";
 export type { ClusterOptions } from "./cluster.js";
-export {
-  Engine,
-  type EngineOptions,
-  type StartOptions,
-  type StartedRun,
-  type ListQuery,
-} from "./engine.js";
+export { Engine, type EngineOptions, type StartOptions, type StartedRun } from "./engine.js";
+export type { ListQuery } from "./run-reads.js";
 export {
   workflow,
   service,
   isWorkflowDefinition,
+  CompensationFailurePolicy,
   isServiceDefinition,
   indexWorkflows,
   type WorkflowDefinition,

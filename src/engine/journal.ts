@@ -1,5 +1,6 @@
 import type { ErrorData, OpKind } from "../common/index.js";
 import type { JournalEntry } from "../store/index.js";
+import type { CompensationDecision, RecordedRollback } from "./core/run-core.js";
 
 /**
  * Journal entry types. An operation's entries are `{kind}.{event}`; run-level entries have no
@@ -8,6 +9,8 @@ import type { JournalEntry } from "../store/index.js";
 export const Entry = {
   RunStarted: "run.started",
   RunCancelRequested: "run.cancel_requested",
+  /** The run's deadline passed: from here on it rolls back. */
+  RunDeadlineExceeded: "run.deadline_exceeded",
   /** Phase marker: from here on the workflow is abandoned and compensations run. */
   RunCompensating: "run.compensating",
   RunCancelling: "run.cancelling",
@@ -17,6 +20,12 @@ export const Entry = {
   RunCancelled: "run.cancelled",
   /** A failed run resumed; `voidSeqs` lose the failed completion that ended the run. */
   RunRetried: "run.retried",
+  /** A compensation failed for good, and what its policy decided (core/run-core.ts). */
+  CompensationFailed: "compensation.failed",
+  /** A failed compensation runs again: after its retry wait, or on an operator's retry. */
+  CompensationResumed: "compensation.resumed",
+  /** An operator skipped a failed compensation. */
+  CompensationSkipped: "compensation.skipped",
 } as const;
 
 export type OpEvent =
@@ -52,6 +61,10 @@ export interface OpEntryData {
   compensates?: number;
   service?: string;
   command?: string;
+  /** A failed completion whose command may have taken effect all the same (no answer came). */
+  unknown?: boolean;
+  /** A failed completion of a queued command that was withdrawn before any worker took it. */
+  withdrawn?: boolean;
 }
 
 export interface RecordedOp {
@@ -68,13 +81,15 @@ export interface RecordedOp {
   voided?: boolean;
 }
 
+/**
+ * What replay hands back, in journal order: operations' completions, and the run-level facts
+ * that changed the run's course where they happened (a cancel, the deadline, the rollback's start).
+ */
 export type Delivery =
   | { type: "op"; seq: number }
-  | {
-      type: "phase";
-      phase: "compensating" | "cancelling";
-      data: { error?: ErrorData; reason?: string };
-    };
+  | { type: "marker" }
+  | { type: "cancel"; reason: string }
+  | { type: "deadline" };
 
 /**
  * What a run's journal says, indexed for replay: every operation by seq, and the order in which
@@ -83,7 +98,13 @@ export type Delivery =
 export class ReplayIndex {
   readonly ops = new Map<number, RecordedOp>();
   readonly deliveries: Delivery[] = [];
-  cancelRequested: string | undefined;
+  /** When the run's deadline passes (ms), if it has one. */
+  deadlineAt: number | undefined;
+  readonly rollback = {
+    decisions: new Map<string, CompensationDecision>(),
+    resumed: new Set<string>(),
+    operatorSkips: new Set<number>(),
+  } satisfies RecordedRollback;
   /** Why the run last failed, if it did and was retried. */
   readonly voided = new Set<number>();
   lastFailure: { causeSeq?: number } | undefined;
@@ -139,22 +160,42 @@ export class ReplayIndex {
 
   private addRunEntry(entry: JournalEntry): void {
     switch (entry.type) {
+      case Entry.RunStarted: {
+        const deadlineAt = (parse(entry.data) as { deadlineAt?: unknown } | null)?.deadlineAt;
+        if (typeof deadlineAt === "number") this.deadlineAt = deadlineAt;
+        break;
+      }
       case Entry.RunCancelRequested:
-        this.cancelRequested = (parse(entry.data) as { reason?: string }).reason ?? "cancelled";
+        this.deliveries.push({
+          type: "cancel",
+          reason: (parse(entry.data) as { reason?: string }).reason ?? "cancelled",
+        });
+        break;
+      case Entry.RunDeadlineExceeded:
+        this.deliveries.push({ type: "deadline" });
         break;
       case Entry.RunCompensating:
-        this.deliveries.push({
-          type: "phase",
-          phase: "compensating",
-          data: parse(entry.data) as { error?: ErrorData },
-        });
-        break;
       case Entry.RunCancelling:
-        this.deliveries.push({
-          type: "phase",
-          phase: "cancelling",
-          data: parse(entry.data) as { reason?: string },
-        });
+        this.deliveries.push({ type: "marker" });
+        break;
+      case Entry.RunRetried:
+        // A retried run decides its rollback afresh: what was decided before is void.
+        this.rollback.decisions.clear();
+        this.rollback.resumed.clear();
+        this.rollback.operatorSkips.clear();
+        break;
+      case Entry.CompensationFailed: {
+        const data = parse(entry.data) as CompensationDecision;
+        this.rollback.decisions.set(`${data.seq}:${data.attempt}`, data);
+        break;
+      }
+      case Entry.CompensationResumed: {
+        const data = parse(entry.data) as { seq: number; attempt: number };
+        this.rollback.resumed.add(`${data.seq}:${data.attempt}`);
+        break;
+      }
+      case Entry.CompensationSkipped:
+        this.rollback.operatorSkips.add((parse(entry.data) as { seq: number }).seq);
         break;
       case Entry.RunFailed:
         this.lastFailure = parse(entry.data) as { causeSeq?: number };
@@ -180,3 +221,5 @@ export const RESERVED_SIGNAL_PREFIX = "baton:";
 export const CANCEL_SIGNAL = `${RESERVED_SIGNAL_PREFIX}cancel`;
 /** An operator's action on a failed compensation (`{action: "retry" | "skip", seq}`). */
 export const OPERATOR_SIGNAL = `${RESERVED_SIGNAL_PREFIX}operator`;
+/** Wakes a run on whichever node holds it (a retry sent through another node); carries nothing. */
+export const WAKE_SIGNAL = `${RESERVED_SIGNAL_PREFIX}wake`;

@@ -1,6 +1,21 @@
 import { BatonError, type ErrorData, type OpKind, type TimerHandle } from "../common/index.js";
+import type { QueueTransport } from "../transport/index.js";
+import type { CompensationFailurePolicy } from "./core/run-core.js";
 import { describeOp, type OpEntryData, type RecordedOp } from "./journal.js";
-import type { QueuedCall } from "./queued-call.js";
+import type { ResolvedRetryPolicy } from "./retry.js";
+
+/** A call to a queue-served service: what becomes its task, and how it is retried. */
+export interface QueuedCall {
+  service: string;
+  command: string;
+  input: unknown;
+  transport: QueueTransport;
+  policy: ResolvedRetryPolicy;
+  /** Bound of one delivery, from a worker's claim to its reply (ms). */
+  timeoutMs?: number | undefined;
+  /** How long the command may wait for a worker to claim it (ms). */
+  queueTimeoutMs?: number | undefined;
+}
 
 /** What an unsettled operation waits on, for the run's status and `waitingOn`. */
 export interface Wait {
@@ -29,6 +44,13 @@ export interface Op {
   timer?: TimerHandle | undefined;
   attempt: number;
   compensate?: (output: unknown) => Promise<unknown>;
+  /** Compensate also when the outcome stays unknown (the compensation gets `undefined`). */
+  compensateUnknown?: boolean;
+  onCompensationFailure?: CompensationFailurePolicy;
+  /** Replay stopped the run here with this operation's command possibly out: settle it after. */
+  settleAfterReplay?: boolean;
+  /** The last attempt's outcome is unknown (it timed out): it may have taken effect. */
+  lastOutcomeUnknown?: boolean;
   compensates?: number;
   signalName?: string;
   childRunId?: string;

@@ -20,7 +20,7 @@ import {
 import { runAttempts, type AttemptAbort } from "./attempts.js";
 import { completeChild, newChildRun } from "./child-run.js";
 import type { Op } from "./op.js";
-import type { RunExecution } from "./run-execution.js";
+import type { RunPort } from "./run-port.js";
 import { resolveRetry } from "./retry.js";
 import { startQueuedCall } from "./queued-call.js";
 import { validateInput } from "./validate-input.js";
@@ -35,7 +35,7 @@ export class RunContext implements WorkflowContext {
   private logger: Logger | undefined;
 
   constructor(
-    private readonly run: RunExecution,
+    private readonly run: RunPort,
     private readonly runLogger: () => Logger,
   ) {
     this.runId = run.runId;
@@ -91,11 +91,19 @@ export class RunContext implements WorkflowContext {
       const created = this.run.newOp("call", `${serviceName}.${command}`);
       if (!created) return NEVER;
       const { op, promise } = created;
-      if (options.compensate)
-        op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+      registerCompensation(op, options);
       const policy = resolveRetry(this.run.definitionOptions.retry, options.retry);
+      const timeoutMs = options.timeout ?? this.run.definitionOptions.timeout;
       this.run.schedule(op, () =>
-        startQueuedCall(this.run, op, { service: serviceName, command, input, transport, policy }),
+        startQueuedCall(this.run, op, {
+          service: serviceName,
+          command,
+          input,
+          transport,
+          policy,
+          timeoutMs,
+          queueTimeoutMs: options.queueTimeout,
+        }),
       );
       return promise as Promise<T>;
     }
@@ -139,8 +147,7 @@ export class RunContext implements WorkflowContext {
     const created = this.run.newOp(kind, name);
     if (!created) return NEVER;
     const { op, promise } = created;
-    if (options.compensate)
-      op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+    registerCompensation(op, options);
     const defaults = this.run.definitionOptions;
     const policy = resolveRetry(defaults.retry, options.retry);
     const timeout = options.timeout ?? defaults.timeout;
@@ -249,6 +256,8 @@ export class RunContext implements WorkflowContext {
     op.wait = { kind: "child" };
     const id = childRunId;
     this.run.schedule(op, () => {
+      // A running child is in flight: a rollback cancels it and waits for its end.
+      this.run.markInFlight(op, true);
       // The child may have ended while this run was away: look once, then wait to be told.
       void this.run.durable().then(async (ok) => {
         if (!ok) return;
@@ -287,6 +296,13 @@ export class RunContext implements WorkflowContext {
     this.run.appendOp(op, "recorded", { value });
     return value;
   }
+}
+
+function registerCompensation(op: Op, options: StepOptions<never>): void {
+  if (!options.compensate) return;
+  op.compensate = options.compensate as (output: unknown) => Promise<unknown>;
+  if (options.compensateUnknown) op.compensateUnknown = true;
+  if (options.onCompensationFailure) op.onCompensationFailure = options.onCompensationFailure;
 }
 
 function childRunIdFor(parentRunId: string, seq: number): string {

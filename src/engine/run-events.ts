@@ -30,6 +30,26 @@ export function terminalEvent(
   };
 }
 
+/**
+ * The stored event of a compensation that failed for good under policy `event`: an operator is
+ * wanted. Committed with the decision, so the durable stream has it exactly when the run waits.
+ */
+export function compensationEvent(
+  runId: string,
+  workflow: string,
+  at: number,
+  failure: { seq: number; attempt: number; name: string; error: ErrorData },
+): EventRecord {
+  return {
+    type: EventType.CompensationFailed,
+    runId,
+    workflow,
+    status: RunStatus.Compensating,
+    data: JSON.stringify(failure),
+    at,
+  };
+}
+
 /** run.updated: a commit changed the run's status or what it waits on. */
 export function publishRunUpdated(
   host: ExecutionHost,
@@ -77,6 +97,7 @@ export function publishCommitted(
         ...(data.attempt !== undefined ? { attempt: data.attempt } : {}),
         ...(data.error ? { error: data.error } : {}),
         ...(data.compensates !== undefined ? { compensates: data.compensates } : {}),
+        ...(entry.type === Entry.CompensationFailed ? runLevelData(entry.data) : {}),
       },
     });
   }
@@ -94,8 +115,15 @@ function liveEventType(entryType: string): EventType | undefined {
     case "call.attempt_failed":
       return EventType.StepRetrying;
     case Entry.RunCompensating:
+    case Entry.RunCancelling:
       return EventType.RunCompensating;
+    case Entry.CompensationFailed:
+      return EventType.CompensationFailed;
     default:
       return undefined;
   }
+}
+
+function runLevelData(data: string | null): Record<string, unknown> {
+  return data === null ? {} : (JSON.parse(data) as Record<string, unknown>);
 }

@@ -7,9 +7,9 @@ import {
   idempotencyKey,
   isTerminal,
   toBatonError,
-  type ErrorData,
   type Logger,
   type OpKind,
+  type TimerHandle,
 } from "../common/index.js";
 import type {
   JournalEntry,
@@ -20,11 +20,13 @@ import type {
   TaskRecord,
 } from "../store/index.js";
 import { completeChild } from "./child-run.js";
+import { RunCore, type RunEffect, type RunInput } from "./core/run-core.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
 import {
   CANCEL_SIGNAL,
   Entry,
+  RESERVED_SIGNAL_PREFIX,
   ReplayIndex,
   describeOp,
   opEntryType,
@@ -33,10 +35,11 @@ import {
   type OpEvent,
 } from "./journal.js";
 import { OpErrors, type Op, type Wait } from "./op.js";
-import { onTaskUpdate } from "./queued-call.js";
+import { onTaskUpdate, settleQueuedCall } from "./queued-call.js";
 import { RunContext } from "./run-context.js";
-import { terminalEvent } from "./run-events.js";
+import { compensationEvent, terminalEvent } from "./run-events.js";
 import { RunJournalWriter } from "./run-journal-writer.js";
+import type { RunPort } from "./run-port.js";
 import {
   liveOps,
   liveSnapshot,
@@ -45,52 +48,50 @@ import {
   type Snapshot,
   type Terminal,
 } from "./run-snapshot.js";
-import { Saga } from "./saga.js";
-
-type Phase = "running" | "compensating" | "cancelling";
 
 type QueuedDelivery = Delivery & { replay: boolean };
 
 /**
- * One run in memory: executes the workflow function, journals every ctx operation, replays
- * the journal after a restart. Completions reach the workflow one at a time, each followed by
- * a full drain of the microtask queue, live and on replay alike — so `Promise.all` and
- * `Promise.race` over ctx operations see the same order both ways.
+ * The driver of one run in memory: executes the workflow function, carries out what the run's
+ * core (core/run-core.ts, where the rules are) decides, journals every ctx operation, replays the
+ * journal after a restart. Completions reach the workflow one at a time, each followed by a full
+ * drain of the microtask queue, live and on replay alike — so `Promise.all` and `Promise.race`
+ * over ctx operations see the same order both ways.
  *
  * Results reach the workflow as soon as they are known, before they are committed; nothing
  * that depends on them leaves the engine before they are: a step or call starts only once
  * every entry before it is durable, and a run's end is announced only once it is durable.
- *
- * Collaborators: `writer` (what is written, and when), `saga` (compensations), attempts.ts
- * (executing steps and calls), run-snapshot.ts (what the run's row says).
  */
-export class RunExecution {
+export class RunExecution implements RunPort {
   readonly runId: string;
   readonly workflow: string;
   readonly ctx: RunContext;
   readonly writer: RunJournalWriter;
   readonly errors = new OpErrors();
-  private readonly saga = new Saga();
+  private readonly core: RunCore;
   private readonly index: ReplayIndex;
   private readonly ops = new Map<number, Op>();
+  /** Operations whose completion registered a compensation, by seq (for running it later). */
+  private readonly compensable = new Map<number, Op>();
   private readonly queue: QueuedDelivery[] = [];
   private readonly signals: SignalRecord[];
-  private readonly consumedCancels = new Set<number>();
+  private readonly consumedSignals = new Set<number>();
   private logger: Logger | undefined;
   private nextSeq = 1;
   private pumping = false;
   private replayRemaining: number;
   replaying = true;
   halted = false;
-  private phase: Phase = "running";
-  private failure: { error: BatonError; causeSeq: number | undefined } | undefined;
-  private cancelRequest: string | undefined;
-  /** A cancel that arrived while replaying: acted on once the replay is over. */
-  private pendingCancel: SignalRecord | undefined;
+  /** Reserved signals (cancel, operator actions) that arrived while replaying. */
+  private pendingReserved: SignalRecord[] = [];
   private deferred: Op[] = [];
   terminal: Terminal | undefined;
   /** Attempts of steps and calls executing right now (counted by attempts.ts). */
   executing = 0;
+  /** The seq whose compensation is running: operations it starts are marked with it. */
+  private compensatingSeq: number | undefined;
+  private compensationTimer: TimerHandle | undefined;
+  private deadlineTimer: TimerHandle | undefined;
   private readonly epochValue: number;
 
   constructor(
@@ -104,16 +105,17 @@ export class RunExecution {
     this.workflow = record.workflow;
     this.epochValue = record.epoch;
     this.index = new ReplayIndex(journal);
+    this.core = new RunCore(this.index.rollback, true);
     this.writer = new RunJournalWriter(
       this,
       host,
       record,
       Math.max(this.index.length, record.journalLength),
     );
-    // A cancel travels as a reserved signal (any node can send it); it is not for ctx.waitForSignal.
-    this.signals = signals.filter((s) => s.name !== CANCEL_SIGNAL);
-    this.pendingCancel = signals.find((s) => s.name === CANCEL_SIGNAL);
-    this.cancelRequest = this.index.cancelRequested;
+    // Cancels and operator actions travel as reserved signals (any node can send them); they are
+    // not for ctx.waitForSignal.
+    this.signals = signals.filter((s) => !isReserved(s));
+    this.pendingReserved = signals.filter(isReserved);
     this.replayRemaining = this.index.deliveries.length;
     for (const d of this.index.deliveries) this.queue.push({ ...d, replay: true });
     this.ctx = new RunContext(this, () => this.log);
@@ -171,9 +173,18 @@ export class RunExecution {
   };
 
   private apply(delivery: QueuedDelivery): void {
-    if (delivery.type === "phase") {
-      this.enterPhase(delivery.phase, delivery.data);
-      return;
+    switch (delivery.type) {
+      case "marker":
+        this.feed({ type: "phaseMarker" });
+        return;
+      case "cancel":
+        this.feed({ type: "cancelRequested", reason: delivery.reason });
+        return;
+      case "deadline":
+        this.feed({ type: "deadlinePassed" });
+        return;
+      case "op":
+        break;
     }
     const op = this.ops.get(delivery.seq);
     if (!op) {
@@ -193,17 +204,49 @@ export class RunExecution {
     op.wait = undefined;
     // Delivered once, never again: only unsettled operations stay in the map.
     this.ops.delete(op.seq);
-    if (completion.event === "failed") {
-      op.reject(this.errors.create(op, completion.data.error));
-    } else {
-      const value = completion.data.output;
-      if (op.compensate && this.phase === "running") this.saga.add(op, op.compensate, value);
-      op.resolve(value);
+    const failed = completion.event === "failed";
+    const data = completion.data;
+    if (
+      op.compensates === undefined &&
+      (op.kind === "step" || op.kind === "call" || op.kind === "child")
+    )
+      this.feed(this.settledInput(op, failed, data));
+    if (failed) op.reject(this.errors.create(op, data.error));
+    else op.resolve(data.output);
+  }
+
+  /** What the core learns when a step, call or child settles: its outcome and its compensation. */
+  private settledInput(op: Op, failed: boolean, data: OpEntryData): RunInput {
+    const outcome = !failed
+      ? "completed"
+      : data.unknown
+        ? "unknown"
+        : data.withdrawn
+          ? "withdrawn"
+          : "failed";
+    const input: Extract<RunInput, { type: "opSettled" }> = {
+      type: "opSettled",
+      seq: op.seq,
+      kind: op.kind,
+      name: op.name,
+      outcome,
+    };
+    if (op.compensate === undefined) return input;
+    if (outcome === "completed" || (outcome === "unknown" && op.compensateUnknown)) {
+      this.compensable.set(op.seq, op);
+      input.compensation = {
+        output: outcome === "completed" ? data.output : undefined,
+        policy:
+          op.onCompensationFailure ?? this.definition.options.onCompensationFailure ?? "terminate",
+      };
+    } else if (outcome === "unknown") {
+      input.unknownWithoutCompensation = true;
     }
+    return input;
   }
 
   private onWorkflowReturned(output: unknown): void {
-    if (this.halted || this.terminal || this.phase !== "running") return;
+    if (this.halted || this.terminal || this.core.isStopping) return;
     if (this.replayRemaining > 0) {
       const next = this.queue.find((d) => d.replay && d.type === "op");
       const recorded = next?.type === "op" ? this.index.ops.get(next.seq) : undefined;
@@ -227,13 +270,17 @@ export class RunExecution {
       );
       return;
     }
-    this.finish({ status: RunStatus.Completed, output }, undefined);
+    this.feed({ type: "workflowReturned", output });
   }
 
   private onWorkflowThrew(thrown: unknown): void {
-    if (this.halted || this.terminal || this.phase !== "running" || this.failure) return;
-    this.failure = { error: toBatonError(thrown), causeSeq: this.errors.seqOf(thrown) };
-    if (!this.pumping) this.onQuiescent();
+    if (this.halted || this.terminal) return;
+    const causeSeq = this.errors.seqOf(thrown);
+    this.feed({
+      type: "workflowThrew",
+      error: toBatonError(thrown).toJSON(),
+      ...(causeSeq === undefined ? {} : { causeSeq }),
+    });
   }
 
   /** The workflow has reacted to everything delivered so far. */
@@ -241,7 +288,6 @@ export class RunExecution {
     if (this.halted) return;
     if (this.replaying && this.replayRemaining === 0) this.endReplay();
     if (this.replaying) return;
-    this.advancePhase();
     if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
       this.writer.requestWrite();
     if (this.isIdle()) this.host.onIdle(this);
@@ -256,49 +302,163 @@ export class RunExecution {
     this.replaying = false;
     const deferred = this.deferred;
     this.deferred = [];
-    for (const op of deferred) if (!op.abandoned && !op.settled) op.goLive?.();
+    for (const op of deferred) {
+      if (op.abandoned || op.settled) continue;
+      op.goLive?.();
+      // Stopped while it was away: a command it may have sent is settled before any rollback.
+      if (op.settleAfterReplay) this.settleInFlight(op);
+    }
+    this.feed({ type: "replayEnded" });
+    if (!this.terminal && !this.core.isStopping) this.armDeadline();
     this.writer.requestWrite();
-    const cancel = this.pendingCancel;
-    this.pendingCancel = undefined;
-    if (cancel) this.receiveCancel(cancel);
+    const reserved = this.pendingReserved;
+    this.pendingReserved = [];
+    for (const signal of reserved) this.receiveReserved(signal);
   }
 
-  /** Turns a failure or a cancel request into a phase marker, once nothing is executing. */
-  private advancePhase(): void {
-    if (this.terminal || this.phase !== "running" || this.executing > 0) return;
-    if (this.failure) {
-      const { error, causeSeq } = this.failure;
-      if (this.saga.isEmpty) {
-        this.finish({ status: RunStatus.Failed, error: error.toJSON() }, causeSeq);
+  // ─── The core: inputs in, effects out ────────────────────────────────────────────────
+
+  /** Hands one input to the core and carries out what it decides. */
+  feed(input: RunInput): void {
+    if (this.halted || this.terminal) return;
+    for (const effect of this.core.handle(input)) this.perform(effect);
+  }
+
+  private perform(effect: RunEffect): void {
+    switch (effect.type) {
+      case "append":
+        this.writer.append(null, effect.entry, null, effect.data);
+        return;
+      case "stopWorkflow":
+        this.stopWorkflow(new Set(effect.keep));
+        return;
+      case "deliverMarker":
+        this.enqueue({ type: "marker", replay: false });
+        return;
+      case "startCompensation":
+        this.startCompensation(effect.seq);
+        return;
+      case "armCompensationRetry":
+        this.compensationTimer?.cancel();
+        this.compensationTimer = this.host.clock.setTimer(effect.at - this.host.clock.now(), () => {
+          this.compensationTimer = undefined;
+          this.feed({ type: "compensationRetryDue" });
+        });
+        this.writer.requestWrite();
+        return;
+      case "publishCompensationFailed": {
+        const op = this.compensable.get(effect.seq);
+        const event = compensationEvent(this.runId, this.workflow, this.host.clock.now(), {
+          seq: effect.seq,
+          attempt: effect.attempt,
+          name: op?.name ?? "",
+          error: effect.error,
+        });
+        this.writer.addEvent(event);
+        this.log.warn(
+          { seq: effect.seq, err: effect.error },
+          "compensation failed; waiting for an operator",
+        );
         return;
       }
-      const data = { error: error.toJSON(), ...(causeSeq === undefined ? {} : { causeSeq }) };
-      this.appendRun(Entry.RunCompensating, data);
-      this.enqueue({ type: "phase", phase: "compensating", data, replay: false });
-    } else if (this.cancelRequest !== undefined) {
-      const data = { reason: this.cancelRequest };
-      this.appendRun(Entry.RunCancelling, data);
-      this.enqueue({ type: "phase", phase: "cancelling", data, replay: false });
+      case "finish":
+        this.finish(
+          {
+            status: effect.status,
+            ...(effect.output === undefined ? {} : { output: effect.output }),
+            ...(effect.error ? { error: effect.error } : {}),
+          },
+          effect.causeSeq,
+        );
+        return;
+      case "discardUncommitted":
+        this.writer.discardUncommitted();
+        return;
     }
   }
 
-  private enterPhase(
-    phase: "compensating" | "cancelling",
-    data: { error?: ErrorData; reason?: string },
-  ): void {
-    this.phase = phase;
-    for (const op of this.ops.values()) {
-      if (op.settled) continue;
+  /**
+   * The run stops its workflow: what only waits (timers, signals, retry waits) is dropped; what
+   * may still take effect is settled (the core waits for it before compensating).
+   */
+  private stopWorkflow(inFlight: ReadonlySet<number>): void {
+    this.deadlineTimer?.cancel();
+    for (const op of [...this.ops.values()]) {
+      if (op.settled || op.compensates !== undefined) continue;
+      // Replay delivers it later, in journal order, as it happened.
+      if (op.recorded?.completion) continue;
+      if (inFlight.has(op.seq)) {
+        this.settleInFlight(op);
+        continue;
+      }
+      if (this.replaying && mayHaveSent(op)) {
+        op.settleAfterReplay = true;
+        continue;
+      }
+      const lastError = op.wait?.lastError;
+      if (op.lastOutcomeUnknown && op.compensate && lastError && !this.replaying) {
+        // Waiting to retry after an attempt that got no answer: that attempt may have landed.
+        op.timer?.cancel();
+        this.complete(op, "failed", { error: lastError, unknown: true });
+        continue;
+      }
       op.abandoned = true;
       op.timer?.cancel();
       op.wait = undefined;
-      if (op.kind === "child" && op.childRunId)
-        this.host.cancelRun(op.childRunId, `parent run ${this.runId} is ${phase}`);
-      // A command still queued is withdrawn (CONTRACT §5); one a worker holds may still finish.
-      if (op.taskKey) this.writer.withdrawTask(op.taskKey);
       this.ops.delete(op.seq);
     }
-    void this.saga.compensate(this, phase, data);
+  }
+
+  /** Settles an operation in flight: a queued task is withdrawn, a child run cancelled. */
+  private settleInFlight(op: Op): void {
+    if (op.taskKey) settleQueuedCall(this, op);
+    else if (op.kind === "child" && op.childRunId)
+      this.host.cancelRun(op.childRunId, `parent run ${this.runId} is rolling back`);
+  }
+
+  private startCompensation(seq: number): void {
+    const op = this.compensable.get(seq);
+    const fn = op?.compensate;
+    if (!op || !fn) {
+      this.feed({
+        type: "compensationFailed",
+        error: { code: "INTERNAL", message: `no compensation registered for seq ${seq}` },
+        now: this.host.clock.now(),
+        random: Math.random(),
+      });
+      return;
+    }
+    this.compensatingSeq = seq;
+    if (!this.replaying) this.host.fault("during-compensation", this.runId);
+    const output = op.completion?.data.output ?? op.recorded?.completion?.data.output;
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(fn(op.completion?.data.unknown ? undefined : output));
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.then(
+      () => this.feed({ type: "compensationSucceeded" }),
+      (e: unknown) => {
+        const causeSeq = this.errors.seqOf(e);
+        this.feed({
+          type: "compensationFailed",
+          error: toBatonError(e).toJSON(),
+          ...(causeSeq === undefined ? {} : { causeSeq }),
+          now: this.host.clock.now(),
+          random: Math.random(),
+        });
+      },
+    );
+  }
+
+  private armDeadline(): void {
+    const at = this.index.deadlineAt;
+    if (at === undefined || this.deadlineTimer) return;
+    this.deadlineTimer = this.host.clock.setTimer(at - this.host.clock.now(), () => {
+      this.deadlineTimer = undefined;
+      this.feed({ type: "deadlinePassed" });
+    });
   }
 
   /** Ends the run: its terminal entry and event are written; the end is announced once durable. */
@@ -313,7 +473,7 @@ export class RunExecution {
     } else {
       this.log.debug({ status: terminal.status }, `run ${terminal.status}`);
     }
-    for (const op of this.ops.values()) op.timer?.cancel();
+    this.stopTimers();
     const type =
       terminal.status === RunStatus.Completed
         ? Entry.RunCompleted
@@ -338,11 +498,17 @@ export class RunExecution {
   park(error: NonDeterminismError): void {
     if (this.halted || this.terminal) return;
     this.log.error({ err: error.toJSON() }, "run parked: workflow code does not match its journal");
-    this.writer.discardUncommitted();
-    for (const op of this.ops.values()) op.timer?.cancel();
+    this.stopTimers();
     this.replaying = false;
-    this.phase = "compensating"; // never run more workflow code in this session
-    this.finish({ status: RunStatus.Failed, error: error.toJSON() }, undefined);
+    this.feed({ type: "nonDeterminism", error: error.toJSON() });
+  }
+
+  private stopTimers(): void {
+    for (const op of this.ops.values()) op.timer?.cancel();
+    this.compensationTimer?.cancel();
+    this.compensationTimer = undefined;
+    this.deadlineTimer?.cancel();
+    this.deadlineTimer = undefined;
   }
 
   // ─── Operations (called by RunContext) ───────────────────────────────────────────────
@@ -381,7 +547,8 @@ export class RunExecution {
       executing: false,
       attempt: 0,
     };
-    if (this.saga.current !== undefined) op.compensates = this.saga.current;
+    if (this.compensatingSeq !== undefined && this.core.phase === "compensating")
+      op.compensates = this.compensatingSeq;
     this.ops.set(seq, op);
     return { op, promise };
   }
@@ -389,8 +556,9 @@ export class RunExecution {
   /** Runs `goLive` now, or once replay is over; never for an operation that is already done. */
   schedule(op: Op, goLive: () => void): void {
     if (op.recorded?.completion) return;
-    // Once the run fails or is cancelled, the workflow's new operations never start.
-    if (op.compensates === undefined && (this.phase !== "running" || this.stopping)) return;
+    // Once the run stops, the workflow's new operations never start.
+    if (op.compensates === undefined && (this.core.isStopping || this.halted || this.terminal))
+      return;
     if (this.replaying) {
       op.goLive = goLive;
       this.deferred.push(op);
@@ -400,11 +568,13 @@ export class RunExecution {
   }
 
   get stopping(): boolean {
-    return (
-      this.halted ||
-      this.terminal !== undefined ||
-      (this.phase === "running" && (this.failure !== undefined || this.cancelRequest !== undefined))
-    );
+    return this.halted || this.terminal !== undefined || this.core.isStopping;
+  }
+
+  /** Tells the core an operation's command is (or may be) out, or no longer is. */
+  markInFlight(op: Op, inFlight: boolean): void {
+    if (op.compensates !== undefined || op.settled) return;
+    this.feed(inFlight ? { type: "opInFlight", seq: op.seq } : { type: "opIdle", seq: op.seq });
   }
 
   /** Records a live completion and delivers it. */
@@ -450,8 +620,8 @@ export class RunExecution {
 
   /** A signal arrived (already durable). Kept until a wait for its name consumes it. */
   receiveSignal(signal: SignalRecord): void {
-    if (signal.name === CANCEL_SIGNAL) {
-      this.receiveCancel(signal);
+    if (isReserved(signal)) {
+      this.receiveReserved(signal);
       return;
     }
     if (this.signals.some((s) => s.signalId === signal.signalId)) return;
@@ -500,15 +670,15 @@ export class RunExecution {
     this.writer.requeueTask(taskKey, visibleAt, op.queued?.service);
   }
 
+  recordCall(service: string, ok: boolean, latencyMs: number): void {
+    this.host.recordCall(service, ok, latencyMs);
+  }
+
   /** A worker replied to one of this run's tasks (the reply is durable in the task row). */
   onTaskSettled(task: TaskRecord): void {
     if (this.replaying) return; // the deferred resume reads the task row itself
     const op = this.ops.get(task.seq);
     if (op?.taskKey === task.taskKey) onTaskUpdate(this, op, task);
-  }
-
-  recordCall(service: string, ok: boolean, latencyMs: number): void {
-    this.host.recordCall(service, ok, latencyMs);
   }
 
   /** A child run ended (its end is durable). */
@@ -537,48 +707,47 @@ export class RunExecution {
     }
   }
 
-  // ─── Cancel, halt ────────────────────────────────────────────────────────────────────
+  // ─── Cancels and operator actions ────────────────────────────────────────────────────
 
-  /** A cancel request, durable as a signal: recorded in the journal, and the signal consumed. */
-  private receiveCancel(signal: SignalRecord): void {
+  /** A cancel or an operator's action, durable as a reserved signal: consumed, then acted on. */
+  private receiveReserved(signal: SignalRecord): void {
     if (this.terminal || this.halted) return;
     if (this.replaying) {
-      this.pendingCancel ??= signal;
+      if (!this.pendingReserved.some((s) => s.signalId === signal.signalId))
+        this.pendingReserved.push(signal);
       return;
     }
-    if (this.consumedCancels.has(signal.signalId)) return;
-    this.consumedCancels.add(signal.signalId);
+    if (this.consumedSignals.has(signal.signalId)) return;
+    this.consumedSignals.add(signal.signalId);
     // Consumed by the run itself, not by an operation: seq 0, written with the next entries.
     this.writer.consumeSignal(signal.signalId, 0);
-    const payload = decodeJson(signal.payload) as { reason?: unknown } | undefined;
-    const reason = typeof payload?.reason === "string" ? payload.reason : "cancelled on request";
-    if (this.cancelRequest !== undefined || this.phase !== "running") {
-      // Already cancelling or compensating: only the consumption to write.
-      this.writer.requestWrite();
+    this.writer.requestWrite();
+    const payload = decodeJson(signal.payload) as
+      { reason?: unknown; action?: unknown; seq?: unknown } | undefined;
+    if (signal.name === CANCEL_SIGNAL) {
+      const reason = typeof payload?.reason === "string" ? payload.reason : "cancelled on request";
+      this.feed({ type: "cancelRequested", reason });
       return;
     }
-    this.requestCancel(reason);
-  }
-
-  /** Records the request durably; the run compensates once nothing is executing. */
-  requestCancel(reason: string): void {
     if (
-      this.terminal ||
-      this.halted ||
-      this.phase !== "running" ||
-      this.cancelRequest !== undefined
-    )
-      return;
-    this.cancelRequest = reason;
-    this.appendRun(Entry.RunCancelRequested, { reason });
-    if (!this.pumping) this.onQuiescent();
+      (payload?.action === "retry" || payload?.action === "skip") &&
+      typeof payload.seq === "number"
+    ) {
+      this.log.info(
+        { action: payload.action, seq: payload.seq },
+        "operator action on a failed compensation",
+      );
+      this.compensationTimer?.cancel();
+      this.compensationTimer = undefined;
+      this.feed({ type: "operatorAction", action: payload.action, seq: payload.seq });
+    }
   }
 
   /** Stops everything in memory; the store keeps what was committed. */
   halt(): void {
     if (this.halted) return;
     this.halted = true;
-    for (const op of this.ops.values()) op.timer?.cancel();
+    this.stopTimers();
     this.writer.abandonWaiters();
   }
 
@@ -587,7 +756,51 @@ export class RunExecution {
   /** What the run's row should say now. */
   snapshot(): Snapshot {
     if (this.terminal) return { status: this.terminal.status, wakeAt: null, waitingOn: null };
-    return liveSnapshot(this.ops, this.pumping || this.queue.length > 0, this.phase !== "running");
+    const current = this.core.current;
+    const rollingBack = this.core.phase !== "running";
+    if (rollingBack && current && current.state !== "running") {
+      const op = this.compensable.get(current.seq);
+      const what = op ? describeOp(op.kind, op.name) : `seq ${current.seq}`;
+      const lastError = current.lastError;
+      if (current.state === "retry_wait") {
+        const until = new Date(current.retryAt ?? 0).toISOString();
+        return {
+          status: RunStatus.Compensating,
+          wakeAt: current.retryAt ?? null,
+          waitingOn: {
+            kind: "retry",
+            seq: current.seq,
+            compensates: current.seq,
+            step: op?.name ?? "",
+            attempt: current.attempt + 1,
+            until,
+            ...(lastError ? { lastError } : {}),
+            reason: `compensation of ${what} failed (${lastError?.message ?? "?"}); attempt ${current.attempt + 1} at ${until}, until it succeeds or an operator skips it`,
+          },
+        };
+      }
+      return {
+        status: RunStatus.Compensating,
+        wakeAt: null,
+        waitingOn: {
+          kind: "operator",
+          seq: current.seq,
+          compensates: current.seq,
+          step: op?.name ?? "",
+          ...(lastError ? { lastError } : {}),
+          reason: `compensation of ${what} failed for good (${lastError?.message ?? "?"}); an operator must retry it, skip it (POST /v1/runs/${this.runId}/compensations/${current.seq}/skip) or cancel the run`,
+        },
+      };
+    }
+    const snapshot = liveSnapshot(this.ops, this.pumping || this.queue.length > 0, rollingBack);
+    const deadline = this.index.deadlineAt;
+    if (
+      !rollingBack &&
+      deadline !== undefined &&
+      (snapshot.wakeAt === null || deadline < snapshot.wakeAt)
+    )
+      return { ...snapshot, wakeAt: deadline };
+    return snapshot;
   }
 
   /** Waiting, with nothing in flight: safe to drop from memory. */
@@ -642,4 +855,20 @@ export class RunExecution {
   idempotencyKey(seq: number): string {
     return idempotencyKey(this.runId, seq);
   }
+}
+
+function isReserved(signal: SignalRecord): boolean {
+  return signal.name.startsWith(RESERVED_SIGNAL_PREFIX);
+}
+
+/**
+ * Replay stopped the workflow at an operation the journal does not finish: could its command be
+ * out? A queued call or child that was started may be; a step or direct call with a compensation
+ * is run once more (same idempotency key) so its outcome is known before the rollback.
+ */
+function mayHaveSent(op: Op): boolean {
+  const started = op.recorded?.entries.some((e) => e.event === "started") ?? false;
+  if (op.kind === "child") return started;
+  if (op.kind === "call" && started) return true;
+  return (op.kind === "step" || op.kind === "call") && op.compensate !== undefined;
 }

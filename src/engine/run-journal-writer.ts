@@ -11,7 +11,7 @@ import type {
 import type { Writer } from "./group-commit.js";
 import type { ExecutionHost } from "./host.js";
 import { publishCommitted, publishRunUpdated } from "./run-events.js";
-import type { RunExecution } from "./run-execution.js";
+import type { JournalWriterPort, WriterRunPort } from "./run-port.js";
 import { sameSnapshot, type Snapshot } from "./run-snapshot.js";
 
 /** A write being committed, and what its commit sets off. */
@@ -21,6 +21,7 @@ interface InFlightWrite {
   terminal: boolean;
   snapshot: Snapshot;
   queuedServices: string[];
+  withdrew: boolean;
 }
 
 /**
@@ -29,7 +30,7 @@ interface InFlightWrite {
  * the run's row. A run has at most one write in flight, so its writes apply in order. Nothing is
  * written while the run replays; what it appends meanwhile goes out once replay ends.
  */
-export class RunJournalWriter implements Writer {
+export class RunJournalWriter implements Writer, JournalWriterPort {
   // Entries get positions as they are appended; committedLength is durable.
   private length: number;
   private committedLength: number;
@@ -47,7 +48,7 @@ export class RunJournalWriter implements Writer {
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
 
   constructor(
-    private readonly run: RunExecution,
+    private readonly run: WriterRunPort,
     private readonly host: ExecutionHost,
     private readonly record: RunRecord,
     length: number,
@@ -198,6 +199,7 @@ export class RunJournalWriter implements Writer {
       terminal: terminal !== undefined,
       snapshot,
       queuedServices,
+      withdrew: withdrawals.length > 0,
     };
     return {
       type: "appendRun",
@@ -259,6 +261,7 @@ export class RunJournalWriter implements Writer {
       written.entries,
     );
     if (written.queuedServices.length) this.host.onTasksQueued(written.queuedServices);
+    if (written.withdrew) this.host.onTasksWithdrawn();
     if (written.children.length) this.host.onChildrenCreated(run, written.children);
     if (written.terminal) {
       run.halt();

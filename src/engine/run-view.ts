@@ -10,13 +10,16 @@ import type { JournalEntry, RunRecord } from "../store/index.js";
 import { splitEntryType, type OpEntryData } from "./journal.js";
 import type { RunExecution } from "./run-execution.js";
 
+/** What a read needs of a run in memory: its state now, and what executes. */
+export type LiveRunView = Pick<RunExecution, "terminal" | "replaying" | "snapshot" | "liveOps">;
+
 const HIDDEN_KINDS = new Set(["now", "random", "uuid"]);
 
 /** A run as the API shows it; `journal` adds its steps, `live` what is executing right now. */
 export function toRunView(
   record: RunRecord,
   journal?: readonly JournalEntry[],
-  live?: RunExecution,
+  live?: LiveRunView,
 ): Run {
   const run: Run = {
     runId: record.runId,
@@ -42,7 +45,7 @@ export function toRunView(
   return run;
 }
 
-function toSteps(journal: readonly JournalEntry[], live?: RunExecution): StepView[] {
+function toSteps(journal: readonly JournalEntry[], live?: LiveRunView): StepView[] {
   const steps = new Map<number, StepView>();
   for (const entry of journal) {
     if (entry.seq === null) continue;

@@ -6,7 +6,9 @@ import {
   findNonJson,
   type Clock,
   type ErrorData,
+  type Logger,
   type Task,
+  type TimerHandle,
 } from "../common/index.js";
 import type { Store, TaskRecord, TaskReplyResult } from "../store/index.js";
 import type { ServiceStats } from "./service-stats.js";
@@ -22,6 +24,21 @@ export interface PollRequest {
 
 const MAX_TASKS_PER_POLL = 100;
 const MAX_WAIT_MS = 60_000;
+/** Tasks one expireTasks transaction ends at most; a sweep repeats until none are due. */
+const EXPIRE_BATCH = 100;
+/** After a failed sweep, or one that found due tasks another node was already ending. */
+const SWEEP_RETRY_MS = 1_000;
+const DEFAULT_SAFETY_SWEEP_MS = 5_000;
+
+export interface TaskQueueOptions {
+  /** Where a failed expiry sweep is reported (it is retried, never thrown). */
+  logger?: Logger;
+  /**
+   * How often to look for expiries no hint announced (ms, wall clock): another node's tasks, or a
+   * node that died with its timer. Infinity turns it off.
+   */
+  safetySweepMs?: number;
+}
 
 /**
  * The worker side of the durable queue (CONTRACT §5): long polls that wake on a notification
@@ -30,6 +47,13 @@ const MAX_WAIT_MS = 60_000;
  */
 export class TaskQueue {
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly logger: Logger | undefined;
+  /** The expiry sweep armed through the clock, and the time it is due. */
+  private expiryTimer: { handle: TimerHandle; at: number } | undefined;
+  private safetyTimer: ReturnType<typeof setTimeout> | undefined;
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -42,7 +66,14 @@ export class TaskQueue {
      * by no one here, so a long poll looks again this often instead of only at its deadline.
      */
     private readonly recheckMs = Infinity,
-  ) {}
+    private readonly options: TaskQueueOptions = {},
+  ) {
+    this.logger = options.logger;
+    // Not a look at once: expiries handed over before the engine recovered its runs would race
+    // that recovery. Those due while no process watched are the engine's to ask for (noteExpiry()
+    // once recovered) or the safety sweep's.
+    this.armSafetySweep();
+  }
 
   async poll(service: string, request: PollRequest): Promise<Task[]> {
     if (!this.isQueueService(service)) {
@@ -76,6 +107,7 @@ export class TaskQueue {
         `waitSeconds must be from 0 to ${MAX_WAIT_MS / 1000}`,
       );
     }
+    // Wall time on purpose: how long this worker's request is held open, not the runs' time.
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = this.clock.now();
@@ -86,6 +118,11 @@ export class TaskQueue {
         max,
         now,
       });
+      for (const task of claimed) {
+        // A last delivery is ended by the sweeper if its lease runs out with no reply.
+        if (task.attempt >= task.maxAttempts && task.leaseExpiresAt !== null)
+          this.noteExpiry(task.leaseExpiresAt);
+      }
       if (claimed.length > 0 || Date.now() >= deadline || request.signal?.aborted)
         return claimed.map(toTask);
       // Sleep until notified, until the next task becomes deliverable, or until the deadline.
@@ -99,8 +136,12 @@ export class TaskQueue {
     }
   }
 
-  /** New or requeued tasks are durable: wake the pollers of these services. */
+  /**
+   * New or requeued tasks are durable: wake the pollers of these services, and look for the
+   * earliest expiry again (a queue deadline may have come with them).
+   */
   notify(services: readonly string[]): void {
+    if (services.length > 0) this.noteExpiry();
     for (const service of services) {
       const waiting = this.waiters.get(service);
       if (!waiting) continue;
@@ -148,6 +189,100 @@ export class TaskQueue {
     if (result.outcome !== "ok")
       throw result.outcome === "lost" ? leaseLost(taskId) : taskNotFound(taskId);
     return { leaseExpiresAt: new Date(result.leaseExpiresAt).toISOString() };
+  }
+
+  /**
+   * Something may expire at `at` (a queue deadline, a lease with no delivery after it): the
+   * sweeper looks then. Without `at` it asks the store when the next expiry is — after tasks
+   * were withdrawn, say, whose leases the caller does not know.
+   */
+  noteExpiry(at?: number): void {
+    if (this.closed) return;
+    if (at === undefined) void this.sweep();
+    else this.armExpiry(at);
+  }
+
+  /** Stops the sweeper and waits for a sweep in progress; polls still waiting end on their own. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.expiryTimer?.handle.cancel();
+    this.expiryTimer = undefined;
+    clearTimeout(this.safetyTimer);
+    await this.sweeping;
+  }
+
+  private armExpiry(at: number): void {
+    if (this.closed || (this.expiryTimer && this.expiryTimer.at <= at)) return;
+    this.expiryTimer?.handle.cancel();
+    const handle = this.clock.setTimer(at - this.clock.now(), () => {
+      if (this.expiryTimer?.handle === handle) this.expiryTimer = undefined;
+      void this.sweep();
+    });
+    this.expiryTimer = { handle, at };
+  }
+
+  private armSafetySweep(): void {
+    const every = this.options.safetySweepMs ?? DEFAULT_SAFETY_SWEEP_MS;
+    if (this.closed || !Number.isFinite(every)) return;
+    this.safetyTimer = setTimeout(() => {
+      void this.sweep();
+      this.armSafetySweep();
+    }, every);
+    // A timer of its own must never keep the process alive.
+    this.safetyTimer.unref?.();
+  }
+
+  /** One sweep at a time; a sweep asked for meanwhile runs once the current one ends. */
+  private sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = (async () => {
+      do {
+        this.sweepAgain = false;
+        await this.expireDue();
+      } while (this.sweepAgain && !this.closed);
+      this.sweeping = undefined;
+    })();
+    return this.sweeping;
+  }
+
+  /**
+   * Ends every task that is due to expire, hands each to the run as a worker's reply would be,
+   * then arms the timer for the next expiry. The store writes the outcome and marks the run due
+   * in one transaction before anything here learns of it: a crash in between loses nothing,
+   * the run reads the task row when it resumes. Never throws: a store error is logged and the
+   * sweep is tried again.
+   */
+  private async expireDue(): Promise<void> {
+    try {
+      for (;;) {
+        const next = await this.store.nextTaskExpiry();
+        if (this.closed || next === undefined) return;
+        const now = this.clock.now();
+        if (next > now) return this.armExpiry(next);
+        const expired = await this.store.expireTasks(now, EXPIRE_BATCH);
+        for (const task of expired) this.handOver(task);
+        // Due yet nothing ended: another node is ending them (its rows are skipped, not waited
+        // for). Look again shortly rather than spin.
+        if (expired.length === 0) return this.armExpiry(now + SWEEP_RETRY_MS);
+      }
+    } catch (e) {
+      this.logger?.warn({ err: e }, "task expiry sweep failed; trying again");
+      if (!this.closed) this.armExpiry(this.clock.now() + SWEEP_RETRY_MS);
+    }
+  }
+
+  private handOver(task: TaskRecord): void {
+    try {
+      this.onReply(task);
+    } catch (e) {
+      this.logger?.error(
+        { runId: task.runId, taskKey: task.taskKey, err: e },
+        "expired task not handed to its run",
+      );
+    }
   }
 
   private handle(taskId: string, result: TaskReplyResult): void {

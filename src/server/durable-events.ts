@@ -8,6 +8,7 @@ export const DURABLE_EVENT_TYPES: ReadonlySet<string> = new Set([
   EventType.RunCompleted,
   EventType.RunFailed,
   EventType.RunCancelled,
+  EventType.CompensationFailed,
 ]);
 
 const PAGE = 500;

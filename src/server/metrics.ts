@@ -127,6 +127,7 @@ export class ServerMetrics {
         case EventType.RunStarted:
         case EventType.RunRetried:
         case EventType.RunUpdated:
+        case EventType.CompensationFailed:
           return;
       }
     });

@@ -65,10 +65,19 @@ function newTask(taskKey: string, fields: Partial<NewTask> = {}): NewTask {
     seq: 1,
     traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     leaseMs: 30_000,
+    maxAttempts: 3,
+    timeoutMs: null,
+    queueTimeoutMs: null,
     visibleAt: T0,
     createdAt: T0,
     ...fields,
   };
+}
+
+/** Matches the delivery id of one delivery: `{taskKey}@{attempt}.{128-bit random token}`. */
+function aDeliveryOf(taskKey: string, attempt: number): string {
+  const key = taskKey.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return expect.stringMatching(new RegExp(`^${key}@${attempt}\\.[0-9a-f]{32}$`)) as string;
 }
 
 /** Matches any number; typed as one so expected records keep their shape. */
@@ -897,6 +906,7 @@ export function storeConformance(
           attempt: 0,
           deliveryId: null,
           workerId: null,
+          claimedAt: null,
           leaseExpiresAt: null,
           output: null,
           error: null,
@@ -925,7 +935,7 @@ export function storeConformance(
         expect(await store.findTask("r-1:1")).toBeUndefined();
       });
 
-      it("leases visible tasks of one service as attempt 1 under {taskKey}@1", async () => {
+      it("leases visible tasks of one service as attempt 1 under a delivery id {taskKey}@1.{token}", async () => {
         await enqueue(
           "r-1",
           newTask("r-1:1"),
@@ -944,8 +954,9 @@ export function storeConformance(
           expect(task).toMatchObject({
             status: "leased",
             attempt: 1,
-            deliveryId: `${task.taskKey}@1`,
+            deliveryId: aDeliveryOf(task.taskKey, 1),
             workerId: "w-1",
+            claimedAt: T0 + 100,
             leaseExpiresAt: T0 + 100 + 30_000,
           });
           expect(await getTask(task.taskKey)).toEqual(task);
@@ -991,7 +1002,7 @@ export function storeConformance(
         const again = await claimOne("w-2", T0 + 1_000);
         expect(again).toMatchObject({
           attempt: 2,
-          deliveryId: "r-1:1@2",
+          deliveryId: aDeliveryOf("r-1:1", 2),
           workerId: "w-2",
           leaseExpiresAt: T0 + 2_000,
           status: "leased",
@@ -1096,7 +1107,18 @@ export function storeConformance(
       it("answers not_found for a delivery id it never gave out", async () => {
         await enqueue("r-1", newTask("r-1:1"));
         await claimOne("w-1", T0);
-        for (const deliveryId of ["nope@1", "r-1:1@2", "r-1:1", "r-1:1@x", "@1"]) {
+        const token = "0123456789abcdef0123456789abcdef";
+        for (const deliveryId of [
+          "nope@1",
+          "r-1:1@1",
+          "r-1:1@2",
+          "r-1:1",
+          "r-1:1@x",
+          "@1",
+          `nope@1.${token}`,
+          `r-1:1@1.${token}`,
+          `r-1:1@2.${token}`,
+        ]) {
           expect(await store.settleTask({ deliveryId, now: T0, outcome: "completed" })).toEqual({
             outcome: "not_found",
           });
@@ -1145,19 +1167,50 @@ export function storeConformance(
         ).toEqual([]);
         expect(await claimOne("w-1", T0 + 500)).toMatchObject({
           attempt: 2,
-          deliveryId: "r-1:1@2",
+          deliveryId: aDeliveryOf("r-1:1", 2),
         });
       });
 
-      it("withdraws queued tasks only", async () => {
-        await enqueue("r-1", newTask("r-1:1"), newTask("r-1:2", { seq: 2, visibleAt: T0 + 1 }));
+      it("withdraws a queued task, marks a leased one withdrawing, and leaves finished ones alone", async () => {
+        await enqueue(
+          "r-1",
+          newTask("r-1:1"),
+          newTask("r-1:2", { seq: 2, visibleAt: T0 + 10 }),
+          newTask("r-1:3", { seq: 3, visibleAt: T0 + 2 }),
+        );
         expect(await claimOne("w-1", T0)).toMatchObject({ taskKey: "r-1:1" });
-        await commitOne(await appendOp("r-1", { withdrawTasks: ["r-1:1", "r-1:2"] }));
-        expect(await getTask("r-1:1")).toMatchObject({ status: "leased" });
+        const done = await claimOne("w-1", T0 + 2);
+        await store.settleTask({ deliveryId: done.deliveryId!, now: T0 + 3, outcome: "completed" });
+        await commitOne(await appendOp("r-1", { withdrawTasks: ["r-1:1", "r-1:2", "r-1:3"] }));
+        expect(await getTask("r-1:1")).toMatchObject({ status: "withdrawing" });
         expect(await getTask("r-1:2")).toMatchObject({ status: "withdrawn" });
+        expect(await getTask("r-1:3")).toMatchObject({ status: "completed" });
         expect(
           await store.claimTasks({ service: "payments", workerId: "w-2", max: 5, now: T0 + 10 }),
         ).toEqual([]);
+      });
+
+      it("never requeues a task a worker holds", async () => {
+        await enqueue("r-1", newTask("r-1:1"), newTask("r-1:2", { seq: 2 }));
+        const held = await claimOne("w-1", T0);
+        const withdrawing = await claimOne("w-1", T0);
+        await commitOne(await appendOp("r-1", { withdrawTasks: [withdrawing.taskKey] }));
+        await commitOne(
+          await appendOp("r-1", {
+            requeueTasks: [
+              { taskKey: held.taskKey, visibleAt: T0 + 1 },
+              { taskKey: withdrawing.taskKey, visibleAt: T0 + 1 },
+            ],
+          }),
+        );
+        expect(await getTask(held.taskKey)).toMatchObject({
+          status: "leased",
+          deliveryId: held.deliveryId,
+        });
+        expect(await getTask(withdrawing.taskKey)).toMatchObject({
+          status: "withdrawing",
+          deliveryId: withdrawing.deliveryId,
+        });
       });
 
       it("gives the earliest time a task of a service becomes deliverable", async () => {
@@ -1195,6 +1248,365 @@ export function storeConformance(
           { service: "payments", status: "queued", count: 1 },
           { service: "shipping", status: "queued", count: 1 },
         ]);
+        // A withdrawing task is still in a worker's hands: counted apart, never dropped.
+        await claimOne("w-2", T0 + 1_000);
+        await commitOne(await appendOp("r-1", { withdrawTasks: ["r-1:1"] }));
+        expect(
+          [...(await store.taskCounts())].sort((x, y) => key(x).localeCompare(key(y))),
+        ).toEqual([
+          { service: "payments", status: "leased", count: 1 },
+          { service: "payments", status: "withdrawing", count: 1 },
+          { service: "shipping", status: "queued", count: 1 },
+        ]);
+      });
+
+      describe("delivery ids", () => {
+        it("draws a fresh random token for every delivery", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000 }), newTask("r-1:2", { seq: 2 }));
+          const first = await store.claimTasks({
+            service: "payments",
+            workerId: "w-1",
+            max: 2,
+            now: T0,
+          });
+          const again = await claimOne("w-2", T0 + 1_000);
+          const ids = [...first, again].map((t) => t.deliveryId!);
+          expect(ids).toEqual([
+            aDeliveryOf("r-1:1", 1),
+            aDeliveryOf("r-1:2", 1),
+            aDeliveryOf("r-1:1", 2),
+          ]);
+          const tokens = ids.map((id) => id.slice(id.indexOf(".") + 1));
+          expect(new Set(tokens).size).toBe(3);
+        });
+
+        it("answers not_found for a wrong token, for the current delivery and for an earlier one", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000 }));
+          const old = await claimOne("w-1", T0);
+          const current = await claimOne("w-2", T0 + 1_000);
+          const forge = (id: string): string => id.slice(0, -1) + (id.endsWith("0") ? "1" : "0");
+          for (const deliveryId of [forge(old.deliveryId!), forge(current.deliveryId!)]) {
+            expect(
+              await store.settleTask({ deliveryId, now: T0 + 1_001, outcome: "completed" }),
+            ).toEqual({ outcome: "not_found" });
+            expect(await store.heartbeatTask(deliveryId, T0 + 1_001)).toEqual({
+              outcome: "not_found",
+            });
+          }
+          // The earlier delivery, named with its own token, is known: its lease was lost.
+          expect(
+            await store.settleTask({
+              deliveryId: old.deliveryId!,
+              now: T0 + 1_001,
+              outcome: "completed",
+            }),
+          ).toMatchObject({ outcome: "lost" });
+          expect(await getTask("r-1:1")).toMatchObject({
+            status: "leased",
+            deliveryId: current.deliveryId,
+          });
+        });
+      });
+
+      describe("maxAttempts", () => {
+        it("never delivers a task again once its last delivery's lease expired", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000, maxAttempts: 2 }));
+          await claimOne("w-1", T0);
+          expect(await claimOne("w-2", T0 + 1_000)).toMatchObject({ attempt: 2 });
+          expect(await store.nextVisibleAt("payments")).toBeUndefined();
+          expect(
+            await store.claimTasks({
+              service: "payments",
+              workerId: "w-3",
+              max: 5,
+              now: T0 + 5_000,
+            }),
+          ).toEqual([]);
+          expect(await getTask("r-1:1")).toMatchObject({ status: "leased", attempt: 2 });
+        });
+
+        it("counts a requeued task's deliveries on from where they were", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000, maxAttempts: 2 }));
+          const first = await claimOne("w-1", T0);
+          await store.settleTask({
+            deliveryId: first.deliveryId!,
+            now: T0 + 1,
+            outcome: "failed",
+            error: { code: "X", message: "x" },
+            retryable: true,
+          });
+          await commitOne(
+            await appendOp("r-1", { requeueTasks: [{ taskKey: "r-1:1", visibleAt: T0 + 10 }] }),
+          );
+          expect(await claimOne("w-1", T0 + 10)).toMatchObject({ attempt: 2 });
+          expect(
+            await store.claimTasks({
+              service: "payments",
+              workerId: "w-2",
+              max: 1,
+              now: T0 + 1_010,
+            }),
+          ).toEqual([]);
+          expect(await store.nextTaskExpiry()).toBe(T0 + 1_010);
+          // The first delivery's late reply is still told apart from a guess.
+          expect(
+            await store.settleTask({
+              deliveryId: first.deliveryId!,
+              now: T0 + 20,
+              outcome: "completed",
+            }),
+          ).toMatchObject({ outcome: "lost" });
+        });
+      });
+
+      describe("timeoutMs", () => {
+        it("leases a delivery until the sooner of its lease and its timeout", async () => {
+          await enqueue(
+            "r-1",
+            newTask("r-1:1", { leaseMs: 1_000, timeoutMs: 400 }),
+            newTask("r-1:2", { seq: 2, leaseMs: 1_000, timeoutMs: 5_000 }),
+          );
+          const claimed = await store.claimTasks({
+            service: "payments",
+            workerId: "w-1",
+            max: 2,
+            now: T0,
+          });
+          expect(claimed.map((t) => [t.taskKey, t.leaseExpiresAt])).toEqual([
+            ["r-1:1", T0 + 400],
+            ["r-1:2", T0 + 1_000],
+          ]);
+        });
+
+        it("extends a lease by heartbeats only up to the timeout, counted from the claim", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000, timeoutMs: 2_500 }));
+          const { deliveryId } = await claimOne("w-1", T0);
+          expect(await store.heartbeatTask(deliveryId!, T0 + 900)).toEqual({
+            outcome: "ok",
+            leaseExpiresAt: T0 + 1_900,
+          });
+          expect(await store.heartbeatTask(deliveryId!, T0 + 1_800)).toEqual({
+            outcome: "ok",
+            leaseExpiresAt: T0 + 2_500,
+          });
+          expect(await store.heartbeatTask(deliveryId!, T0 + 2_500)).toEqual({ outcome: "lost" });
+          expect(
+            await store.settleTask({
+              deliveryId: deliveryId!,
+              now: T0 + 2_500,
+              outcome: "completed",
+            }),
+          ).toMatchObject({ outcome: "lost" });
+          // With deliveries left, the timed-out task is delivered again, with a timeout of its own.
+          expect(await claimOne("w-2", T0 + 2_500)).toMatchObject({
+            attempt: 2,
+            claimedAt: T0 + 2_500,
+            leaseExpiresAt: T0 + 3_500,
+          });
+        });
+      });
+
+      describe("withdrawing", () => {
+        it("never delivers a withdrawing task again, but lets its worker reply while the lease lives", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000 }));
+          const { deliveryId } = await claimOne("w-1", T0);
+          await commitOne(
+            await appendOp("r-1", {
+              withdrawTasks: ["r-1:1"],
+              update: update({ status: "compensating", updatedAt: T0 + 10 }),
+            }),
+          );
+          expect(await store.heartbeatTask(deliveryId!, T0 + 900)).toEqual({
+            outcome: "ok",
+            leaseExpiresAt: T0 + 1_900,
+          });
+          expect(
+            await store.claimTasks({
+              service: "payments",
+              workerId: "w-2",
+              max: 1,
+              now: T0 + 5_000,
+            }),
+          ).toEqual([]);
+          expect(await store.nextVisibleAt("payments")).toBeUndefined();
+          expect(
+            await store.settleTask({
+              deliveryId: deliveryId!,
+              now: T0 + 1_500,
+              outcome: "completed",
+              output: "1",
+            }),
+          ).toMatchObject({ outcome: "settled", task: { status: "completed", output: "1" } });
+          expect(await getRun("r-1")).toMatchObject({ wakeAt: T0 + 1_500 });
+          expect(await store.expireTasks(T0 + 10_000, 10)).toEqual([]);
+        });
+
+        it("expires a withdrawing task whose lease ran out, as LEASE_EXPIRED; a later reply is lost", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000 }));
+          const { deliveryId } = await claimOne("w-1", T0);
+          await commitOne(
+            await appendOp("r-1", {
+              withdrawTasks: ["r-1:1"],
+              update: update({ status: "compensating", updatedAt: T0 + 10 }),
+            }),
+          );
+          expect(await store.nextTaskExpiry()).toBe(T0 + 1_000);
+          expect(await store.expireTasks(T0 + 999, 10)).toEqual([]);
+          const [expired, ...rest] = await store.expireTasks(T0 + 1_000, 10);
+          expect(rest).toEqual([]);
+          const message =
+            "task r-1:1 (payments.charge): withdrawn while delivery 1 was with a worker, which sent no reply within its lease; whether it took effect is unknown";
+          expect(expired).toMatchObject({
+            taskKey: "r-1:1",
+            status: "expired",
+            error: { code: "LEASE_EXPIRED", message },
+            retryable: false,
+            updatedAt: T0 + 1_000,
+          });
+          expect(await getTask("r-1:1")).toEqual(expired);
+          expect(await getRun("r-1")).toMatchObject({ wakeAt: T0 + 1_000 });
+          expect(
+            await store.settleTask({
+              deliveryId: deliveryId!,
+              now: T0 + 1_001,
+              outcome: "completed",
+            }),
+          ).toMatchObject({ outcome: "lost", task: { status: "expired" } });
+          expect(await store.heartbeatTask(deliveryId!, T0 + 1_001)).toEqual({ outcome: "lost" });
+          expect(await store.nextTaskExpiry()).toBeUndefined();
+          expect(await store.taskCounts()).toEqual([]);
+        });
+      });
+
+      describe("expireTasks", () => {
+        it("expires a last delivery whose lease ran out, as LEASE_EXPIRED and not retryable", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000, maxAttempts: 1 }));
+          const { deliveryId } = await claimOne("w-1", T0);
+          expect(await store.nextTaskExpiry()).toBe(T0 + 1_000);
+          expect(await store.expireTasks(T0 + 999, 10)).toEqual([]);
+          expect(await store.expireTasks(T0 + 1_000, 10)).toEqual([
+            expect.objectContaining({
+              taskKey: "r-1:1",
+              status: "expired",
+              attempt: 1,
+              error: {
+                code: "LEASE_EXPIRED",
+                message:
+                  "task r-1:1 (payments.charge): delivery 1 of 1 had no reply within its lease; whether it took effect is unknown",
+              },
+              retryable: false,
+            }),
+          ]);
+          expect(await getRun("r-1")).toMatchObject({ wakeAt: T0 + 1_000 });
+          expect(
+            await store.settleTask({ deliveryId: deliveryId!, now: T0 + 1_001, outcome: "failed" }),
+          ).toMatchObject({ outcome: "lost" });
+          expect(await store.expireTasks(T0 + 5_000, 10)).toEqual([]);
+        });
+
+        it("expires a last delivery that reached its timeout as STEP_TIMEOUT", async () => {
+          await enqueue(
+            "r-1",
+            newTask("r-1:1", { leaseMs: 1_000, timeoutMs: 500, maxAttempts: 1 }),
+          );
+          await claimOne("w-1", T0);
+          expect(await store.nextTaskExpiry()).toBe(T0 + 500);
+          expect(await store.expireTasks(T0 + 500, 10)).toEqual([
+            expect.objectContaining({
+              status: "expired",
+              error: {
+                code: "STEP_TIMEOUT",
+                message:
+                  "task r-1:1 (payments.charge): delivery 1 had no reply within its timeout of 500 ms; whether it took effect is unknown",
+              },
+              retryable: false,
+            }),
+          ]);
+        });
+
+        it("leaves an expired lease with deliveries left to the next claim", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 1_000, maxAttempts: 2 }));
+          await claimOne("w-1", T0);
+          expect(await store.nextTaskExpiry()).toBeUndefined();
+          expect(await store.expireTasks(T0 + 5_000, 10)).toEqual([]);
+          expect(await getTask("r-1:1")).toMatchObject({ status: "leased", attempt: 1 });
+        });
+
+        it("fails a queued task whose queue deadline passed with QUEUE_TIMEOUT, retryable", async () => {
+          await enqueue(
+            "r-1",
+            newTask("r-1:1", { queueTimeoutMs: 1_000, visibleAt: T0 + 100 }),
+            newTask("r-1:2", { seq: 2 }),
+          );
+          expect(await store.nextTaskExpiry()).toBe(T0 + 1_100);
+          expect(await store.expireTasks(T0 + 1_099, 10)).toEqual([]);
+          expect(await store.expireTasks(T0 + 1_100, 10)).toEqual([
+            expect.objectContaining({
+              taskKey: "r-1:1",
+              status: "failed",
+              attempt: 0,
+              error: {
+                code: "QUEUE_TIMEOUT",
+                message: "task r-1:1 (payments.charge): no worker claimed it within 1000 ms",
+              },
+              retryable: true,
+            }),
+          ]);
+          expect(await getRun("r-1")).toMatchObject({ wakeAt: T0 + 1_100 });
+          expect(await getTask("r-1:2")).toMatchObject({ status: "queued" });
+          expect(
+            await store.claimTasks({ service: "payments", workerId: "w", max: 5, now: T0 + 2_000 }),
+          ).toMatchObject([{ taskKey: "r-1:2" }]);
+        });
+
+        it("counts the queue deadline again from a requeue, and not at all once claimed", async () => {
+          await enqueue("r-1", newTask("r-1:1", { queueTimeoutMs: 1_000 }));
+          await store.expireTasks(T0 + 1_000, 10);
+          await commitOne(
+            await appendOp("r-1", { requeueTasks: [{ taskKey: "r-1:1", visibleAt: T0 + 5_000 }] }),
+          );
+          expect(await getTask("r-1:1")).toMatchObject({ status: "queued", error: null });
+          expect(await store.nextTaskExpiry()).toBe(T0 + 6_000);
+          expect(await store.expireTasks(T0 + 5_999, 10)).toEqual([]);
+          await claimOne("w-1", T0 + 5_500);
+          expect(await store.nextTaskExpiry()).toBeUndefined();
+          expect(await store.expireTasks(T0 + 20_000, 10)).toEqual([]);
+        });
+
+        it("takes at most limit tasks, earliest first, and wakes each one's run", async () => {
+          await createRuns(["r-2"]);
+          await enqueue("r-1", newTask("r-1:1", { queueTimeoutMs: 300 }));
+          await enqueue(
+            "r-2",
+            newTask("r-2:1", { runId: "r-2", queueTimeoutMs: 200 }),
+            newTask("r-2:2", {
+              runId: "r-2",
+              seq: 2,
+              service: "shipping",
+              leaseMs: 250,
+              maxAttempts: 1,
+            }),
+          );
+          await claimOne("w-1", T0, "shipping");
+          expect(await store.nextTaskExpiry()).toBe(T0 + 200);
+          const first = await store.expireTasks(T0 + 1_000, 2);
+          expect(first.map((t) => [t.taskKey, t.status])).toEqual([
+            ["r-2:1", "failed"],
+            ["r-2:2", "expired"],
+          ]);
+          expect(await getRun("r-2")).toMatchObject({ wakeAt: T0 + 1_000 });
+          expect((await getRun("r-1")).wakeAt).toBeNull();
+          expect(await store.nextTaskExpiry()).toBe(T0 + 300);
+          expect((await store.expireTasks(T0 + 1_000, 2)).map((t) => t.taskKey)).toEqual(["r-1:1"]);
+          expect(await store.expireTasks(T0 + 1_000, 2)).toEqual([]);
+        });
+
+        it("leaves a terminal run's wakeAt alone", async () => {
+          await enqueue("r-1", newTask("r-1:1", { queueTimeoutMs: 100 }));
+          await setState("r-1", { status: "failed", wakeAt: null });
+          expect(await store.expireTasks(T0 + 100, 10)).toHaveLength(1);
+          expect((await getRun("r-1")).wakeAt).toBeNull();
+        });
       });
     });
 

@@ -38,6 +38,13 @@ export interface TaskRow {
   worker_id: string | null;
   lease_ms: number;
   lease_expires_at: number | null;
+  max_attempts: number;
+  timeout_ms: number | null;
+  queue_timeout_ms: number | null;
+  claimed_at: number | null;
+  queue_expires_at: number | null;
+  /** Every delivery's token, attempt 1 first, space-separated; never leaves the store. */
+  delivery_tokens: string;
   visible_at: number;
   output: string | null;
   error: string | null;
@@ -78,16 +85,70 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     seq: row.seq,
     traceparent: row.traceparent,
     leaseMs: row.lease_ms,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    queueTimeoutMs: row.queue_timeout_ms,
     visibleAt: row.visible_at,
     createdAt: row.created_at,
     status: row.status,
     attempt: row.attempt,
     deliveryId: row.delivery_id,
     workerId: row.worker_id,
+    claimedAt: row.claimed_at,
     leaseExpiresAt: row.lease_expires_at,
     output: row.output,
     error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
     retryable: row.retryable === null ? null : Boolean(row.retryable),
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * Which delivery of which task a delivery id names: `{taskKey}@{attempt}.{token}` ('@' never
+ * occurs in run ids, so the last one ends the key). Undefined for anything else.
+ */
+export function parseDeliveryId(
+  deliveryId: string,
+): { taskKey: string; attempt: number; token: string } | undefined {
+  const match = /^(.+)@([1-9]\d{0,9})\.([0-9a-f]{32})$/.exec(deliveryId);
+  if (!match) return undefined;
+  return { taskKey: match[1]!, attempt: Number(match[2]), token: match[3]! };
+}
+
+/**
+ * Whether `deliveryId` is a delivery the store gave out for this task row: its current one, or
+ * an earlier one whose token matches. A guessed or altered token names nothing.
+ */
+export function isDeliveryOf(row: TaskRow, deliveryId: string): boolean {
+  // Exact match first: a delivery leased before tokens existed still answers for itself.
+  if (row.delivery_id !== null && row.delivery_id === deliveryId) return true;
+  const parsed = parseDeliveryId(deliveryId);
+  if (!parsed || parsed.taskKey !== row.task_key || parsed.attempt > row.attempt) return false;
+  return row.delivery_tokens.split(" ")[parsed.attempt - 1] === parsed.token;
+}
+
+/**
+ * The task key a delivery id names, in the current form or the form used before delivery ids
+ * carried a token (`{taskKey}@{attempt}`); the caller then checks it with isDeliveryOf.
+ */
+export function taskKeyOfDelivery(deliveryId: string): string | undefined {
+  const at = deliveryId.lastIndexOf("@");
+  if (at <= 0 || !/^\d+(\.[0-9a-f]{32})?$/.test(deliveryId.slice(at + 1))) return undefined;
+  return deliveryId.slice(0, at);
+}
+
+/** When the current delivery must have replied by: its claim plus the timeout, if it has one. */
+export function timeoutAt(row: TaskRow): number {
+  return row.timeout_ms === null || row.claimed_at === null
+    ? Infinity
+    : row.claimed_at + row.timeout_ms;
+}
+
+/** Whether the task's current delivery may still reply or heartbeat at `now`. */
+export function hasLiveLease(row: TaskRow, now: number): boolean {
+  return (
+    (row.status === "leased" || row.status === "withdrawing") &&
+    (row.lease_expires_at ?? 0) > now &&
+    timeoutAt(row) > now
+  );
 }

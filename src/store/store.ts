@@ -37,24 +37,47 @@ export interface Store {
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 
-  // The durable queue (CONTRACT §5). Enqueueing rides on a run's appendRun; these serve workers.
+  // The durable queue. Enqueueing rides on a run's appendRun; these serve workers.
   /**
    * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with an
-   * expired lease — each as attempt + 1 under the delivery id `{taskKey}@{attempt}`.
+   * expired lease and deliveries left (`attempt < maxAttempts`); never a withdrawing task — each
+   * as attempt + 1 under a fresh delivery id `{taskKey}@{attempt}.{token}`, whose token is random.
+   * The lease runs until `now + leaseMs`, but never past `now + timeoutMs`.
    */
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]>;
   /** Records a worker's reply to one delivery and marks the run due; see TaskReplyResult. */
   settleTask(reply: TaskReply): Promise<TaskReplyResult>;
-  /** Extends a live lease; "lost" if the delivery's lease expired or the task moved on. */
+  /**
+   * Extends a live lease to `now + leaseMs`, never past `claimedAt + timeoutMs`; "lost" if the
+   * delivery's lease expired, it reached that bound, or the task moved on; "not_found" for a
+   * delivery id this store never gave out (a wrong token included).
+   */
   heartbeatTask(
     deliveryId: string,
     now: number,
   ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }>;
   findTask(taskKey: string): Promise<TaskRecord | undefined>;
-  /** The earliest time a task of the service becomes deliverable: visible, or its lease expired. */
+  /**
+   * The earliest time a task of the service becomes deliverable: visible, or its lease expired
+   * with deliveries left.
+   */
   nextVisibleAt(service: string): Promise<number | undefined>;
-  /** Live tasks per service: how many are queued and how many leased (finished ones are not counted). */
+  /**
+   * Live tasks per service and status: queued, leased and withdrawing (the last two are in a
+   * worker's hands); finished ones are not counted.
+   */
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>>;
+  /**
+   * Ends, in one transaction, up to `limit` tasks that no worker's reply can settle any more:
+   * a withdrawing task whose lease expired, or a leased one whose lease expired on its last
+   * delivery, becomes `expired` (LEASE_EXPIRED, or STEP_TIMEOUT when the delivery reached
+   * `timeoutMs`; not retryable: whether the command took effect is unknown); a queued task whose
+   * queue deadline passed becomes `failed` (QUEUE_TIMEOUT, retryable). Each one's run is marked
+   * due and told, as for a worker's reply. Returns the tasks it changed.
+   */
+  expireTasks(now: number, limit: number): Promise<TaskRecord[]>;
+  /** The earliest time expireTasks could find something to do, or undefined if never. */
+  nextTaskExpiry(): Promise<number | undefined>;
 
   // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.
   /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
@@ -100,7 +123,16 @@ export type StoreNotification =
   | { channel: "tasks"; service: string }
   | { channel: "resync" };
 
-export type TaskStatus = "queued" | "leased" | "completed" | "failed" | "withdrawn";
+/**
+ * `queued`: waiting for a worker. `leased`: a worker holds the current delivery. `withdrawing`:
+ * its run no longer wants it while a worker holds it — never delivered again, but that worker may
+ * still reply while its lease is live. `withdrawn`: taken back before any worker held it (never
+ * delivered since). `completed` / `failed`: a worker replied (or, `failed` with QUEUE_TIMEOUT, no
+ * worker claimed it in time). `expired`: a delivery's lease ran out with no reply and no delivery
+ * may follow, so whether the command took effect is unknown.
+ */
+export type TaskStatus =
+  "queued" | "leased" | "withdrawing" | "completed" | "failed" | "withdrawn" | "expired";
 
 export interface NewTask {
   taskKey: string;
@@ -112,6 +144,12 @@ export interface NewTask {
   seq: number;
   traceparent: string;
   leaseMs: number;
+  /** Deliveries allowed in all, the first included; a lease that expires on the last one ends it. */
+  maxAttempts: number;
+  /** Bound of one delivery, from a worker's claim to its reply (heartbeats cannot pass it). */
+  timeoutMs: number | null;
+  /** How long it may wait queued (from `visibleAt`, again after each requeue) before a claim. */
+  queueTimeoutMs: number | null;
   visibleAt: number;
   createdAt: number;
 }
@@ -121,6 +159,8 @@ export interface TaskRecord extends NewTask {
   attempt: number;
   deliveryId: string | null;
   workerId: string | null;
+  /** When the current (or last) delivery was claimed. */
+  claimedAt: number | null;
   leaseExpiresAt: number | null;
   output: string | null;
   error: ErrorData | null;
@@ -146,7 +186,7 @@ export interface TaskReply {
 
 /**
  * "settled": this reply was recorded now. "duplicate": the same delivery already replied the
- * same way (harmless). "lost": the delivery's lease expired or the task moved on (409).
+ * same way (harmless). "lost": the delivery's lease expired, the task expired or moved on (409).
  */
 export type TaskReplyResult =
   | { outcome: "settled" | "duplicate"; task: TaskRecord }
@@ -244,9 +284,16 @@ export type WriteOp =
       wakeRuns?: string[];
       /** Commands to put on the durable queue, atomically with the entries that record them. */
       enqueueTasks?: NewTask[];
-      /** Tasks to deliver again (a retry after a failure), not before `visibleAt`. */
+      /**
+       * Tasks to deliver again (a retry after a failure), not before `visibleAt`; attempts keep
+       * counting and the queue deadline starts again from `visibleAt`. A task a worker holds
+       * (leased or withdrawing) is left alone.
+       */
       requeueTasks?: Array<{ taskKey: string; visibleAt: number }>;
-      /** Queued tasks whose run no longer wants them (cancelled, compensating). */
+      /**
+       * Tasks whose run no longer wants them (cancelled, compensating): a queued one becomes
+       * `withdrawn`, a leased one `withdrawing` (see TaskStatus); others stay as they are.
+       */
       withdrawTasks?: string[];
       events?: EventRecord[];
     }

@@ -53,6 +53,7 @@ describe("the baton CLI on its own", () => {
       "signal",
       "cancel",
       "retry",
+      "skip",
       "demo",
     ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));

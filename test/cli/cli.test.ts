@@ -46,7 +46,7 @@ describe.concurrent("the baton CLI against a server", () => {
     [, url = ""] = await server.waitForOutput(/listening on (http:\/\/[\d.]+:\d+)/);
     client = new BatonClient({ url, token: TOKEN });
     expect(server.output).toMatch(
-      /"workflows":\["approval","doomed","gated","greet"\],"services":\["greeter\(local\)"\]/,
+      /"workflows":\["approval","doomed","gated","greet","stuck"\],"services":\["greeter\(local\)"\]/,
     );
   });
   afterAll(async () => {
@@ -283,6 +283,86 @@ describe.concurrent("the baton CLI against a server", () => {
       expect((await runUntil("gated-1", "completed")).output).toEqual({ opened: true });
       expect(notFailed.code).toBe(1);
       expect(notFailed.stderr).toMatch(/^error: RUN_NOT_FAILED: /);
+    });
+  });
+
+  describe("skip, and run --deadline", () => {
+    /** Starts `stuck` and waits until its failed release waits for an operator. */
+    const startStuck = async (runId: string): Promise<void> => {
+      await client.startRun("stuck", {}, { runId });
+      // The server checks an operator's action against the stored row, which the list reads.
+      await eventually(`${runId} to wait for an operator`, async () => {
+        const { runs } = await client.listRuns({ runIdPrefix: runId });
+        return runs[0]?.waitingOn?.kind === "operator" ? runs[0] : undefined;
+      });
+    };
+
+    it("show says which compensation failed and what to do; skip skips it and the run ends failed", async ({
+      expect,
+    }) => {
+      await startStuck("stuck-1");
+      const shown = await baton(["show", "stuck-1"]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/waiting\s+operator: compensation of step reserve failed/);
+      expect(shown.stdout).toMatch(/baton skip stuck-1 1/);
+
+      const skipped = await baton(["skip", "stuck-1", "1"]);
+      expect(skipped.code).toBe(0);
+      expect(skipped.stdout).toContain("compensation of seq 1 of run stuck-1 skipped");
+      expect((await runUntil("stuck-1", "failed")).error?.code).toBe("PARTIALLY_COMPENSATED");
+
+      // Skipping again: the run has ended, and the server says so.
+      const again = await baton(["skip", "stuck-1", "1"]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^error: RUN_TERMINAL: /);
+      expectNoStackTrace(expect, again);
+    });
+
+    it("skip --json; refuses a seq that did not fail (1), an unknown run (1), a bad seq (2)", async ({
+      expect,
+    }) => {
+      await startStuck("stuck-2");
+      const [wrongSeq, unknown, badSeq, zero, missing] = await Promise.all([
+        baton(["skip", "stuck-2", "2"]),
+        baton(["skip", "nobody", "1"]),
+        baton(["skip", "stuck-2", "one"]),
+        baton(["skip", "stuck-2", "0"]),
+        baton(["skip", "stuck-2"]),
+      ]);
+      expect(wrongSeq.code).toBe(1);
+      expect(wrongSeq.stderr).toMatch(
+        /^error: NO_FAILED_COMPENSATION: run stuck-2 has no failed compensation of seq 2/,
+      );
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^error: RUN_NOT_FOUND: /);
+      for (const result of [badSeq, zero, missing]) {
+        expect(result.code).toBe(2);
+        expectNoStackTrace(expect, result);
+      }
+      expect(badSeq.stderr).toMatch(/expected a sequence number/);
+
+      const json = await baton(["skip", "stuck-2", "1", "--json"]);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({
+        accepted: true,
+        runId: "stuck-2",
+        skipCompensation: 1,
+      });
+      expect((await runUntil("stuck-2", "failed")).error?.code).toBe("PARTIALLY_COMPENSATED");
+    });
+
+    it("run --deadline fails the run when it passes; a bad deadline exits 2", async ({
+      expect,
+    }) => {
+      const [late, bad] = await Promise.all([
+        baton(["run", "approval", "--id", "deadline-1", "--deadline", "200", "--wait"]),
+        baton(["run", "approval", "--deadline", "0"]),
+      ]);
+      expect(late.code).toBe(1);
+      expect(late.stdout).toMatch(/✗ run deadline-1 failed/);
+      expect(late.stdout).toContain("error: DEADLINE_EXCEEDED: ");
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--deadline <ms>.*expected a whole number of milliseconds/);
     });
   });
 

@@ -37,6 +37,23 @@ const typed = workflow("typed", async (_ctx, input: { n: number }) => input.n * 
   input: z.object({ n: z.number() }),
 });
 
+/** Its rollback stops at a release that always fails, and waits for an operator. */
+const stuck = workflow(
+  "stuck",
+  async (ctx) => {
+    await ctx.step("reserve", () => ({ held: true }), {
+      compensate: () =>
+        ctx.step("release", () => {
+          throw new StepFailedError("nope");
+        }),
+    });
+    return ctx.step("explode", () => {
+      throw new StepFailedError("out of stock", { code: "OUT_OF_STOCK" });
+    });
+  },
+  { onCompensationFailure: "event" },
+);
+
 const mailer = service("mailer", queue({ leaseMs: 2_000 }));
 const notify = workflow("notify", async (ctx, input: { to: string }) => {
   return ctx.call(mailer, "send", input);
@@ -52,7 +69,7 @@ describe("BatonClient against a real server", () => {
   async function serve(options: { token?: string } = {}) {
     const baton = await fixture.open({
       db: fixture.db(),
-      workflows: [greet, approval, flaky, typed, notify],
+      workflows: [greet, approval, flaky, typed, notify, stuck],
       services: [mailer],
       logger: silentLogger,
     });
@@ -171,6 +188,49 @@ describe("BatonClient against a real server", () => {
       code: "RUN_NOT_FAILED",
       httpStatus: 409,
     });
+  });
+
+  it("skips a failed compensation, and the run ends partially compensated", async () => {
+    const { client } = await serve();
+    await client.startRun(stuck, {}, { runId: "s-1" });
+    // The engine checks the action against the stored row, which the list reads.
+    await waitFor(async () => {
+      const { runs } = await client.listRuns({ runIdPrefix: "s-1" });
+      return runs[0]?.waitingOn?.kind === "operator";
+    });
+    const waiting = await client.getRun("s-1");
+    expect(waiting.waitingOn).toMatchObject({ kind: "operator", compensates: 1, step: "reserve" });
+    await expect(client.skipCompensation("s-1", 2)).rejects.toMatchObject({
+      code: "NO_FAILED_COMPENSATION",
+      httpStatus: 409,
+    });
+    await expect(client.skipCompensation("s-1", 0)).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(client.skipCompensation("nobody", 1)).rejects.toMatchObject({
+      code: "RUN_NOT_FOUND",
+      httpStatus: 404,
+    });
+
+    await client.skipCompensation("s-1", waiting.waitingOn!.compensates!);
+    let last: Run | undefined;
+    for await (const r of client.streamRun("s-1")) last = r;
+    expect(last).toMatchObject({ status: "failed", error: { code: "PARTIALLY_COMPENSATED" } });
+    await expect(client.skipCompensation("s-1", 1)).rejects.toMatchObject({
+      code: "RUN_TERMINAL",
+      httpStatus: 409,
+    });
+  });
+
+  it("starts a run with a deadline, and it fails when the deadline passes", async () => {
+    const { client } = await serve();
+    await client.startRun(approval, { item: "desk" }, { runId: "d-1", deadline: 100 });
+    let last: Run | undefined;
+    for await (const r of client.streamRun("d-1")) last = r;
+    expect(last?.error?.code).toBe("DEADLINE_EXCEEDED");
+    await expect(
+      client.startRun(approval, { item: "desk" }, { runId: "d-2", deadline: 0 }),
+    ).rejects.toMatchObject({ code: "INVALID_ARGUMENT", httpStatus: 400 });
   });
 
   it("describes workflows and services, and answers health checks", async () => {

@@ -75,14 +75,48 @@ const approval = workflow("approval", async (ctx) => {
   return { decision, decidedOn: nodeId };
 });
 
+/** Passes once the test opens the gate (a row in test_gates): a fault an operator fixes. */
+const gate = service(
+  "gate",
+  local({
+    pass: async (input: { key: string }) => {
+      const open = await effects.query("SELECT 1 FROM test_gates WHERE key = $1", [input.key]);
+      if (!open.rowCount)
+        throw new StepFailedError(`gate ${input.key} is closed`, { code: "GATE_CLOSED" });
+      return { passed: input.key, by: nodeId };
+    },
+  }),
+);
+
+const gated = workflow("gated", async (ctx, input: { key: string }) =>
+  ctx.call(gate, "pass", input),
+);
+
+/** Rolls back through a compensation that fails until its gate opens; waits for an operator. */
+const guarded = workflow(
+  "guarded",
+  async (ctx, input: { key: string }) => {
+    await ctx.call(
+      inventory,
+      "reserve",
+      { orderId: input.key, napMs: 0, failShip: false },
+      {
+        compensate: () => ctx.call(gate, "pass", { key: `${input.key}:undo` }),
+      },
+    );
+    return ctx.call(gate, "pass", input);
+  },
+  { onCompensationFailure: "event" },
+);
+
 const baton = await Baton.open({
   db: url,
   nodeId,
   leaseMs: Number(leaseArg),
-  workflows: [placeOrder, approval].filter(
+  workflows: [placeOrder, approval, gated, guarded].filter(
     (w) => workflowsArg === undefined || workflowsArg.split(",").includes(w.name),
   ),
-  services: [inventory, payments, shipping],
+  services: [inventory, payments, shipping, gate],
 });
 const serving = await baton.serve({ port: 0 });
 process.stdout.write(`READY ${serving.url}\n`);

@@ -40,6 +40,7 @@ beforeEach(async () => {
        run_id text NOT NULL, step text NOT NULL, idempotency_key text NOT NULL,
        node_id text NOT NULL, at bigint NOT NULL)`,
   );
+  await sql.query("CREATE TABLE test_gates (key text PRIMARY KEY)");
 });
 
 afterEach(async () => {
@@ -458,6 +459,64 @@ describePostgres("several nodes on one PostgreSQL database", () => {
       10_000,
     );
     expect(ended.error).toEqual({ code: "CANCELLED", message: "asked on node b" });
+  });
+
+  it("retry and skip sent through a node that does not own the run reach it within a second", async () => {
+    const [a, b] = await Promise.all(["a", "b"].map((id) => startNode(id, 3_000)));
+    const post = (node: Node, path: string): Promise<Response> =>
+      fetch(`${node.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+    const statusOn = async (node: Node, runId: string) =>
+      (
+        await getJson<{ status: string; error?: { code: string }; waitingOn?: { kind: string } }>(
+          `${node.url}/v1/runs/${runId}`,
+        )
+      ).body;
+
+    // A failed run, owned by a: its fault is fixed, and the retry goes through b.
+    expect(await startRun(a!, "gated", "gated-1", { key: "g-1" })).toBe(201);
+    await eventually(
+      "gated-1 to fail",
+      async () => (await statusOn(a!, "gated-1")).status === "failed",
+    );
+    await sql.query("INSERT INTO test_gates (key) VALUES ('g-1')");
+    const retriedAt = Date.now();
+    expect((await post(b!, "/v1/runs/gated-1/retry")).status).toBe(202);
+    await eventually(
+      "gated-1 to complete",
+      async () => (await statusOn(b!, "gated-1")).status === "completed",
+      5_000,
+    );
+    const retryMs = Date.now() - retriedAt;
+
+    // A rollback waiting on an operator on node a; the skip goes through b.
+    expect(await startRun(a!, "guarded", "guarded-1", { key: "h-1" })).toBe(201);
+    await eventually(
+      "guarded-1 to wait on an operator",
+      async () => (await statusOn(b!, "guarded-1")).waitingOn?.kind === "operator",
+    );
+    const skippedAt = Date.now();
+    expect((await post(b!, "/v1/runs/guarded-1/compensations/1/skip")).status).toBe(202);
+    const ended = await eventually(
+      "guarded-1 to end",
+      async () => {
+        const run = await statusOn(b!, "guarded-1");
+        return run.status === "failed" ? run : undefined;
+      },
+      5_000,
+    );
+    const skipMs = Date.now() - skippedAt;
+    expect(ended.error?.code).toBe("PARTIALLY_COMPENSATED");
+    expect(
+      { retryMs: retryMs < 1_000, skipMs: skipMs < 1_000 },
+      `retry ${retryMs} ms, skip ${skipMs} ms`,
+    ).toEqual({
+      retryMs: true,
+      skipMs: true,
+    });
   });
 
   it("`baton server --db postgres://…` nodes share the work: a run whose node is SIGKILLed ends on another", async () => {

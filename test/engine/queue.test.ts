@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock, queue, service, workflow } from "../../src/index.js";
+import { ManualClock, queue, service, workflow, type Baton } from "../../src/index.js";
+import type { Task } from "../../src/worker/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";
@@ -200,5 +201,114 @@ describe("durable queue leases", () => {
     const [charge] = await second.engine.pollTasks("payments", { workerId: "w", waitMs: 5_000 });
     await second.engine.completeTask(charge!.taskId, { ok: 1 });
     expect(await second.result("r-1")).toEqual({ hold: { holdId: "h-r" }, charge: { ok: 1 } });
+  });
+});
+
+describe.each(EXECUTION_MODES)("durable queue bounds ($name)", ({ replayAfterEveryOp }) => {
+  const fixture = batonFixture();
+  afterEach(() => fixture.cleanup());
+
+  const stock = service("stock", queue());
+  const mute = service("mute", queue({ leaseMs: 200 }));
+  const unstaffed = service("unstaffed", queue());
+  const quickRetry = { initialIntervalMs: 1, maxIntervalMs: 5 };
+
+  const reserveThen =
+    (call: (ctx: Parameters<Parameters<typeof workflow>[1]>[0]) => Promise<unknown>) =>
+    async (ctx: Parameters<Parameters<typeof workflow>[1]>[0]) => {
+      await ctx.call<{ reservation: string }>(
+        stock,
+        "reserve",
+        {},
+        {
+          compensate: (r) => ctx.call(stock, "release", r),
+        },
+      );
+      await call(ctx);
+    };
+
+  const neverAnswered = workflow(
+    "neverAnswered",
+    reserveThen((ctx) => ctx.call(mute, "work", {}, { retry: { maxAttempts: 3, ...quickRetry } })),
+  );
+  const neverClaimed = workflow(
+    "neverClaimed",
+    reserveThen((ctx) =>
+      ctx.call(
+        unstaffed,
+        "work",
+        {},
+        { queueTimeout: 100, retry: { maxAttempts: 2, ...quickRetry } },
+      ),
+    ),
+  );
+
+  /** Completes the reservation, then the release the rollback sends. */
+  async function serveStock(engine: Baton["engine"]): Promise<void> {
+    const [reserve] = await engine.pollTasks("stock", { workerId: "stock", waitMs: 10_000 });
+    expect(reserve).toMatchObject({ command: "reserve" });
+    await engine.completeTask(reserve!.taskId, { reservation: "s-1" });
+    const [release] = await engine.pollTasks("stock", { workerId: "stock", waitMs: 10_000 });
+    expect(release).toMatchObject({ command: "release", input: { reservation: "s-1" } });
+    await engine.completeTask(release!.taskId, { ok: true });
+  }
+
+  it("delivers a task that is never answered exactly maxAttempts times, then fails the call and compensates", async () => {
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [neverAnswered],
+      services: [stock, mute],
+      replayAfterEveryOp,
+    });
+    const engine = baton.engine;
+    await baton.start(neverAnswered, {}, { runId: "na-1" });
+    const deliveries: Task[] = [];
+    let stopped = false;
+    // A worker that takes every delivery and never answers (it crashes each time, say).
+    const muteWorker = (async () => {
+      while (!stopped)
+        deliveries.push(...(await engine.pollTasks("mute", { workerId: "mute", waitMs: 300 })));
+    })();
+    await serveStock(engine);
+    const run = await baton.wait("na-1");
+    stopped = true;
+    await muteWorker;
+
+    expect(run.status).toBe("compensated");
+    expect(deliveries.map((d) => d.attempt)).toEqual([1, 2, 3]);
+    expect(new Set(deliveries.map((d) => d.taskId)).size).toBe(3);
+    expect(run.steps.find((s) => s.name === "mute.work")).toMatchObject({
+      status: "failed",
+      attempts: 3,
+      error: { code: "LEASE_EXPIRED" },
+    });
+    expect(run.error?.message).toContain("no reply within its lease");
+    // A taskId is not guessable: the right task and attempt with another token names nothing.
+    const last = deliveries[2]!.taskId;
+    const forged = last.slice(0, -1) + (last.endsWith("0") ? "1" : "0");
+    await expect(engine.heartbeatTask(forged)).rejects.toMatchObject({ code: "TASK_NOT_FOUND" });
+    // The last delivery's reply comes too late: its outcome was already settled as unknown.
+    await expect(engine.completeTask(deliveries[2]!.taskId, {})).rejects.toMatchObject({
+      code: "LEASE_LOST",
+    });
+  });
+
+  it("fails an attempt nobody claims within queueTimeout with QUEUE_TIMEOUT, retries it by policy, then compensates", async () => {
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [neverClaimed],
+      services: [stock, unstaffed],
+      replayAfterEveryOp,
+    });
+    await baton.start(neverClaimed, {}, { runId: "nc-1" });
+    await serveStock(baton.engine);
+    const run = await baton.wait("nc-1");
+
+    expect(run.status).toBe("compensated");
+    expect(run.error).toMatchObject({ code: "QUEUE_TIMEOUT" });
+    expect(run.error?.message).toContain("no worker claimed it within 100 ms");
+    const history = await baton.history("nc-1");
+    expect(history.filter((e) => e.type === "call.attempt_failed")).toHaveLength(1);
+    expect(run.steps.find((s) => s.name === "unstaffed.work")).toMatchObject({ status: "failed" });
   });
 });

@@ -15,6 +15,7 @@ const CONTRACT_ROUTES = [
   "post /v1/runs/{runId}/signals/{name}",
   "post /v1/runs/{runId}/cancel",
   "post /v1/runs/{runId}/retry",
+  "post /v1/runs/{runId}/compensations/{seq}/skip",
   "get /v1/workflows",
   "get /v1/services",
   "post /v1/services/{service}/tasks/poll",
@@ -213,6 +214,9 @@ describe("the OpenAPI document", () => {
       $ref: "#/components/schemas/Run",
     });
     expect(document.paths["/v1/runs/{runId}/retry"]!.post!.requestBody!.required).toBe(false);
+    expect(
+      document.paths["/v1/runs/{runId}/compensations/{seq}/skip"]!.post!.requestBody!.required,
+    ).toBe(false);
     expect(document.paths["/v1/services/{service}/tasks/poll"]!.post!.requestBody!.required).toBe(
       true,
     );

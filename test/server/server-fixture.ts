@@ -69,7 +69,27 @@ export const saga = workflow("saga", async (ctx) => {
   });
 });
 
-export const WORKFLOWS = [greet, approval, doomed, napper, charge, saga];
+/**
+ * Holds something whose release always fails for good, then fails: the rollback stops at the
+ * release and waits for an operator (policy `event`).
+ */
+export const stuckRollback = workflow(
+  "stuckRollback",
+  async (ctx) => {
+    await ctx.step("reserve", () => ({ held: true }), {
+      compensate: () =>
+        ctx.step("release", () => {
+          throw new StepFailedError("nope");
+        }),
+    });
+    return ctx.step("explode", () => {
+      throw new StepFailedError("out of stock", { code: "OUT_OF_STOCK" });
+    });
+  },
+  { onCompensationFailure: "event" },
+);
+
+export const WORKFLOWS = [greet, approval, doomed, napper, charge, saga, stuckRollback];
 export const SERVICES = [greeter, payments];
 
 /** One Baton on a temp database per test, with a server in front; both closed afterwards. */

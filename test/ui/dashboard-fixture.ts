@@ -1,4 +1,4 @@
-import { Baton, queue, service, silentLogger, workflow } from "../../src/index.js";
+import { Baton, StepFailedError, queue, service, silentLogger, workflow } from "../../src/index.js";
 import { worker, type Worker } from "../../src/worker/index.js";
 import {
   createOrderServices,
@@ -49,8 +49,25 @@ export function createWorkflows(order: OrderServices) {
     return { picked: picked.length, label, order };
   });
 
+  /** Freeing the table always fails for good: the rollback stops there and waits for an operator. */
+  const reservation = workflow(
+    "reservation",
+    async (ctx, input: { orderId: string }) => {
+      await ctx.step("hold-table", () => ({ held: input.orderId }), {
+        compensate: () =>
+          ctx.step("free-table", () => {
+            throw new StepFailedError(`the booking system refused to free ${input.orderId}`);
+          }),
+      });
+      return ctx.step("confirm", () => {
+        throw new StepFailedError("no chef tonight", { code: "NO_CHEF" });
+      });
+    },
+    { onCompensationFailure: "event" },
+  );
+
   return {
-    workflows: [placeOrder, approval, fulfilment],
+    workflows: [placeOrder, approval, fulfilment, reservation],
     services: [...order.services, labels],
   };
 }

@@ -320,6 +320,70 @@ describe("the dashboard", () => {
     expect(await page.getByRole("button", { name: "Cancel run…" }).count()).toBe(0);
   });
 
+  it("retries, then skips, a failed compensation from the page, and the run ends failed", async () => {
+    await start("reservation", "r-1", { orderId: "r-1" });
+    // Actions are checked against the run's stored row, which the list reads.
+    const waitForOperator = (compensations: number) =>
+      waitFor(
+        async () => {
+          const [{ runs }, run] = await Promise.all([
+            server.baton.list({ runIdPrefix: "r-1" }),
+            server.baton.get("r-1"),
+          ]);
+          return (
+            runs[0]?.waitingOn?.kind === "operator" &&
+            run.steps.filter((step) => step.compensates === 1).length === compensations
+          );
+        },
+        { timeoutMs: 10_000, what: `r-1 to wait for an operator after ${compensations} tries` },
+      );
+    await waitForOperator(1);
+    await openRun("r-1");
+    const status = page.getByTestId("run-status").locator("[data-status]");
+    expect(await status.getAttribute("data-status")).toBe("compensating");
+    const panel = page.getByTestId("failed-compensation");
+    await panel.waitFor({ timeout: UI_TIMEOUT });
+    expect(await panel.getByRole("heading").textContent()).toBe(
+      "Compensation of hold-table failed: step free-table (seq 3) failed: " +
+        "the booking system refused to free r-1",
+    );
+    await screenshotBothThemes(page, "run-compensation-failed");
+
+    // Retry, with the keyboard: the compensation runs again, fails again, and waits again.
+    await panel.getByRole("button", { name: "Retry compensation…" }).focus();
+    await page.keyboard.press("Enter");
+    const retryDialog = page.getByRole("dialog", { name: "Retry this compensation?" });
+    await retryDialog.waitFor();
+    await page.keyboard.press("Escape");
+    await retryDialog.waitFor({ state: "detached" });
+    await panel.getByRole("button", { name: "Retry compensation…" }).click();
+    await retryDialog.getByRole("button", { name: "Retry compensation", exact: true }).click();
+    await page
+      .getByTestId("toast")
+      .filter({ hasText: "Retry requested: the compensation of hold-table runs again." })
+      .waitFor({ timeout: UI_TIMEOUT });
+    await waitForOperator(2);
+    await panel
+      .getByRole("heading")
+      .filter({ hasText: "(seq 4)" })
+      .waitFor({ timeout: UI_TIMEOUT });
+
+    // Skip: the rollback goes on without it, and the run ends failed.
+    await panel.getByRole("button", { name: "Skip compensation…" }).click();
+    const skipDialog = page.getByRole("dialog", { name: "Skip this compensation?" });
+    expect(await skipDialog.textContent()).toContain("PARTIALLY_COMPENSATED");
+    await skipDialog.getByRole("button", { name: "Skip compensation", exact: true }).click();
+    await page
+      .getByTestId("toast")
+      .filter({ hasText: "Skip recorded: hold-table stays undone" })
+      .waitFor({ timeout: UI_TIMEOUT });
+    await status.and(page.locator('[data-status="failed"]')).waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByTestId("run-error").textContent()).toContain("PARTIALLY_COMPENSATED");
+    expect(await panel.count()).toBe(0);
+    const run = await server.baton.get("r-1");
+    expect(run).toMatchObject({ status: "failed", error: { code: "PARTIALLY_COMPENSATED" } });
+  });
+
   it("draws parallel steps as branches, the timer as a wait, and links the child run", async () => {
     await openRun("f-1");
     const timeline = page.getByTestId("timeline");

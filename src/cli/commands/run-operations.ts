@@ -1,7 +1,8 @@
-import type { Command } from "commander";
+import { Argument, type Command } from "commander";
 import type { CliContext } from "../cli-context.js";
 import { clientFor, withClientOptions, type ClientOptions } from "../client-options.js";
 import { readJsonArgument } from "../json-argument.js";
+import { parseSeq } from "../options.js";
 
 interface SignalOptions extends ClientOptions {
   payload?: string;
@@ -11,7 +12,10 @@ interface CancelOptions extends ClientOptions {
   reason?: string;
 }
 
-/** `baton signal`, `baton cancel`, `baton retry`: one request each, answered 202 by the server. */
+/**
+ * `baton signal`, `baton cancel`, `baton retry`, `baton skip`: one request each, answered 202 by
+ * the server.
+ */
 export function registerRunOperations(program: Command, context: CliContext): void {
   withClientOptions(
     program
@@ -45,11 +49,37 @@ export function registerRunOperations(program: Command, context: CliContext): vo
   withClientOptions(
     program
       .command("retry")
-      .description("resume a failed run where it stopped; completed steps do not run again")
+      .description(
+        "resume a failed run where it stopped (completed steps do not run again), or run the " +
+          "failed compensation a rollback waits on again",
+      )
       .argument("<runId>", "the run's id"),
   ).action(async (runId: string, options: ClientOptions) => {
     await clientFor(options).retry(runId);
     accepted(context, options, { runId, retry: true }, `run ${runId} resumes`);
+  });
+
+  withClientOptions(
+    program
+      .command("skip")
+      .description(
+        "skip the failed compensation a rollback waits on: it stays undone, the rollback goes " +
+          "on, and the run ends failed (PARTIALLY_COMPENSATED)",
+      )
+      .argument("<runId>", "the run's id")
+      .addArgument(
+        new Argument("<seq>", "the seq whose compensation failed (baton show: waiting)").argParser(
+          parseSeq,
+        ),
+      ),
+  ).action(async (runId: string, seq: number, options: ClientOptions) => {
+    await clientFor(options).skipCompensation(runId, seq);
+    accepted(
+      context,
+      options,
+      { runId, skipCompensation: seq },
+      `compensation of seq ${seq} of run ${runId} skipped; the rollback goes on without it`,
+    );
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { isTerminal, type Run } from "../../common/index.js";
 import type { BatonClient } from "../../client/index.js";
 import { ExitCode } from "../cli-error.js";
@@ -6,15 +6,17 @@ import type { CliContext } from "../cli-context.js";
 import { clientFor, withClientOptions, type ClientOptions } from "../client-options.js";
 import { elapsedMs, formatDuration, formatJson } from "../format.js";
 import { readJsonArgument } from "../json-argument.js";
+import { parseDeadline } from "../options.js";
 import { RunProgress } from "./run-progress.js";
 
 interface RunOptions extends ClientOptions {
   input?: string;
   id?: string;
   wait?: boolean;
+  deadline?: number;
 }
 
-/** `baton run WORKFLOW [--input JSON|@file] [--id RUNID] [--wait]` */
+/** `baton run WORKFLOW [--input JSON|@file] [--id RUNID] [--deadline MS] [--wait]` */
 export function registerRunCommand(program: Command, context: CliContext): void {
   withClientOptions(
     program
@@ -23,6 +25,12 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       .argument("<workflow>", "the workflow's name")
       .option("-i, --input <json>", "the run's input: JSON, @file, or @- for stdin")
       .option("--id <runId>", "the run's id; an existing id returns that run (idempotent start)")
+      .addOption(
+        new Option(
+          "--deadline <ms>",
+          "time limit in ms: when it passes, the run fails (DEADLINE_EXCEEDED) and rolls back",
+        ).argParser(parseDeadline),
+      )
       .option("-w, --wait", "follow the run; exit 0 only if it completes"),
   ).action(async (workflow: string, options: RunOptions) => {
     const input =
@@ -30,6 +38,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
     const client = clientFor(options);
     const { run, created } = await client.startRun(workflow, input, {
       ...(options.id !== undefined ? { runId: options.id } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     });
     if (!options.wait) {
       if (options.json) return context.printJson(run);

@@ -45,6 +45,15 @@ function describeRun(run: Run, context: CliContext, now: number): string[] {
   if (run.error) field("error", out.red(`${run.error.code}: ${run.error.message}`));
   if (run.waitingOn && !ended) {
     field("waiting", `${out.cyan(run.waitingOn.kind)}: ${run.waitingOn.reason}`);
+    const failed = failedCompensationOf(run);
+    if (failed !== undefined) {
+      field("act", `baton retry ${run.runId}   ${out.dim("run the compensation again")}`);
+      field(
+        "",
+        `baton skip ${run.runId} ${failed}   ${out.dim("leave it undone, roll back the rest")}`,
+      );
+      field("", `baton cancel ${run.runId}   ${out.dim("stop rolling back here")}`);
+    }
   }
   lines.push("");
   if (run.steps.length === 0) {
@@ -102,4 +111,11 @@ function errorText(step: StepView): string {
 function durationOf(step: StepView): string {
   const ms = elapsedMs(step.startedAt, step.endedAt);
   return ms === undefined ? (step.startedAt ? "…" : "") : formatDuration(ms);
+}
+
+/** The seq whose compensation failed and waits for an operator (or its next attempt), if any. */
+function failedCompensationOf(run: Run): number | undefined {
+  const waiting = run.waitingOn;
+  if (run.status !== "compensating" || !waiting) return undefined;
+  return waiting.kind === "operator" || waiting.kind === "retry" ? waiting.compensates : undefined;
 }

@@ -3,11 +3,13 @@ import { runAnswer } from "../run-answer.js";
 import { followRun } from "../run-follower.js";
 import {
   CancelBody,
+  CompensationParams,
   ListRunsQuery,
   RetryBody,
   RunParams,
   SignalBody,
   SignalParams,
+  SkipCompensationBody,
 } from "../schemas/requests.js";
 import {
   AcceptedSchema,
@@ -19,7 +21,7 @@ import {
 import { SseStream } from "../sse.js";
 import { BEARER, Tag, type RouteContext, type ZodApp } from "./route-context.js";
 
-/** Reading runs, following one, and the three requests a run can take. */
+/** Reading runs, following one, and the requests a run can take. */
 export function registerRunRoutes(app: ZodApp, context: RouteContext): void {
   const { engine } = context;
 
@@ -170,8 +172,12 @@ export function registerRunRoutes(app: ZodApp, context: RouteContext): void {
     {
       schema: {
         tags: [Tag.Runs],
-        summary: "Retry a failed run",
-        description: "202; the run resumes where it stopped, completed steps are not run again.",
+        summary: "Retry a failed run, or its failed compensation",
+        description:
+          "202 once the request is durable. A `failed` run resumes where it stopped; completed " +
+          "steps are not run again. A `compensating` run whose compensation failed and waits " +
+          "(`waitingOn.kind` `operator`, or `retry` with `compensates`) runs that compensation " +
+          "again at once. Any other run: 409 RUN_NOT_FAILED.",
         security: BEARER,
         params: RunParams,
         body: RetryBody,
@@ -181,6 +187,32 @@ export function registerRunRoutes(app: ZodApp, context: RouteContext): void {
     async (request, reply) => {
       const { runId } = request.params;
       await engine.retry(runId);
+      return reply.code(202).send({ runId });
+    },
+  );
+
+  app.post(
+    "/v1/runs/:runId/compensations/:seq/skip",
+    {
+      schema: {
+        tags: [Tag.Runs],
+        summary: "Skip a failed compensation",
+        description:
+          "For a rollback whose compensation of operation `seq` failed and waits " +
+          "(`waitingOn.kind` `operator`, or `retry`, with `compensates` = seq): 202 once the " +
+          "skip is durable. The compensation is recorded as skipped and the rollback goes on " +
+          "with the others; the run then ends `failed` with PARTIALLY_COMPENSATED, and " +
+          "`error.details.skipped` lists what was not undone. 409 NO_FAILED_COMPENSATION when " +
+          "no compensation of that seq waits, 409 RUN_TERMINAL when the run has ended.",
+        security: BEARER,
+        params: CompensationParams,
+        body: SkipCompensationBody,
+        response: { 202: AcceptedSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { runId, seq } = request.params;
+      await engine.skipCompensation(runId, seq);
       return reply.code(202).send({ runId });
     },
   );

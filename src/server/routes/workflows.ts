@@ -47,7 +47,9 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
           "201 with the new run, or 200 with the existing run when the runId is already taken by " +
           "a run of this workflow. The runId comes from the body, else from the Idempotency-Key " +
           "header, else it is generated. With `?wait=SECONDS` the answer comes when the run is " +
-          "terminal or when the wait ends, whichever is first, and carries the run as it is then.",
+          "terminal or when the wait ends, whichever is first, and carries the run as it is then. " +
+          "`deadline` (ms) limits the run: when it passes, the run fails with DEADLINE_EXCEEDED " +
+          "and rolls back; an existing run keeps the deadline it started with.",
         security: BEARER,
         params: WorkflowParams,
         querystring: StartRunQuery,
@@ -62,10 +64,14 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
     },
     async (request, reply) => {
       const runId = request.body.runId ?? request.headers["idempotency-key"];
+      const { deadline } = request.body;
       const { created, ...started } = await engine.start(
         request.params.workflow,
         request.body.input,
-        runId === undefined ? {} : { runId },
+        {
+          ...(runId !== undefined ? { runId } : {}),
+          ...(deadline !== undefined ? { deadline } : {}),
+        },
       );
       let run: Run = started;
       const waitSeconds = request.query.wait;

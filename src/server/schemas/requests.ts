@@ -29,6 +29,13 @@ const NameSchema = z.string().min(1).max(200);
 export const RunParams = z.object({ runId: RunIdSchema });
 export const WorkflowParams = z.object({ workflow: NameSchema });
 export const SignalParams = z.object({ runId: RunIdSchema, name: NameSchema });
+export const CompensationParams = z.object({
+  runId: RunIdSchema,
+  seq: documented(
+    z.coerce.number().int().min(1),
+    "the seq of the operation whose compensation failed (`waitingOn.compensates`)",
+  ),
+});
 export const ServiceParams = z.object({ service: NameSchema });
 export const TaskParams = z.object({
   taskId: documented(z.string().min(1).max(500), "the delivery's taskId, as the poll gave it"),
@@ -40,6 +47,11 @@ export const StartRunBody = z
     runId: documented(
       RunIdSchema.optional(),
       "your id for the run; an id that exists returns that run (idempotent start)",
+    ),
+    deadline: documented(
+      z.number().int().min(1).optional(),
+      "time limit in ms from now, overriding the workflow's own: when it passes, the run fails " +
+        "with DEADLINE_EXCEEDED and rolls back",
     ),
   })
   .default({});
@@ -87,6 +99,9 @@ export const CancelBody = z
 
 /** Retry takes no parameters: an empty object, or no body at all. */
 export const RetryBody = z.strictObject({}).default({});
+
+/** Skipping a compensation takes no parameters either. */
+export const SkipCompensationBody = z.strictObject({}).default({});
 
 export const PollBody = z.strictObject({
   workerId: documented(

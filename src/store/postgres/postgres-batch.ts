@@ -267,6 +267,9 @@ export function segmentParams(
           seq: task.seq,
           traceparent: task.traceparent,
           lease_ms: task.leaseMs,
+          max_attempts: task.maxAttempts,
+          timeout_ms: task.timeoutMs,
+          queue_timeout_ms: task.queueTimeoutMs,
           visible_at: task.visibleAt,
           created_at: task.createdAt,
         });

@@ -93,6 +93,9 @@ export const TASKS = new UnnestSource(
     seq: "bigint",
     traceparent: "text",
     lease_ms: "bigint",
+    max_attempts: "bigint",
+    timeout_ms: "bigint",
+    queue_timeout_ms: "bigint",
     visible_at: "bigint",
     created_at: "bigint",
   },
@@ -194,22 +197,30 @@ WITH appended AS (
   RETURNING r.run_id
 ), enqueued AS (
   -- The task key is the call's idempotency key: a replayed enqueue of the same call is a no-op.
-  INSERT INTO tasks (task_key, service, command, input, run_id, workflow, seq, traceparent, status, lease_ms, visible_at, created_at, updated_at)
-  SELECT t.task_key, t.service, t.command, t.input, t.run_id, t.workflow, t.seq, t.traceparent, 'queued', t.lease_ms, t.visible_at, t.created_at, t.created_at
+  INSERT INTO tasks (task_key, service, command, input, run_id, workflow, seq, traceparent, status, lease_ms,
+    max_attempts, timeout_ms, queue_timeout_ms, queue_expires_at, visible_at, created_at, updated_at)
+  SELECT t.task_key, t.service, t.command, t.input, t.run_id, t.workflow, t.seq, t.traceparent, 'queued', t.lease_ms,
+    t.max_attempts, t.timeout_ms, t.queue_timeout_ms, t.visible_at + t.queue_timeout_ms, t.visible_at, t.created_at, t.created_at
   FROM ${TASKS.sql}
   WHERE ${applies("t")}
   ON CONFLICT (task_key) DO NOTHING
   RETURNING service
 ), requeued AS (
-  UPDATE tasks k SET status = 'queued', visible_at = q.visible_at, delivery_id = NULL, worker_id = NULL,
+  -- attempt and delivery_tokens stay: attempts count every delivery, and an earlier delivery's
+  -- late reply is still told apart (lost) from a guessed one (not found). A delivery a worker
+  -- holds is never cut off: its reply (or its expiry) comes first.
+  UPDATE tasks k SET status = 'queued', visible_at = q.visible_at, queue_expires_at = q.visible_at + k.queue_timeout_ms,
+    delivery_id = NULL, worker_id = NULL,
     lease_expires_at = NULL, output = NULL, error = NULL, retryable = NULL, updated_at = q.visible_at
   FROM ${REQUEUES.sql}
-  WHERE k.task_key = q.task_key AND ${applies("q")}
+  WHERE k.task_key = q.task_key AND k.status NOT IN ('leased', 'withdrawing') AND ${applies("q")}
   RETURNING k.service
 ), withdrawn AS (
-  UPDATE tasks k SET status = 'withdrawn', updated_at = d.now
+  -- A queued task is never delivered; a leased one is never delivered again, but its worker may
+  -- still reply while the lease lives, and expireTasks ends it when the lease runs out.
+  UPDATE tasks k SET status = CASE k.status WHEN 'queued' THEN 'withdrawn' ELSE 'withdrawing' END, updated_at = d.now
   FROM ${WITHDRAWALS.sql}
-  WHERE k.task_key = d.task_key AND k.status = 'queued' AND ${applies("d")}
+  WHERE k.task_key = d.task_key AND k.status IN ('queued', 'leased') AND ${applies("d")}
 ), new_events AS (
   SELECT nextval('events_event_id_seq') AS event_id, v.type, v.run_id, v.workflow, v.status, v.data, v.at
   FROM ${EVENTS.sql}

@@ -21,6 +21,9 @@ function newTask(seq: number): NewTask {
     seq,
     traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     leaseMs: LEASE_MS,
+    maxAttempts: 3,
+    timeoutMs: null,
+    queueTimeoutMs: null,
     visibleAt: T0 + (seq % 7),
     createdAt: T0,
   };
@@ -95,6 +98,61 @@ describePostgres("PostgresStore under concurrency", () => {
     );
     await client.end();
     expect(rows).toEqual([{ status: "leased", attempt: 2, n: TASKS }]);
+  });
+
+  it("ends each task once when two nodes sweep expiries at once while workers' replies race them", async () => {
+    const { stores } = await nodes(2);
+    const [a, b] = stores as [PostgresStore, PostgresStore];
+    const TASKS = 300;
+    await a.commit([{ type: "createRun", run: newRun("r-1") }]);
+    const lastDeliveries: WriteOp = {
+      type: "appendRun",
+      runId: "r-1",
+      epoch: 0,
+      expectedLength: 1,
+      entries: [],
+      update: { status: "waiting", updatedAt: T0, wakeAt: null, waitingOn: null },
+      enqueueTasks: Array.from({ length: TASKS }, (_, i) => ({
+        ...newTask(i + 1),
+        maxAttempts: 1,
+      })),
+    };
+    expect(await a.commit([lastDeliveries])).toEqual([{ ok: true }]);
+    const claimed = await drain(stores, T0 + 10);
+    expect(claimed).toHaveLength(TASKS);
+
+    // A reply just inside its lease (by its node's clock) against sweeps just past it (by
+    // theirs): the row lock lets exactly one of them end each task.
+    const expired: TaskRecord[] = [];
+    const sweep = async (store: PostgresStore): Promise<void> => {
+      for (;;) {
+        const batch = await store.expireTasks(T0 + 10 + LEASE_MS, 7);
+        if (batch.length === 0 && (await store.nextTaskExpiry()) === undefined) return;
+        expired.push(...batch);
+      }
+    };
+    const [replies] = await Promise.all([
+      Promise.all(
+        claimed.map((task, i) =>
+          (i % 2 ? a : b).settleTask({
+            deliveryId: task.deliveryId!,
+            now: T0 + 9 + LEASE_MS,
+            outcome: "completed",
+          }),
+        ),
+      ),
+      sweep(a),
+      sweep(b),
+      sweep(a),
+      sweep(b),
+    ]);
+    const settled = replies.filter((r) => r.outcome === "settled").length;
+    expect(replies.filter((r) => r.outcome !== "settled").every((r) => r.outcome === "lost")).toBe(
+      true,
+    );
+    expect(new Set(expired.map((t) => t.taskKey)).size).toBe(expired.length);
+    expect(settled + expired.length).toBe(TASKS);
+    for (const task of expired) expect(task).toMatchObject({ status: "expired", retryable: false });
   });
 
   it("creates each run once when two pools create the same run ids at once, in opposite orders", async () => {

@@ -63,6 +63,9 @@ describePostgres("PostgreSQL notifications", () => {
       seq: 1,
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       leaseMs: 1_000,
+      maxAttempts: 3,
+      timeoutMs: null,
+      queueTimeoutMs: null,
       visibleAt: T0,
       createdAt: T0,
     };
@@ -101,6 +104,42 @@ describePostgres("PostgreSQL notifications", () => {
     ]);
     await hears({ channel: "tasks", service: "payments" });
     expect(heard).not.toContainEqual({ channel: "tasks", service: "ghosts" });
+  });
+
+  it("tells other nodes of runs whose tasks expired, as of a worker's reply", async () => {
+    await writer.commit([
+      { type: "createRun", run: newRun("r-1") },
+      { type: "createRun", run: newRun("r-2") },
+    ]);
+    const task = {
+      taskKey: "r-1:1",
+      service: "payments",
+      command: "charge",
+      input: null,
+      runId: "r-1",
+      workflow: "order",
+      seq: 1,
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      leaseMs: 1_000,
+      maxAttempts: 1,
+      timeoutMs: null,
+      queueTimeoutMs: null,
+      visibleAt: T0,
+      createdAt: T0,
+    };
+    await writer.commit([
+      append("r-1", { enqueueTasks: [task] }),
+      append("r-2", {
+        enqueueTasks: [
+          { ...task, taskKey: "r-2:1", runId: "r-2", service: "shipping", queueTimeoutMs: 500 },
+        ],
+      }),
+    ]);
+    await writer.claimTasks({ service: "payments", workerId: "w", max: 1, now: T0 });
+    heard.length = 0;
+    expect(await writer.expireTasks(T0 + 1_000, 10)).toHaveLength(2);
+    await hears({ channel: "runs", runId: "r-1", ended: false });
+    await hears({ channel: "runs", runId: "r-2", ended: false });
   });
 
   it("tells other nodes of runs with news: a signal, a child's end, a run's end", async () => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { describePostgres, freshDatabase } from "../../../test/support/postgres.js";
 import { BatonError } from "../../common/index.js";
 import { storeConformance } from "../conformance.js";
+import { loadMigrations } from "../migrations.js";
 import {
   PostgresStore,
   openStore,
@@ -85,6 +86,53 @@ describePostgres("PostgreSQL store", () => {
       ).toEqual(
         files.map((file) => ({ version: Number(file.slice(0, 4)), name: file.slice(5, -4) })),
       );
+    });
+
+    it("keeps tasks queued and leased before migration 5 working: no bound on deliveries, the old delivery id answers", async () => {
+      const db = await freshDatabase({ migrated: false });
+      cleanups.push(db.drop);
+      await sql(
+        db.url,
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+      );
+      for (const migration of loadMigrations("postgres").filter((m) => m.version <= 4)) {
+        await sql(db.url, migration.sql);
+        await sql(
+          db.url,
+          `INSERT INTO schema_migrations VALUES (${migration.version}, '${migration.name}', ${T0})`,
+        );
+      }
+      await sql(
+        db.url,
+        `INSERT INTO tasks (task_key, service, command, run_id, workflow, seq, traceparent, status, attempt,
+           delivery_id, worker_id, lease_ms, lease_expires_at, visible_at, created_at, updated_at)
+         VALUES ('r-1:1', 'payments', 'charge', 'r-1', 'order', 1, 'tp', 'leased', 1, 'r-1:1@1', 'w-1', 1000, ${T0 + 1_000}, ${T0}, ${T0}, ${T0}),
+                ('r-1:2', 'payments', 'charge', 'r-1', 'order', 2, 'tp', 'queued', 0, NULL, NULL, 1000, NULL, ${T0}, ${T0}, ${T0})`,
+      );
+      const store = new PostgresStore({ connectionString: db.url });
+      cleanups.push(() => store.close());
+      await store.migrate();
+      expect(await store.findTask("r-1:2")).toMatchObject({
+        maxAttempts: 2147483647,
+        timeoutMs: null,
+        queueTimeoutMs: null,
+        claimedAt: null,
+      });
+      expect(await store.nextTaskExpiry()).toBeUndefined();
+      expect(await store.heartbeatTask("r-1:1@1", T0 + 500)).toEqual({
+        outcome: "ok",
+        leaseExpiresAt: T0 + 1_500,
+      });
+      expect(
+        await store.settleTask({ deliveryId: "r-1:1@1", now: T0 + 600, outcome: "completed" }),
+      ).toMatchObject({ outcome: "settled" });
+      const [claimed] = await store.claimTasks({
+        service: "payments",
+        workerId: "w-2",
+        max: 1,
+        now: T0 + 700,
+      });
+      expect(claimed?.deliveryId).toMatch(/^r-1:2@1\.[0-9a-f]{32}$/);
     });
 
     it("applies a batch that touches one run several times in order, as one transaction", async () => {

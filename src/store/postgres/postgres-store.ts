@@ -218,6 +218,14 @@ export class PostgresStore implements Store {
     return this.tasks.counts();
   }
 
+  expireTasks(now: number, limit: number): Promise<TaskRecord[]> {
+    return this.tasks.expire(now, limit);
+  }
+
+  nextTaskExpiry(): Promise<number | undefined> {
+    return this.tasks.nextExpiry();
+  }
+
   renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
     return this.write(
       `INSERT INTO nodes (node_id, lease_expires_at, started_at) VALUES ($1, $2, $3)

@@ -1,14 +1,21 @@
 import type pg from "pg";
 import type { TaskClaim, TaskRecord, TaskReply, TaskReplyResult, TaskStatus } from "../store.js";
 import { Channel } from "./postgres-notifier.js";
-import { toTaskRecord, type TaskRow } from "../rows.js";
+import {
+  hasLiveLease,
+  isDeliveryOf,
+  taskKeyOfDelivery,
+  toTaskRecord,
+  type TaskRow,
+} from "../rows.js";
 
 type Query = <R extends pg.QueryResultRow>(sql: string, values: unknown[]) => Promise<R[]>;
 
 const NON_TERMINAL = "('pending', 'running', 'waiting', 'compensating')";
 
 /**
- * Leases the oldest deliverable tasks: queued and visible, or leased with an expired lease.
+ * Leases the oldest deliverable tasks: queued and visible, or leased with an expired lease and
+ * deliveries left (the last delivery's expiry is EXPIRE_SQL's to end, never redelivered).
  *
  * Several nodes claim at once without blocking one another or delivering a task twice: each
  * candidate list locks its rows `FOR UPDATE SKIP LOCKED`, so rows another claim holds are
@@ -17,6 +24,9 @@ const NON_TERMINAL = "('pending', 'running', 'waiting', 'compensating')";
  * COMMITTED), so a task just leased by someone else no longer qualifies. Each list takes up to
  * `max` rows from its own index in ready order; the oldest `max` of both are leased, and the
  * extra rows locked stay untouched, released at commit — the end of this statement.
+ *
+ * `chosen` draws one random token per delivery (gen_random_uuid: 122 random bits; built in since
+ * PostgreSQL 13); a volatile function keeps the CTE materialized, so both uses see one token.
  */
 const CLAIM_SQL = `
 WITH queued AS (
@@ -26,28 +36,34 @@ WITH queued AS (
   FOR UPDATE SKIP LOCKED
 ), expired AS (
   SELECT task_key, lease_expires_at AS ready_at FROM tasks
-  WHERE service = $1 AND status = 'leased' AND lease_expires_at <= $2
+  WHERE service = $1 AND status = 'leased' AND lease_expires_at <= $2 AND attempt < max_attempts
   ORDER BY lease_expires_at LIMIT $3
   FOR UPDATE SKIP LOCKED
 ), chosen AS (
-  SELECT task_key, ready_at FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) ready
-  ORDER BY ready_at LIMIT $3
+  SELECT task_key, ready_at, replace(gen_random_uuid()::text, '-', '') AS token
+  FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired ORDER BY ready_at LIMIT $3) ready
 )
-UPDATE tasks t SET status = 'leased', attempt = t.attempt + 1, delivery_id = t.task_key || '@' || (t.attempt + 1),
-  worker_id = $4, lease_expires_at = $2 + t.lease_ms, updated_at = $2
+UPDATE tasks t SET status = 'leased', attempt = t.attempt + 1,
+  delivery_id = t.task_key || '@' || (t.attempt + 1) || '.' || chosen.token,
+  delivery_tokens = CASE t.delivery_tokens WHEN '' THEN chosen.token ELSE t.delivery_tokens || ' ' || chosen.token END,
+  worker_id = $4, claimed_at = $2,
+  -- LEAST ignores NULL: without a timeout the lease alone bounds the delivery
+  lease_expires_at = $2 + LEAST(t.lease_ms, t.timeout_ms), updated_at = $2
 FROM chosen WHERE t.task_key = chosen.task_key
 RETURNING t.*, chosen.ready_at`;
 
 /**
- * Records a reply if, and only if, the delivery is the task's current one and its lease is live;
- * in the same statement the run is marked due and told (NOTIFY, at commit), so a crash between
- * recording the reply and waking the run cannot lose it. The row lock makes a concurrent
- * second reply wait, then re-check, then find the task no longer leased.
+ * Records a reply if, and only if, the delivery is the task's current one and its lease is live
+ * (a lease never runs past the delivery's timeout, so that is bounded too; a withdrawing task's
+ * worker may still reply); in the same statement the run is marked due and told (NOTIFY, at
+ * commit), so a crash between recording the reply and waking the run cannot lose it. The row
+ * lock makes a concurrent second reply (or an expiry) wait, then re-check, then find the task
+ * no longer in a worker's hands.
  */
 const SETTLE_SQL = `
 WITH settled AS (
   UPDATE tasks SET status = $3, output = $4, error = $5, retryable = $6, lease_expires_at = NULL, updated_at = $7
-  WHERE task_key = $1 AND delivery_id = $2 AND status = 'leased' AND lease_expires_at > $7
+  WHERE task_key = $1 AND delivery_id = $2 AND status IN ('leased', 'withdrawing') AND lease_expires_at > $7
   RETURNING *
 ), woken AS (
   UPDATE runs r SET wake_at = LEAST(r.wake_at, $7)
@@ -58,10 +74,72 @@ WITH settled AS (
 )
 SELECT settled.*, (SELECT count(*) FROM notified) AS notified FROM settled`;
 
+/** Extends a live lease, never past the delivery's timeout (LEAST ignores a NULL bound). */
 const HEARTBEAT_SQL = `
-UPDATE tasks SET lease_expires_at = $3 + lease_ms, updated_at = $3
-WHERE task_key = $1 AND delivery_id = $2 AND status = 'leased' AND lease_expires_at > $3
+UPDATE tasks SET lease_expires_at = LEAST($3 + lease_ms, claimed_at + timeout_ms), updated_at = $3
+WHERE task_key = $1 AND delivery_id = $2 AND status IN ('leased', 'withdrawing') AND lease_expires_at > $3
+  AND (timeout_ms IS NULL OR claimed_at + timeout_ms > $3)
 RETURNING lease_expires_at`;
+
+const UNKNOWN = "whether it took effect is unknown";
+
+/**
+ * Ends what no reply can settle any more, earliest first: withdrawing tasks and last deliveries
+ * whose lease expired become `expired` (not retryable), queued tasks past their queue deadline
+ * `failed` (QUEUE_TIMEOUT, retryable). Each list reads its own partial index and locks its rows
+ * `FOR UPDATE SKIP LOCKED`: nodes sweeping at once share the work instead of waiting, and a row
+ * that a reply or a claim changed after this statement's snapshot is re-checked on its new
+ * version, so a task settled meanwhile is left alone. As SETTLE_SQL, the runs are marked due and
+ * told in the same statement. The messages are SqliteTasks' expiryError, word for word.
+ */
+const EXPIRE_SQL = `
+WITH withdrawing AS (
+  SELECT task_key, lease_expires_at AS due_at FROM tasks
+  WHERE status = 'withdrawing' AND lease_expires_at <= $1
+  ORDER BY lease_expires_at LIMIT $2
+  FOR UPDATE SKIP LOCKED
+), last_leases AS (
+  SELECT task_key, lease_expires_at AS due_at FROM tasks
+  WHERE status = 'leased' AND attempt >= max_attempts AND lease_expires_at <= $1
+  ORDER BY lease_expires_at LIMIT $2
+  FOR UPDATE SKIP LOCKED
+), queue_deadlines AS (
+  SELECT task_key, queue_expires_at AS due_at FROM tasks
+  WHERE status = 'queued' AND queue_expires_at IS NOT NULL AND queue_expires_at <= $1
+  ORDER BY queue_expires_at LIMIT $2
+  FOR UPDATE SKIP LOCKED
+), chosen AS (
+  SELECT * FROM withdrawing UNION ALL SELECT * FROM last_leases UNION ALL SELECT * FROM queue_deadlines
+  ORDER BY due_at, task_key LIMIT $2
+), expired AS (
+  UPDATE tasks t SET
+    status = CASE t.status WHEN 'queued' THEN 'failed' ELSE 'expired' END,
+    retryable = (t.status = 'queued'),
+    error = (CASE
+      WHEN t.status = 'queued' THEN json_build_object('code', 'QUEUE_TIMEOUT', 'message',
+        format('task %s (%s.%s): no worker claimed it within %s ms', t.task_key, t.service, t.command, t.queue_timeout_ms))
+      WHEN t.lease_expires_at >= t.claimed_at + t.timeout_ms THEN json_build_object('code', 'STEP_TIMEOUT', 'message',
+        format('task %s (%s.%s): delivery %s had no reply within its timeout of %s ms; ${UNKNOWN}',
+          t.task_key, t.service, t.command, t.attempt, t.timeout_ms))
+      WHEN t.status = 'withdrawing' THEN json_build_object('code', 'LEASE_EXPIRED', 'message',
+        format('task %s (%s.%s): withdrawn while delivery %s was with a worker, which sent no reply within its lease; ${UNKNOWN}',
+          t.task_key, t.service, t.command, t.attempt))
+      ELSE json_build_object('code', 'LEASE_EXPIRED', 'message',
+        format('task %s (%s.%s): delivery %s of %s had no reply within its lease; ${UNKNOWN}',
+          t.task_key, t.service, t.command, t.attempt, t.max_attempts))
+    END)::text,
+    updated_at = $1
+  FROM chosen
+  WHERE t.task_key = chosen.task_key AND t.status IN ('withdrawing', 'leased', 'queued')
+  RETURNING t.*, chosen.due_at
+), woken AS (
+  UPDATE runs r SET wake_at = LEAST(r.wake_at, $1)
+  FROM (SELECT DISTINCT run_id FROM expired) e WHERE r.run_id = e.run_id AND r.status IN ${NON_TERMINAL}
+  RETURNING r.run_id
+), notified AS (
+  SELECT pg_notify('${Channel.Runs}', run_id) FROM woken
+)
+SELECT expired.*, (SELECT count(*) FROM notified) AS notified FROM expired`;
 
 /** The durable queue's SQL for PostgreSQL; each method is one autocommitted statement or a read. */
 export class PostgresTasks {
@@ -81,7 +159,7 @@ export class PostgresTasks {
   }
 
   async settle(reply: TaskReply): Promise<TaskReplyResult> {
-    const taskKey = taskKeyOf(reply.deliveryId);
+    const taskKey = taskKeyOfDelivery(reply.deliveryId);
     if (taskKey === undefined) return { outcome: "not_found" };
     // A reply that loses the race to a heartbeat's re-check settles on the next round.
     for (;;) {
@@ -95,13 +173,12 @@ export class PostgresTasks {
         reply.now,
       ]);
       if (row) return { outcome: "settled", task: toTaskRecord(row) };
-      const task = await this.byDelivery(reply.deliveryId, taskKey);
-      if (!task) return { outcome: "not_found" };
+      const current = await this.byDelivery(reply.deliveryId, taskKey);
+      if (!current) return { outcome: "not_found" };
+      const task = toTaskRecord(current);
       const isCurrent = task.deliveryId === reply.deliveryId;
       if (isCurrent && task.status === reply.outcome) return { outcome: "duplicate", task };
-      if (!isCurrent || task.status !== "leased" || (task.leaseExpiresAt ?? 0) <= reply.now) {
-        return { outcome: "lost", task };
-      }
+      if (!isCurrent || !hasLiveLease(current, reply.now)) return { outcome: "lost", task };
     }
   }
 
@@ -109,7 +186,7 @@ export class PostgresTasks {
     deliveryId: string,
     now: number,
   ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }> {
-    const taskKey = taskKeyOf(deliveryId);
+    const taskKey = taskKeyOfDelivery(deliveryId);
     if (taskKey === undefined) return { outcome: "not_found" };
     const [row] = await this.query<{ lease_expires_at: number }>(HEARTBEAT_SQL, [
       taskKey,
@@ -123,23 +200,47 @@ export class PostgresTasks {
       : { outcome: "not_found" };
   }
 
+  async expire(now: number, limit: number): Promise<TaskRecord[]> {
+    if (limit <= 0) return [];
+    const rows = await this.query<TaskRow & { due_at: number }>(EXPIRE_SQL, [now, limit]);
+    rows.sort((a, b) => a.due_at - b.due_at || compare(a.task_key, b.task_key));
+    return rows.map(toTaskRecord);
+  }
+
+  async nextExpiry(): Promise<number | undefined> {
+    const [row] = await this.query<{ at: number | null }>(
+      // One partial index each (see migrations 0005).
+      `SELECT LEAST(
+         (SELECT min(lease_expires_at) FROM tasks WHERE status = 'withdrawing'),
+         (SELECT min(lease_expires_at) FROM tasks WHERE status = 'leased' AND attempt >= max_attempts),
+         (SELECT min(queue_expires_at) FROM tasks WHERE status = 'queued' AND queue_expires_at IS NOT NULL)) AS at`,
+      [],
+    );
+    return row?.at ?? undefined;
+  }
+
   async find(taskKey: string): Promise<TaskRecord | undefined> {
-    const [row] = await this.query<TaskRow>("SELECT * FROM tasks WHERE task_key = $1", [taskKey]);
+    const row = await this.findRow(taskKey);
     return row && toTaskRecord(row);
   }
 
-  /** The task a delivery names, current delivery or not; undefined if it never existed. */
-  private async byDelivery(deliveryId: string, taskKey: string): Promise<TaskRecord | undefined> {
-    const task = await this.find(taskKey);
-    const attempt = Number(deliveryId.slice(taskKey.length + 1));
-    return task && attempt <= task.attempt ? task : undefined;
+  private async findRow(taskKey: string): Promise<TaskRow | undefined> {
+    const [row] = await this.query<TaskRow>("SELECT * FROM tasks WHERE task_key = $1", [taskKey]);
+    return row;
+  }
+
+  /** The task a delivery id names, current delivery or an earlier one; never for a wrong token. */
+  private async byDelivery(deliveryId: string, taskKey: string): Promise<TaskRow | undefined> {
+    const row = await this.findRow(taskKey);
+    return row && isDeliveryOf(row, deliveryId) ? row : undefined;
   }
 
   async nextVisibleAt(service: string): Promise<number | undefined> {
     const [row] = await this.query<{ at: number | null }>(
       `SELECT LEAST(
          (SELECT min(visible_at) FROM tasks WHERE service = $1 AND status = 'queued'),
-         (SELECT min(lease_expires_at) FROM tasks WHERE service = $1 AND status = 'leased')) AS at`,
+         (SELECT min(lease_expires_at) FROM tasks
+          WHERE service = $1 AND status = 'leased' AND attempt < max_attempts)) AS at`,
       [service],
     );
     return row?.at ?? undefined;
@@ -147,23 +248,15 @@ export class PostgresTasks {
 
   counts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
     return this.query(
-      // Two scans of the partial indexes: finished tasks, however many, cost nothing here.
+      // Scans of partial indexes only: finished tasks, however many, cost nothing here.
       `SELECT service, 'queued' AS status, count(*)::int AS count FROM tasks WHERE status = 'queued' GROUP BY service
        UNION ALL
-       SELECT service, 'leased' AS status, count(*)::int AS count FROM tasks WHERE status = 'leased' GROUP BY service`,
+       SELECT service, 'leased' AS status, count(*)::int AS count FROM tasks WHERE status = 'leased' GROUP BY service
+       UNION ALL
+       SELECT service, 'withdrawing' AS status, count(*)::int AS count FROM tasks WHERE status = 'withdrawing' GROUP BY service`,
       [],
     );
   }
-}
-
-/**
- * A delivery id is `{taskKey}@{attempt}` ('@' never occurs in run ids), so an old delivery is
- * told apart from an unknown one; anything else names no task.
- */
-function taskKeyOf(deliveryId: string): string | undefined {
-  const at = deliveryId.lastIndexOf("@");
-  if (at <= 0 || !/^\d+$/.test(deliveryId.slice(at + 1))) return undefined;
-  return deliveryId.slice(0, at);
 }
 
 function compare(a: string, b: string): number {

@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "../../common/index.js";
 import { storeConformance } from "../conformance.js";
 import { SqliteStore, openStore, type Store } from "../index.js";
+import { loadMigrations } from "../migrations.js";
+import { T0 } from "../test-records.js";
 
 function tempDir(): { dir: string; path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "baton-sqlite-"));
@@ -60,6 +62,54 @@ describe("SqliteStore", () => {
     const path = freshPath();
     await track(new SqliteStore({ path })).migrate();
     expect(readOnly(path).pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("keeps tasks queued and leased before migration 5 working: no bound on deliveries, the old delivery id answers", async () => {
+    const path = freshPath();
+    const db = new Database(path);
+    db.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
+    for (const migration of loadMigrations("sqlite").filter((m) => m.version <= 4)) {
+      db.exec(migration.sql);
+      db.prepare("INSERT INTO schema_migrations VALUES (?, ?, ?)").run(
+        migration.version,
+        migration.name,
+        T0,
+      );
+    }
+    const insert = db.prepare(
+      `INSERT INTO tasks (task_key, service, command, run_id, workflow, seq, traceparent, status, attempt,
+         delivery_id, worker_id, lease_ms, lease_expires_at, visible_at, created_at, updated_at)
+       VALUES (?, 'payments', 'charge', 'r-1', 'order', ?, 'tp', ?, ?, ?, ?, 1000, ?, ?, ?, ?)`,
+    );
+    insert.run("r-1:1", 1, "leased", 1, "r-1:1@1", "w-1", T0 + 1_000, T0, T0, T0);
+    insert.run("r-1:2", 2, "queued", 0, null, null, null, T0, T0, T0);
+    db.close();
+
+    const store = track(new SqliteStore({ path }));
+    await store.migrate();
+    expect(await store.findTask("r-1:2")).toMatchObject({
+      maxAttempts: 2147483647,
+      timeoutMs: null,
+      queueTimeoutMs: null,
+      claimedAt: null,
+    });
+    expect(await store.nextTaskExpiry()).toBeUndefined();
+    expect(await store.heartbeatTask("r-1:1@1", T0 + 500)).toEqual({
+      outcome: "ok",
+      leaseExpiresAt: T0 + 1_500,
+    });
+    expect(
+      await store.settleTask({ deliveryId: "r-1:1@1", now: T0 + 600, outcome: "completed" }),
+    ).toMatchObject({ outcome: "settled" });
+    const [claimed] = await store.claimTasks({
+      service: "payments",
+      workerId: "w-2",
+      max: 1,
+      now: T0 + 700,
+    });
+    expect(claimed?.deliveryId).toMatch(/^r-1:2@1\.[0-9a-f]{32}$/);
   });
 
   it("syncs FULL by default and NORMAL when asked", () => {

@@ -398,6 +398,19 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.tasks.counts());
   }
 
+  expireTasks(now: number, limit: number): Promise<TaskRecord[]> {
+    return this.write(() => {
+      const expired = this.tasks.expire(now, limit);
+      // As for a worker's reply: the run must look at the task even if this process dies now.
+      for (const task of expired) this.wake(task.runId, now);
+      return expired;
+    });
+  }
+
+  nextTaskExpiry(): Promise<number | undefined> {
+    return Promise.resolve(this.tasks.nextExpiry());
+  }
+
   renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
     return this.write(() => {
       this.statement(

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatonClient, type Run } from "../../../src/client/index.js";
 import type { EffectRecord } from "../../../examples/order-demo/service-kit.js";
+import type { DeliveryRecord } from "../../../examples/order-demo/payments.js";
 import { EXAMPLE_DIR, type ProcessGroup, type TestProcess } from "./processes.js";
 
-export type { EffectRecord };
+export type { EffectRecord, DeliveryRecord };
 
 export interface OrderStackOptions {
   /** Temp directory for the database and the services' effect logs. */
@@ -18,6 +19,14 @@ export interface OrderStackOptions {
   leaseMs?: number;
   /** Payments worker processes to start with (default 1). */
   workers?: number;
+  /** The `--workflows` file (default the demo's examples/order-demo/workflows.ts). */
+  workflows?: string;
+  /** More environment for the orchestrator (the workflows file reads it). */
+  orchestratorEnv?: Record<string, string>;
+  /** Environment of every payments worker; `startWorker(env)` overrides it. */
+  workerEnv?: Record<string, string>;
+  /** `RANDOM_SEED` of the services: their latencies and failures follow it (service-kit.ts). */
+  seed?: string;
 }
 
 const SERVICE_NAMES = ["inventory", "payments", "shipping"] as const;
@@ -76,7 +85,7 @@ export class OrderStack {
       [
         "dev",
         "--workflows",
-        join(EXAMPLE_DIR, "workflows.ts"),
+        this.options.workflows ?? join(EXAMPLE_DIR, "workflows.ts"),
         "--db",
         this.dbUrl,
         "--port",
@@ -87,6 +96,7 @@ export class OrderStack {
         ...(this.options.leaseMs !== undefined
           ? { PAYMENTS_LEASE_MS: String(this.options.leaseMs) }
           : {}),
+        ...this.options.orchestratorEnv,
       },
     );
     const [, url = ""] = await this.orchestrator.waitForOutput(
@@ -102,6 +112,8 @@ export class OrderStack {
     const { process: worker } = await this.startService(`payments-${++this.workerCount}`, {
       BATON_URL: this.url,
       PAYMENTS_FAIL_RATE: String(this.options.paymentsFailRate ?? 0),
+      DELIVERIES_FILE: join(this.options.dir, "payments-deliveries.jsonl"),
+      ...this.options.workerEnv,
       ...env,
     });
     this.workers.push(worker);
@@ -113,11 +125,14 @@ export class OrderStack {
     return SERVICE_NAMES.flatMap((name) => {
       const file = this.effectsFile(name);
       if (!existsSync(file)) return [];
-      return readFileSync(file, "utf8")
-        .split("\n")
-        .filter((line) => line.trim())
-        .map((line) => JSON.parse(line) as EffectRecord);
+      return readJsonLines<EffectRecord>(file);
     });
+  }
+
+  /** Every task the payments workers received, in order, with its attempt (DELIVERIES_FILE). */
+  deliveries(): DeliveryRecord[] {
+    const file = join(this.options.dir, "payments-deliveries.jsonl");
+    return existsSync(file) ? readJsonLines<DeliveryRecord>(file) : [];
   }
 
   private effectsFile(service: string): string {
@@ -134,11 +149,21 @@ export class OrderStack {
       EFFECTS_FILE: this.effectsFile(script),
       LATENCY_MS: this.options.latencyMs ?? "5-30",
       LOG_LEVEL: "warn",
+      ...(this.options.seed !== undefined ? { RANDOM_SEED: this.options.seed } : {}),
       ...env,
     });
     const ready = await service.waitForReady();
     return { process: service, port: ready.port };
   }
+}
+
+/** A file of JSON lines that processes append to: a last line still being written is left out. */
+function readJsonLines<T>(file: string): T[] {
+  const lines = readFileSync(file, "utf8").split("\n");
+  return lines
+    .slice(0, -1)
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as T);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { isTerminal, type Run } from "baton/client";
 import { useState } from "react";
-import { describeError, useApi } from "../lib/api.js";
+import { useApi } from "../lib/api.js";
+import { useRunAction } from "../lib/run-action.js";
 import { Dialog } from "./dialog.js";
-import { useToasts } from "./toasts.js";
 
 type Open = "cancel" | "retry" | "signal" | undefined;
 
@@ -13,24 +13,12 @@ type Open = "cancel" | "retry" | "signal" | undefined;
  */
 export function RunActions({ run, onActed }: { run: Run; onActed: () => void }) {
   const api = useApi();
-  const toasts = useToasts();
   const [open, setOpen] = useState<Open>(undefined);
-  const [isBusy, setBusy] = useState(false);
+  const { isBusy, act } = useRunAction(() => {
+    setOpen(undefined);
+    onActed();
+  });
   const isEnded = isTerminal(run.status);
-
-  const act = async (what: string, action: () => Promise<void>, done: string): Promise<void> => {
-    setBusy(true);
-    try {
-      await action();
-      toasts.show("success", done);
-      setOpen(undefined);
-      onActed();
-    } catch (e) {
-      toasts.show("error", `Could not ${what}: ${describeError(e)}`);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <div className="actions" role="group" aria-label="Run actions">

@@ -1,5 +1,6 @@
 import { BatonClientError, isTerminal, type HistoryEvent, type Run } from "baton/client";
 import { useCallback, useEffect, useMemo, useState } from "react";
+import { FailedCompensation, failedCompensationOf } from "../components/failed-compensation.js";
 import { JournalTable } from "../components/journal-table.js";
 import { JsonView } from "../components/json-view.js";
 import { PathGraph } from "../components/path-graph.js";
@@ -124,6 +125,7 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
     () => (run && timeline ? buildPath(timeline, run.status) : undefined),
     [run, timeline],
   );
+  const refollow = useCallback(() => setFollowKey((key) => key + 1), []);
   const selectedStep = run?.steps.find((step) => step.seq === selectedSeq);
   const selectedRow = timeline?.rows
     .concat(timeline.compensations)
@@ -155,6 +157,8 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
     );
   }
 
+  const failedSeq = failedCompensationOf(run);
+
   return (
     <section className="page" aria-labelledby="page-title" data-testid="run-page">
       <nav className="breadcrumbs" aria-label="Breadcrumbs">
@@ -177,7 +181,7 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
             <StatusBadge status={run.status} />
           </div>
         </div>
-        <RunActions run={run} onActed={() => setFollowKey((key) => key + 1)} />
+        <RunActions run={run} onActed={refollow} />
       </header>
 
       <dl className="summary">
@@ -217,10 +221,15 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
         )}
       </dl>
 
-      {run.waitingOn && !isTerminal(run.status) && (
-        <div className="callout callout-waiting" data-testid="waiting-on">
-          <strong>Waiting on {run.waitingOn.kind}:</strong> {run.waitingOn.reason}
-        </div>
+      {failedSeq !== undefined ? (
+        <FailedCompensation run={run} seq={failedSeq} onActed={refollow} />
+      ) : (
+        run.waitingOn &&
+        !isTerminal(run.status) && (
+          <div className="callout callout-waiting" data-testid="waiting-on">
+            <strong>Waiting on {run.waitingOn.kind}:</strong> {run.waitingOn.reason}
+          </div>
+        )
       )}
       {run.error && (
         <div className="callout callout-error" data-testid="run-error">

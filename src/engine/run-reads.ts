@@ -1,0 +1,226 @@
+import {
+  NotFoundError,
+  ValidationError,
+  decodeJson,
+  isRunStatus,
+  isTerminal,
+  RUN_STATUSES,
+  RunStatus,
+  type BatonEvent,
+  type Clock,
+  type EventType,
+  type HistoryEvent,
+  type Run,
+  type ServiceInfo,
+  type WaitingOn,
+} from "../common/index.js";
+import type { RunRecord, Store } from "../store/index.js";
+import type { Transport } from "../transport/index.js";
+import type { WorkflowDefinition } from "./definitions.js";
+import type { LiveRunView } from "./run-view.js";
+import { toHistory, toRunView } from "./run-view.js";
+import type { ServiceStats } from "./service-stats.js";
+
+export interface ListQuery {
+  workflow?: string;
+  status?: string;
+  runIdPrefix?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const DEFAULT_LIST_LIMIT = 50;
+const MAX_LIST_LIMIT = 1000;
+
+/**
+ * What the engine answers about runs and services: rows and journals from the store, with what
+ * the run in memory knows that the store does not show yet, and what an operator needs to act
+ * on a wait (queue depth, workers, a dead owner's lease).
+ */
+export class RunReads {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly stats: ServiceStats,
+    private readonly workflows: ReadonlyMap<string, WorkflowDefinition>,
+    private readonly transports: ReadonlyMap<string, Transport>,
+    /** The run executing in this process, if it is here. */
+    private readonly resident: (runId: string) => LiveRunView | undefined,
+    /** This node's id when several nodes share the store; undefined on a single node. */
+    private readonly nodeId: string | undefined,
+  ) {}
+
+  /** The run, with its steps; throws RUN_NOT_FOUND. */
+  async get(runId: string): Promise<Run> {
+    const run = await this.find(runId);
+    if (!run) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
+    return run;
+  }
+
+  async find(runId: string): Promise<Run | undefined> {
+    const record = await this.store.findRun(runId);
+    if (!record) return undefined;
+    const run = toRunView(record, await this.store.readJournal(runId), this.resident(runId));
+    if (run.waitingOn?.kind === "task" && run.waitingOn.service !== undefined)
+      run.waitingOn = await this.describeQueueWait(run.waitingOn, run.waitingOn.service);
+    if (
+      this.nodeId !== undefined &&
+      !isTerminal(record.status) &&
+      record.owner &&
+      record.owner !== this.nodeId &&
+      !this.resident(runId)
+    )
+      await this.describeOwnerDown(run, record, record.owner);
+    return run;
+  }
+
+  /** A run whose node died: it waits for another node to take it over (CONTRACT §3 "lease"). */
+  private async describeOwnerDown(run: Run, record: RunRecord, owner: string): Promise<void> {
+    const expiresAt = await this.store.nodeLeaseExpiresAt(owner);
+    const now = this.clock.now();
+    if (expiresAt !== undefined && expiresAt > now) return;
+    const since = expiresAt === undefined ? "" : ` at ${iso(expiresAt)}`;
+    const due =
+      record.status !== RunStatus.Waiting || (record.wakeAt !== null && record.wakeAt <= now);
+    if (!due) {
+      // It sleeps or waits for news: whichever node wakes it takes it over then.
+      if (run.waitingOn) {
+        run.waitingOn = {
+          ...run.waitingOn,
+          reason: `${run.waitingOn.reason}; its node ${owner} is down, so another node takes it over when it wakes`,
+        };
+      }
+      return;
+    }
+    const successor = this.workflows.has(record.workflow)
+      ? "a live node takes it over within seconds"
+      : `it waits for a node that runs workflow ${record.workflow} to take it over`;
+    run.waitingOn = {
+      kind: "lease",
+      reason: `its node ${owner} stopped renewing its lease${since}; ${successor}`,
+    };
+  }
+
+  /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */
+  private async describeQueueWait(waitingOn: WaitingOn, service: string): Promise<WaitingOn> {
+    const counts = await this.store.taskCounts();
+    const queueDepth =
+      counts.find((c) => c.service === service && c.status === "queued")?.count ?? 0;
+    const workers = this.stats.workerCount(service, this.clock.now());
+    const reason =
+      workers === 0
+        ? `${waitingOn.reason}; no ${service} worker has polled in the last 30 s`
+        : `${waitingOn.reason}; ${queueDepth} queued, ${workers} worker${workers === 1 ? "" : "s"} polling`;
+    return { ...waitingOn, queueDepth, workers, reason };
+  }
+
+  /** Runs newest first, without their steps (get one run for those). */
+  async list(query: ListQuery = {}): Promise<{ runs: Run[]; nextCursor?: string }> {
+    const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new ValidationError(
+        "INVALID_ARGUMENT",
+        `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`,
+      );
+    }
+    if (query.status !== undefined && !isRunStatus(query.status)) {
+      throw new ValidationError(
+        "INVALID_STATUS",
+        `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`,
+      );
+    }
+    const page = await this.store.listRuns({
+      limit,
+      ...(query.workflow !== undefined ? { workflow: query.workflow } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.runIdPrefix !== undefined ? { runIdPrefix: query.runIdPrefix } : {}),
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    });
+    const runs = page.runs.map((record) => toRunView(record));
+    return page.nextCursor ? { runs, nextCursor: page.nextCursor } : { runs };
+  }
+
+  /** The run's journal, oldest first. */
+  async history(runId: string): Promise<HistoryEvent[]> {
+    await this.getRecord(runId);
+    return toHistory(await this.store.readJournal(runId));
+  }
+
+  /**
+   * The durable event log (run.completed, run.failed, run.cancelled, recorded with each run's
+   * end on whichever node ran it), oldest first after `afterId`: ids only grow, so a consumer
+   * resumes where it stopped.
+   */
+  async readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
+    const records = await this.store.readEvents(afterId, limit);
+    return records.map((record) => ({
+      id: record.eventId!,
+      type: record.type as EventType,
+      runId: record.runId,
+      workflow: record.workflow,
+      status: record.status,
+      at: iso(record.at),
+      data: decodeJson(record.data) ?? {},
+    }));
+  }
+
+  async workflowCounts(): Promise<
+    Array<{ name: string; registered: boolean } & Record<RunStatus, number>>
+  > {
+    const counts = new Map<string, Record<string, number>>();
+    for (const name of this.workflows.keys()) counts.set(name, {});
+    for (const row of await this.store.countRunsByWorkflow()) {
+      const byStatus = counts.get(row.workflow) ?? {};
+      byStatus[row.status] = row.count;
+      counts.set(row.workflow, byStatus);
+    }
+    return [...counts.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, byStatus]) => ({
+        name,
+        registered: this.workflows.has(name),
+        ...(Object.fromEntries(RUN_STATUSES.map((s) => [s, byStatus[s] ?? 0])) as Record<
+          RunStatus,
+          number
+        >),
+      }));
+  }
+
+  /** Every registered service with its transport, queue depth, workers and recent outcomes. */
+  async services(): Promise<ServiceInfo[]> {
+    const now = this.clock.now();
+    const counts = await this.store.taskCounts();
+    const count = (service: string, status: string): number =>
+      counts.find((c) => c.service === service && c.status === status)?.count ?? 0;
+    return [...this.transports.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, transport]) => {
+        const summary = this.stats.summary(name);
+        const info: ServiceInfo = {
+          name,
+          transport: transport.kind,
+          queueDepth: transport.kind === "queue" ? count(name, "queued") : 0,
+          inFlight:
+            transport.kind === "queue"
+              ? count(name, "leased") + count(name, "withdrawing")
+              : this.stats.inFlight(name),
+          workers: transport.kind === "queue" ? this.stats.workerCount(name, now) : 0,
+          ...summary,
+        };
+        if (transport.kind === "queue") info.leaseMs = transport.leaseMs;
+        if ("baseUrl" in transport && typeof transport.baseUrl === "string")
+          info.baseUrl = transport.baseUrl;
+        return info;
+      });
+  }
+
+  async getRecord(runId: string): Promise<RunRecord> {
+    const record = await this.store.findRun(runId);
+    if (!record) throw new NotFoundError("RUN_NOT_FOUND", `run ${runId} does not exist`, { runId });
+    return record;
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
