@@ -278,6 +278,20 @@ describe.each(SCENARIOS)("conservation of money with cancels: $name", ({ kills: 
       (run) =>
         firstDelivery.has(run.runId) && firstDelivery.get(run.runId)! > cancelledAt.get(run.runId)!,
     );
+    // A charge first delivered well after its run's cancel was accepted: it was queued then,
+    // so the cancel should have withdrawn it (CONTRACT §9: never delivered).
+    const deliveredAfterAccepted = cancelled.filter(
+      (run) =>
+        cancelAccepted.has(run.runId) &&
+        (firstDelivery.get(run.runId) ?? 0) > cancelAccepted.get(run.runId)! + 1_000,
+    );
+    for (const run of deliveredAfterAccepted) {
+      console.log(
+        `charge of ${run.runId} first delivered ${firstDelivery.get(run.runId)! - cancelAccepted.get(run.runId)!} ms after its cancel was accepted: ${JSON.stringify(
+          await stack.client.history(run.runId),
+        )}`,
+      );
+    }
     // Refunds sent without a payment: the compensation of a charge whose outcome was unknown.
     const blindRefunds = stack
       .deliveries()
@@ -319,6 +333,10 @@ describe.each(SCENARIOS)("conservation of money with cancels: $name", ({ kills: 
       sum(completed.map((run) => amountOf.get(run.runId)!)),
     );
     expect(kills).toBe(2);
+    expect(
+      deliveredAfterAccepted.map((run) => run.runId),
+      "charges first delivered after their run's cancel was accepted",
+    ).toEqual([]);
     expect(
       chargedAfterCancel.map((d) => `${d.runId} attempt ${d.attempt}`),
       "charges delivered again after their run's cancel",

@@ -9,6 +9,7 @@ import {
   ROLLBACK_WORKFLOWS,
   findDurableEvent,
   journalOf,
+  openEventStream,
   waitForEnd,
   waitForRun,
 } from "./support/e2e.js";
@@ -205,6 +206,8 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
 
   it("event: publishes compensation.failed and waits for an operator, whose skip ends it PARTIALLY_COMPENSATED", async () => {
     await useRefunds("failing");
+    // A consumer following the live stream sees the event as it is published.
+    const live = await openEventStream(stack.url, "topic=compensation.failed");
     await placeOrder("e2eEvent", "event-skip-1");
     const waiting = await waitForRun(
       stack.client,
@@ -224,6 +227,10 @@ describe("a rollback whose refund fails for good, under each policy (CONTRACT §
       data: { seq: 2, attempt: 1, error: { code: "REFUND_REFUSED" } },
     });
     expect(typeof event.id).toBe("number");
+    const liveEvent = await live
+      .find((e) => e.runId === "event-skip-1")
+      .finally(() => live.close());
+    expect(liveEvent).toMatchObject({ type: "compensation.failed", runId: "event-skip-1" });
     // The run waits: nothing more is undone until the operator acts.
     expect(effectsOf("event-skip-1")).toEqual(["reserve done", "charge done", "ship refused"]);
 

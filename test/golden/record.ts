@@ -10,7 +10,7 @@ import { tempDbUrl } from "../support/temp-db.js";
 import type { GoldenJournal } from "./golden-journal.js";
 import { GOLDEN_WORKFLOWS } from "./workflows.js";
 
-const version = "0.1.0";
+const version = "0.2.0";
 
 async function record(
   name: string,
@@ -19,9 +19,13 @@ async function record(
   workflow: string,
   input: unknown,
   drive: (baton: Baton, clock: ManualClock) => Promise<void>,
+  startOptions: { deadline?: number } = {},
 ): Promise<void> {
   const file = join(import.meta.dirname, `${name}.json`);
-  if (existsSync(file)) throw new Error(`${file} exists: recordings are never overwritten`);
+  if (existsSync(file)) {
+    console.log(`kept ${file}: recordings are never overwritten`);
+    return;
+  }
   const db = tempDbUrl();
   const clock = new ManualClock(Date.UTC(2026, 10, 26, 12));
   const baton = await Baton.open({
@@ -30,7 +34,7 @@ async function record(
     clock,
     logger: silentLogger,
   });
-  await baton.start(workflow, input, { runId });
+  await baton.start(workflow, input, { runId, ...startOptions });
   await drive(baton, clock);
   const run = await baton.wait(runId);
   await baton.close();
@@ -99,4 +103,62 @@ await record(
   "goldenFanOut",
   {},
   async () => {},
+);
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+await record(
+  "v0.2-rollback-skip",
+  "ship fails; the refund fails for good under policy skip: release runs, PARTIALLY_COMPENSATED",
+  "g-rollback-1",
+  "goldenRollback",
+  { orderId: "1", policy: "skip" },
+  async (b) => {
+    await until("the signal wait", async () => (await b.get("g-rollback-1")).status === "waiting");
+    await b.signal("g-rollback-1", "approve", {});
+  },
+);
+await record(
+  "v0.2-rollback-cancel-operator-skip",
+  "cancelled while waiting; the refund fails under policy event; an operator skips it",
+  "g-rollback-2",
+  "goldenRollback",
+  { orderId: "2", policy: "event" },
+  async (b) => {
+    await until("the signal wait", async () => (await b.get("g-rollback-2")).status === "waiting");
+    await b.cancel("g-rollback-2", "customer asked");
+    await until(
+      "the operator wait",
+      async () => (await b.get("g-rollback-2")).waitingOn?.kind === "operator",
+    );
+    await b.skipCompensation("g-rollback-2", 2);
+  },
+);
+await record(
+  "v0.2-rollback-deadline-retry",
+  "the deadline passes while waiting; the refund fails under policy retry, then an operator retries it and it fails again, then skips it",
+  "g-rollback-3",
+  "goldenRollback",
+  { orderId: "3", policy: "retry" },
+  async (b, c) => {
+    await until("the signal wait", async () => (await b.get("g-rollback-3")).status === "waiting");
+    c.advance(1_000);
+    await until(
+      "the retry wait",
+      async () => (await b.get("g-rollback-3")).waitingOn?.kind === "retry",
+    );
+    c.advance(60_000);
+    await until(
+      "the second retry wait",
+      async () => (await b.get("g-rollback-3")).waitingOn?.attempt === 3,
+    );
+    await b.skipCompensation("g-rollback-3", 2);
+  },
+  { deadline: 500 },
 );

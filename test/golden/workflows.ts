@@ -1,4 +1,4 @@
-import { StepFailedError, workflow } from "../../src/index.js";
+import { StepFailedError, workflow, type CompensationFailurePolicy } from "../../src/index.js";
 
 /**
  * The workflows whose journals are recorded in test/golden/*.json. Their code must keep
@@ -63,4 +63,29 @@ export const goldenChild = workflow("goldenChild", async (ctx, input: { n: numbe
   ctx.step("square", body(input.n * input.n)),
 );
 
-export const GOLDEN_WORKFLOWS = [goldenOrder, goldenFanOut, goldenChild];
+/** v0.2: a rollback whose refund fails for good, handled by `policy`; `deadline` from the start. */
+export const goldenRollback = workflow(
+  "goldenRollback",
+  async (ctx, input: { orderId: string; policy: CompensationFailurePolicy }) => {
+    await ctx.step("reserve", body({ reservationId: `res-${input.orderId}` }), {
+      compensate: (r) => ctx.step("release", body({ released: r.reservationId })),
+    });
+    await ctx.step("charge", body({ paymentId: `pay-${input.orderId}` }), {
+      compensate: () =>
+        ctx.step(
+          "refund",
+          () => {
+            throw new StepFailedError("refund refused", { code: "REFUND_REFUSED" });
+          },
+          { retry: { maxAttempts: 1 } },
+        ),
+      onCompensationFailure: input.policy,
+    });
+    await ctx.waitForSignal("approve");
+    await ctx.step("ship", () => {
+      throw new StepFailedError("no carrier", { code: "NO_CARRIER" });
+    });
+  },
+);
+
+export const GOLDEN_WORKFLOWS = [goldenOrder, goldenFanOut, goldenChild, goldenRollback];

@@ -46,6 +46,76 @@ export function waitForEnd(client: BatonClient, runId: string, timeoutMs = 30_00
   return waitForRun(client, runId, "to end", (run) => isTerminal(run.status), timeoutMs);
 }
 
+/** An open `GET /v1/events` stream (SSE), read as a consumer would. */
+export interface EventStream {
+  /** The next event `accept` takes, reading on; rejects after `timeoutMs` or at the end. */
+  find(accept: (event: BatonEvent) => boolean, timeoutMs?: number): Promise<BatonEvent>;
+  close(): void;
+}
+
+/**
+ * Opens `GET /v1/events?{query}`. Resolves once the server has answered with its headers, and
+ * the server subscribes before it answers: an event published after this resolves is seen.
+ */
+export async function openEventStream(url: string, query: string): Promise<EventStream> {
+  const abort = new AbortController();
+  const response = await fetch(`${url}/v1/events?${query}`, {
+    headers: { accept: "text/event-stream" },
+    signal: abort.signal,
+  });
+  if (!response.ok || !response.body) {
+    abort.abort();
+    throw new Error(`GET /v1/events?${query} answered ${response.status}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const seen: string[] = [];
+  const nextEvent = async (): Promise<BatonEvent> => {
+    for (;;) {
+      const end = buffer.indexOf("\n\n");
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5).trimStart())
+          .join("\n");
+        if (!data) continue;
+        seen.push(data);
+        return JSON.parse(data) as BatonEvent;
+      }
+      const { done, value } = await reader.read();
+      if (done) throw new Error("the event stream ended");
+      buffer += decoder.decode(value as Uint8Array, { stream: true });
+    }
+  };
+  return {
+    async find(accept, timeoutMs = 15_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no matching event within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        for (;;) {
+          const event = await Promise.race([nextEvent(), timeout]);
+          if (accept(event)) return event;
+        }
+      } catch (e) {
+        abort.abort();
+        throw new Error(`GET /v1/events?${query}: ${String(e)}; saw: ${seen.join(" | ")}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: () => abort.abort(),
+  };
+}
+
 /**
  * The first event of the durable log (`GET /v1/events?topic=...&after=0`, SSE) that `accept`
  * takes, as a consumer that connects late reads it: from the beginning.
@@ -56,44 +126,11 @@ export async function findDurableEvent(
   accept: (event: BatonEvent) => boolean,
   timeoutMs = 15_000,
 ): Promise<BatonEvent> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  const seen: string[] = [];
+  const stream = await openEventStream(url, `topic=${encodeURIComponent(topic)}&after=0`);
   try {
-    const response = await fetch(`${url}/v1/events?topic=${encodeURIComponent(topic)}&after=0`, {
-      headers: { accept: "text/event-stream" },
-      signal: abort.signal,
-    });
-    if (!response.ok || !response.body) {
-      throw new Error(`GET /v1/events answered ${response.status}: ${await response.text()}`);
-    }
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block
-          .split("\n")
-          .filter((line) => line.startsWith("data:"))
-          .map((line) => line.slice(5).trimStart())
-          .join("\n");
-        if (!data) continue;
-        seen.push(data);
-        const event = JSON.parse(data) as BatonEvent;
-        if (accept(event)) return event;
-      }
-    }
-    throw new Error("the event stream ended");
-  } catch (e) {
-    throw new Error(
-      `no matching ${topic} event in the durable log (${String(e)}); saw: ${seen.join(" | ")}`,
-    );
+    return await stream.find(accept, timeoutMs);
   } finally {
-    clearTimeout(timer);
-    abort.abort();
+    stream.close();
   }
 }
 
