@@ -3,6 +3,8 @@
  *
  * @example
  * import { workflow, service, http, queue, Baton } from "baton";
+ *
+ * Test hooks (ManualClock, fault points) are in "baton/testing".
  */
 export { Baton, type BatonOptions, type ServeOptions, type Serving } from "./baton.js";
 export {
@@ -22,7 +24,6 @@ export {
   type StartOptions,
   type StartedRun,
   type ListQuery,
-  type FaultPoint,
 } from "./engine/index.js";
 export {
   local,
@@ -38,7 +39,6 @@ export {
   StepFailedError,
   TransientError,
   NonDeterminismError,
-  ManualClock,
   SystemClock,
   RunStatus,
   EventType,

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
-import { Baton, ManualClock, silentLogger } from "../../src/index.js";
+import { Baton, silentLogger } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import {
   SqliteStore,
   type JournalEntry,
