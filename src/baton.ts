@@ -166,7 +166,7 @@ export class Baton {
   }
 
   /**
-   * Skips the failed compensation of `seq` of a rollback that waits on it (CONTRACT §9): the
+   * Skips the failed compensation of `seq` of a rollback that waits on it (an operator's action): the
    * rollback goes on, and the run ends `failed` with `PARTIALLY_COMPENSATED`.
    */
   skipCompensation(runId: string, seq: number): Promise<void> {
@@ -188,7 +188,7 @@ export class Baton {
   }
 
   /**
-   * Serves the HTTP API (CONTRACT §3, §5) on 127.0.0.1:7070 unless told otherwise; port 0
+   * Serves the HTTP API (docs/http-api.md) on 127.0.0.1:7070 unless told otherwise; port 0
    * picks a free port, see `url`. One server per Baton.
    *
    * @example

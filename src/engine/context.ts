@@ -77,7 +77,7 @@ export interface WorkflowContext {
     options?: StepOptions<T>,
   ): Promise<T>;
 
-  /** Sends `command` to a service and awaits its reply (CONTRACT §4, §5). */
+  /** Sends `command` to a service and awaits its reply (docs/workers.md). */
   call<T = unknown>(
     service: ServiceDefinition | string,
     command: string,

@@ -18,7 +18,7 @@ export interface WorkflowOptions<I> {
   /** Default per-attempt timeout (ms) of the workflow's steps and calls. */
   timeout?: number;
   /**
-   * What a rollback does when a compensation fails for good (CONTRACT §9): `terminate` (default)
+   * What a rollback does when a compensation fails for good (docs/workflows.md): `terminate` (default)
    * stops and ends the run `failed`; `retry` keeps retrying it; `skip` records it and goes on;
    * `event` publishes `compensation.failed` and waits for an operator. A compensation's own
    * `onCompensationFailure` overrides this.

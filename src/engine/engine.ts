@@ -71,7 +71,7 @@ export interface EngineOptions {
 
 export interface StartOptions {
   runId?: string;
-  /** Time limit in ms from now; overrides the workflow's `deadline` (CONTRACT §9). */
+  /** Time limit in ms from now; overrides the workflow's `deadline`. */
   deadline?: number;
 }
 
@@ -288,7 +288,7 @@ export class Engine implements ExecutionHost {
     return run;
   }
 
-  /** A run whose node died: it waits for another node to take it over (CONTRACT §3 "lease"). */
+  /** A run whose node died: it waits for another node to take it over (waitingOn kind "lease"). */
   private async describeOwnerDown(run: Run, record: RunRecord, owner: string): Promise<void> {
     const expiresAt = await this.store.nodeLeaseExpiresAt(owner);
     const now = this.clock.now();
@@ -567,7 +567,7 @@ export class Engine implements ExecutionHost {
       }));
   }
 
-  // ─── The worker side of the queue (CONTRACT §5) ──────────────────────────────────────
+  // ─── The worker side of the queue (docs/workers.md) ──────────────────────────────────
 
   /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
   pollTasks(service: string, request: PollRequest): Promise<Task[]> {

@@ -294,7 +294,7 @@ export class RunExecution {
       op.wait = undefined;
       if (op.kind === "child" && op.childRunId)
         this.host.cancelRun(op.childRunId, `parent run ${this.runId} is ${phase}`);
-      // A command still queued is withdrawn (CONTRACT §5); one a worker holds may still finish.
+      // A command still queued is withdrawn, never delivered; one a worker holds may still finish.
       if (op.taskKey) this.writer.withdrawTask(op.taskKey);
       this.ops.delete(op.seq);
     }

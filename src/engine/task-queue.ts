@@ -24,7 +24,7 @@ const MAX_TASKS_PER_POLL = 100;
 const MAX_WAIT_MS = 60_000;
 
 /**
- * The worker side of the durable queue (CONTRACT §5): long polls that wake on a notification
+ * The worker side of the durable queue (docs/workers.md): long polls that wake on a notification
  * rather than a polling loop, leases, heartbeats, replies. Replies are written to the task row
  * first (durable), then handed to the run, which journals them.
  */

@@ -37,7 +37,7 @@ export interface Store {
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 
-  // The durable queue (CONTRACT §5). Enqueueing rides on a run's appendRun; these serve workers.
+  // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**
    * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with an
    * expired lease — each as attempt + 1 under the delivery id `{taskKey}@{attempt}`.
@@ -56,7 +56,7 @@ export interface Store {
   /** Live tasks per service: how many are queued and how many leased (finished ones are not counted). */
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>>;
 
-  // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.
+  // Ownership across nodes (docs/operations.md, "Several nodes"). A single node never needs these writes.
   /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
   renewNode(nodeId: string, now: number, leaseMs: number): Promise<void>;
   /** When a node's lease runs (or ran) out; undefined for a node never seen. */

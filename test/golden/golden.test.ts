@@ -61,7 +61,7 @@ function append(
 }
 
 /**
- * Journals recorded by earlier versions (STYLE §6): each is loaded as it was just before the
+ * Journals recorded by earlier versions (test/golden/record.ts): each is loaded as it was just before the
  * run ended — as after a crash — and today's engine must replay it to the recorded outcome
  * without running any recorded step again. Never edit a recording; add a new one.
  */
