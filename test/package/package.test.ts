@@ -161,6 +161,10 @@ console.log(JSON.stringify(names));`;
         exited,
       );
       expect(output).toMatch(/"workflows":\["placeOrder","greet"\]/);
+      // The dashboard is found from dist/ as from src/ (ui/dist/ is packed).
+      const dashboard = await fetch(`${url}/`);
+      expect(dashboard.status).toBe(200);
+      expect(await dashboard.text()).toContain("<html");
       const order = await startAndWait(url, "placeOrder", "http-o-1", {
         orderId: "http-o-1",
         address: "2 Side St",
