@@ -1,10 +1,9 @@
 /**
- * Baton: a durable orchestrator for microservices.
+ * Baton: a durable orchestrator for microservices. Workers are in "baton/worker", the HTTP
+ * client in "baton/client", test hooks (ManualClock, fault points) in "baton/testing".
  *
  * @example
  * import { workflow, service, http, queue, Baton } from "baton";
- *
- * Test hooks (ManualClock, fault points) are in "baton/testing".
  */
 export { Baton, type BatonOptions, type ServeOptions, type Serving } from "./baton.js";
 export {
