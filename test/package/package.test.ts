@@ -8,7 +8,7 @@ import { APP_MJS, APP_PACKAGE_JSON, APP_TS, APP_TSCONFIG } from "./app-files.js"
 import {
   REPO,
   cloneRepository,
-  localPrebuildEnv,
+  localPrebuild,
   pack,
   run,
   tail,
@@ -42,8 +42,9 @@ beforeAll(async () => {
   timings.push(
     `clone and npm pack (prepare builds dist/ and ui/dist/): ${Date.now() - started} ms`,
   );
+  const prebuild = await localPrebuild(join(work, "prebuilds"));
   writeFiles(app, {
-    "package.json": APP_PACKAGE_JSON,
+    "package.json": { ...APP_PACKAGE_JSON, overrides: prebuild.overrides },
     "tsconfig.json": APP_TSCONFIG,
     "app.mjs": APP_MJS,
     "app.ts": APP_TS,
@@ -63,7 +64,7 @@ beforeAll(async () => {
       "typescript@5.9",
       "@types/node@20",
     ],
-    { cwd: app, env: await localPrebuildEnv(join(work, "prebuilds")), timeoutMs: 300_000 },
+    { cwd: app, env: prebuild.env, timeoutMs: 300_000 },
   );
   timings.push(`npm install of the tarball: ${ms} ms`);
 }, 420_000);

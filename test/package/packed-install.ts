@@ -93,16 +93,18 @@ export async function pack(dir: string, destination: string): Promise<string> {
  * better-sqlite3 has no prebuilt binary it can download here (no internet), so its install
  * script compiles it from source: about two minutes. Its installer, prebuild-install, first looks
  * for the prebuilt archive in a local folder (`npm_config_better_sqlite3_local_prebuilds`); we put
- * there an archive of the module the repository's own `npm ci` compiled, for the same version,
- * Node ABI, platform and architecture. npm still installs the tarball and runs every install
- * script for real; only the compiler is skipped. On any mismatch (another version resolved, no
- * build in the repository) nothing is put there and the install compiles as a user's would.
- * The environment to give `npm install`.
+ * there an archive of the module the repository's own `npm ci` compiled, for the same Node ABI,
+ * platform and architecture, and the app pins better-sqlite3 to that version (npm `overrides`)
+ * so that a newer release cannot miss it. npm still installs the tarball and runs every install
+ * script for real; only the compiler is skipped. Without a build in the repository nothing is
+ * put there and the install compiles as a user's would.
  */
-export async function localPrebuildEnv(dir: string): Promise<Record<string, string>> {
+export async function localPrebuild(
+  dir: string,
+): Promise<{ env: Record<string, string>; overrides: Record<string, string> }> {
   const module = join(REPO, "node_modules", "better-sqlite3");
   const built = join(module, "build", "Release", "better_sqlite3.node");
-  if (!existsSync(built)) return {};
+  if (!existsSync(built)) return { env: {}, overrides: {} };
   const { version } = JSON.parse(readFileSync(join(module, "package.json"), "utf8")) as {
     version: string;
   };
@@ -112,7 +114,10 @@ export async function localPrebuildEnv(dir: string): Promise<Record<string, stri
   await run("tar", ["-czf", join(dir, archive), "build/Release/better_sqlite3.node"], {
     cwd: module,
   });
-  return { npm_config_better_sqlite3_local_prebuilds: dir };
+  return {
+    env: { npm_config_better_sqlite3_local_prebuilds: dir },
+    overrides: { "better-sqlite3": version },
+  };
 }
 
 export function writeFiles(dir: string, files: Record<string, string | object>): void {
