@@ -29,7 +29,7 @@ export const ErrorCodes = {
   RUN_NOT_FAILED: 409,
   RUN_ID_IN_USE: 409,
   LEASE_LOST: 409,
-  /** Skip or retry of a compensation that is not failed and waiting (CONTRACT §9 operator actions). */
+  /** Skip or retry of a compensation that is not failed and waiting for an operator. */
   NO_FAILED_COMPENSATION: 409,
   /** Another process holds the SQLite database: one process at a time may open it. */
   STORE_LOCKED: 409,

@@ -64,7 +64,7 @@ export interface EngineOptions {
 
 export interface StartOptions {
   runId?: string;
-  /** Time limit in ms from now; overrides the workflow's `deadline` (CONTRACT §9). */
+  /** Time limit in ms from now; overrides the workflow's `deadline` (docs/workflows.md). */
   deadline?: number;
 }
 
@@ -535,7 +535,7 @@ export class Engine implements ExecutionHost {
     return this.reads.services();
   }
 
-  // ─── The worker side of the queue (CONTRACT §5) ──────────────────────────────────────
+  // ─── The worker side of the queue (docs/workers.md) ─────────────────────────────────
 
   /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
   pollTasks(service: string, request: PollRequest): Promise<Task[]> {

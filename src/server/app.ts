@@ -88,7 +88,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const MAX_PATH_PARAM_LENGTH = 2048;
 
 /**
- * Builds the HTTP API of CONTRACT §3 and §5 over `engine`: the routes, auth, errors in the
+ * Builds the HTTP API (docs/http-api.md) over `engine`: the routes, auth, errors in the
  * contract's shape, live streams, metrics and the OpenAPI document. Nothing listens until
  * `listen()`; `app.inject()` works without it.
  */

@@ -4,7 +4,7 @@ import { BatonError } from "../common/index.js";
 import { checkSecurityOptions } from "./security-options.js";
 
 /**
- * Bearer-token auth for the API (CONTRACT §3): with a token configured, every `/v1` call
+ * Bearer-token auth for the API (docs/http-api.md, "Conventions"): with a token configured, every `/v1` call
  * needs `Authorization: Bearer <token>`; a missing one is 401 UNAUTHORIZED, a wrong one
  * 403 FORBIDDEN. Health, readiness, metrics, the OpenAPI document and the dashboard stay
  * open, so probes, scrapers and browsers need no secret.

@@ -11,7 +11,7 @@ import {
 import { asStoreUnavailable } from "./store-unavailable.js";
 
 /**
- * The one place where errors become HTTP answers (STYLE §1): every error is
+ * The one place where errors become HTTP answers: every error is
  * `{"error": {code, message, details?}}` with the status of its code in the registry of
  * common/errors.ts. Anything that is not a BatonError nor a known client mistake is a fault:
  * 500, logged with the request and the run, its message kept out of the answer.
@@ -29,7 +29,7 @@ const PART_NAMES: Record<string, RequestPart> = {
 
 /**
  * Fields whose bad value has a code of its own, so that a bad runId in a path, a body or the
- * Idempotency-Key header is INVALID_RUN_ID (CONTRACT §2) whichever of them carried it.
+ * Idempotency-Key header is INVALID_RUN_ID whichever of them carried it.
  */
 const FIELD_CODES: Record<string, ErrorCode> = {
   runId: "INVALID_RUN_ID",

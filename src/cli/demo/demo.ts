@@ -19,7 +19,7 @@ import { ServiceProcess } from "./service-process.js";
 const EXAMPLE_DIR = fileURLToPath(new URL("../../../examples/order-demo/", import.meta.url));
 
 /**
- * The order demo (CONTRACT §1): inventory and shipping as direct-call HTTP services, payments
+ * The order demo (`npm start`): inventory and shipping as direct-call HTTP services, payments
  * as a queue worker — three child processes — and this process as the orchestrator on SQLite
  * in the data directory, serving the API while a stream of orders arrives through it. Runs
  * until SIGINT or SIGTERM, then stops the orders, the worker, the orchestrator and the

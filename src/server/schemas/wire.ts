@@ -3,7 +3,7 @@ import { EventType, RUN_STATUSES, RunStatus } from "../../common/index.js";
 import { documented } from "./registry.js";
 
 /**
- * The wire shapes the API answers with (CONTRACT §3, §5), as zod schemas. They document the
+ * The wire shapes the API answers with (docs/http-api.md), as zod schemas. They document the
  * API in /openapi.json and type the route handlers; answers are serialised with plain
  * JSON.stringify, not through these, so a field the engine adds reaches clients at once and
  * a schema that lags behind never turns a good answer into a 500. The named objects are

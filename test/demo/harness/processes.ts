@@ -4,7 +4,17 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-export const BATON_BIN = join(REPO, "bin", "baton.js");
+/**
+ * Node arguments that run the `baton` command from its sources, as `npm run baton --` does: the
+ * tests exercise src/, not a build of it (test/package/ checks the compiled bin). The condition
+ * makes "baton" imports (examples/) resolve to src/ as well.
+ */
+export const BATON_CLI = [
+  "--conditions=baton-source",
+  "--import",
+  "tsx",
+  join(REPO, "src", "cli", "main.ts"),
+];
 export const EXAMPLE_DIR = join(REPO, "examples", "order-demo");
 
 /** One process a test started, with its output kept for assertions and for failure messages. */
@@ -92,15 +102,15 @@ export class ProcessGroup {
     args: string[],
     env: Record<string, string> = {},
   ): TestProcess {
-    return this.spawn(name, process.execPath, ["--import", "tsx", file, ...args], {
+    return this.spawn(name, process.execPath, ["--conditions=baton-source", "--import", "tsx", file, ...args], {
       env,
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
   }
 
-  /** Runs the `baton` command, as `npx baton` would. */
+  /** Runs the `baton` command, as `npx baton` would (from the sources, see BATON_CLI). */
   startBaton(name: string, args: string[], env: Record<string, string> = {}): TestProcess {
-    return this.spawn(name, process.execPath, [BATON_BIN, ...args], { env });
+    return this.spawn(name, process.execPath, [...BATON_CLI, ...args], { env });
   }
 
   spawn(
