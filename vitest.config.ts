@@ -1,6 +1,9 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // "baton" imports (examples/, fixtures) resolve to src/, as tsconfig.json's customConditions say.
+  ssr: { resolve: { conditions: ["baton-source", ...defaultServerConditions] } },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,

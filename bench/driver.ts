@@ -22,7 +22,7 @@ export interface DriverResult<T> {
 }
 
 /**
- * The closed-loop driver of WORKLOAD.md: C loops, each starts a run, waits for its result,
+ * The closed-loop driver (bench/README.md): C loops, each starts a run, waits for its result,
  * records the latency, then starts the next. A rejection of `runOne` stops the loops and
  * rejects the drive: outcomes the workload expects must be resolved, not thrown.
  */

@@ -3,7 +3,7 @@ import type { Target } from "./target.js";
 import { stepBodies, type Order, type Outcome } from "./workloads/order-saga.js";
 
 /**
- * The lower bound of WORKLOAD.md: the same step functions awaited in a plain loop, in
+ * The lower bound (bench/README.md): the same step functions awaited in a plain loop, in
  * process, with no durability. An engine can only add to this.
  */
 export function lowerBoundTarget(): Target {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the workloads of WORKLOAD.md: W1 (order saga, closed loop, against the
+ * `npm run bench` — the workloads of bench/README.md: W1 (order saga, closed loop, against the
  * in-process lower bound) and W2 (scale). Prints a table, writes bench-results/<timestamp>.json,
  * exits non-zero if any run ended otherwise than the workload predicts.
  *

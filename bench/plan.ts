@@ -36,7 +36,7 @@ export interface Plan {
   scale: ScalePlan;
 }
 
-/** WORKLOAD.md as written. */
+/** The full plan, as bench/README.md describes it. */
 export const FULL_PLAN: Plan = {
   quick: false,
   variants: VARIANTS,

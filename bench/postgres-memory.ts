@@ -1,7 +1,7 @@
 /**
  * Memory and CPU of the PostgreSQL server processes that serve one case, read from /proc.
  *
- * WORKLOAD.md counts a database server's processes in the memory of an engine that needs one.
+ * The memory of an engine that needs a database server counts that server's processes too.
  * The server may be shared (other databases, other users' tests), so only these count: the
  * postmaster, the server-wide processes (checkpointer, WAL writer, background writer,
  * autovacuum launcher, …: no database in pg_stat_activity) and the backends connected to the

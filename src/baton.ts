@@ -16,7 +16,6 @@ import {
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
-  type FaultPoint,
   type ListQuery,
   type ServiceDefinition,
   type StartOptions,
@@ -25,6 +24,7 @@ import {
 } from "./engine/index.js";
 import { createServer, type BatonServer, type ServerOptions } from "./server/index.js";
 import { openStore, type Store } from "./store/index.js";
+import type { FaultInjector } from "./testing/index.js";
 import { createTransport, type Transport } from "./transport/index.js";
 
 export interface BatonOptions {
@@ -34,14 +34,15 @@ export interface BatonOptions {
   workflows?: readonly AnyWorkflow[] | Record<string, unknown>;
   /** Service definitions: an array, or a module's exports. */
   services?: readonly ServiceDefinition[] | Record<string, unknown>;
+  /** Where time comes from; tests pass a `ManualClock` from "baton/testing". */
   clock?: Clock;
   logger?: Logger;
   /** Waiting runs kept in memory (default 2000); the rest are replayed when they wake. */
   cacheSize?: number;
   /** Test mode: replay every run from its journal after every operation. */
   replayAfterEveryOp?: boolean;
-  /** Test hook: called at named fault points, where crash tests kill the process. */
-  faultInjector?: (point: FaultPoint, runId: string) => void;
+  /** Test hook ("baton/testing"): called at named fault points, where crash tests kill the process. */
+  faultInjector?: FaultInjector;
   /**
    * This node's name when several nodes share a PostgreSQL database (default: host name and
    * process id). Keep it stable across restarts and a restarted node takes its runs back at once
@@ -55,7 +56,15 @@ export interface BatonOptions {
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
 export type ServeOptions = Pick<
   ServerOptions,
-  "port" | "host" | "token" | "bodyLimit" | "logger" | "runRefreshMs" | "sseHeartbeatMs"
+  | "port"
+  | "host"
+  | "token"
+  | "insecureNoAuth"
+  | "allowedOrigins"
+  | "bodyLimit"
+  | "logger"
+  | "runRefreshMs"
+  | "sseHeartbeatMs"
 >;
 
 /** A listening API server: where it is, and how to stop it. */
@@ -165,7 +174,7 @@ export class Baton {
   }
 
   /**
-   * Skips the failed compensation of `seq` of a rollback that waits on it (CONTRACT §9): the
+   * Skips the failed compensation of `seq` of a rollback that waits on it (an operator's action): the
    * rollback goes on, and the run ends `failed` with `PARTIALLY_COMPENSATED`.
    */
   skipCompensation(runId: string, seq: number): Promise<void> {
@@ -187,7 +196,7 @@ export class Baton {
   }
 
   /**
-   * Serves the HTTP API (CONTRACT §3, §5) on 127.0.0.1:7070 unless told otherwise; port 0
+   * Serves the HTTP API (docs/http-api.md) on 127.0.0.1:7070 unless told otherwise; port 0
    * picks a free port, see `url`. One server per Baton.
    *
    * @example

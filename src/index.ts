@@ -1,5 +1,6 @@
 /**
- * Baton: a durable orchestrator for microservices.
+ * Baton: a durable orchestrator for microservices. Workers are in "baton/worker", the HTTP
+ * client in "baton/client", test hooks (ManualClock, fault points) in "baton/testing".
  *
  * @example
  * import { workflow, service, http, queue, Baton } from "baton";
@@ -23,7 +24,6 @@ export {
   type StartOptions,
   type StartedRun,
   type ListQuery,
-  type FaultPoint,
 } from "./engine/index.js";
 export {
   local,
@@ -39,7 +39,6 @@ export {
   StepFailedError,
   TransientError,
   NonDeterminismError,
-  ManualClock,
   SystemClock,
   RunStatus,
   EventType,

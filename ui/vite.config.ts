@@ -11,7 +11,7 @@ declare const process: { env: Record<string, string | undefined> };
  */
 export default defineConfig({
   plugins: [react()],
-  // The dashboard uses the public client, as STYLE §1 asks; it is fetch-only, so it bundles as is.
+  // The dashboard uses only the public client (baton/client); it is fetch-only, so it bundles as is.
   resolve: {
     alias: {
       "baton/client": decodeURIComponent(

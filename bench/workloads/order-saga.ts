@@ -1,5 +1,5 @@
 /**
- * W1 of WORKLOAD.md: the order saga. Three durable steps; when shipping fails (non-retryable),
+ * W1 of bench/README.md: the order saga. Three durable steps; when shipping fails (non-retryable),
  * two compensations run as durable steps in reverse order. The step bodies are trivial
  * in-process work returning ~100-byte JSON objects, so what is measured is the orchestrator.
  *
@@ -21,7 +21,7 @@ export const VARIANTS: readonly Variant[] = [Variant.Saga, Variant.SagaFail];
 /** How a run ended, as the driver saw it. */
 export type Outcome = "completed" | "compensated" | `unexpected: ${string}`;
 
-/** Durable step executions per run, by outcome (WORKLOAD.md: 3 per completed, 5 per compensated). */
+/** Durable step executions per run, by outcome (3 per completed, 5 per compensated). */
 export const STEPS_PER_OUTCOME = { completed: 3, compensated: 5 } as const;
 
 export function anOrder(orderId: string): Order {

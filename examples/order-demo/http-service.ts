@@ -1,5 +1,5 @@
 /**
- * A direct-call service as CONTRACT §4 wants it, on node:http: `POST /{command}` with a JSON
+ * A direct-call service as Baton calls it (docs/workers.md), on node:http: `POST /{command}` with a JSON
  * body, answered with JSON; the `Idempotency-Key` header makes a retried command return its
  * first answer; 4xx refuses for good, 5xx asks Baton to retry. Also `GET /_effects` (what the
  * service did, per key) and `GET /healthz`.

@@ -1,5 +1,5 @@
 /**
- * inventory: a direct-call HTTP service (CONTRACT §4). Baton sends `POST /reserve` and, when a
+ * inventory: a direct-call HTTP service (docs/workers.md, "Direct calls"). Baton sends `POST /reserve` and, when a
  * later step fails for good, `POST /release` to undo it.
  *
  *   PORT=7071 npx tsx examples/order-demo/inventory.ts

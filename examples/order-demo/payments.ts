@@ -1,5 +1,5 @@
 /**
- * payments: an event-driven service (CONTRACT §5). Its commands wait in Baton's durable queue;
+ * payments: an event-driven service (docs/workers.md, "Workers"). Its commands wait in Baton's durable queue;
  * this worker takes them over plain HTTP, so payments may be down for a while without losing
  * an order. Run as many of these processes as you like.
  *

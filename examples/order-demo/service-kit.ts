@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 
-/** A refusal the caller must not retry: HTTP 4xx (CONTRACT §4), or a StepFailedError in a worker. */
+/** A refusal the caller must not retry: HTTP 4xx (but 408 and 429), or a StepFailedError in a worker. */
 export class BusinessError extends Error {
   constructor(
     readonly code: string,

@@ -1,5 +1,5 @@
 /**
- * shipping: a direct-call HTTP service (CONTRACT §4). Some addresses cannot be served: that is
+ * shipping: a direct-call HTTP service (docs/workers.md, "Direct calls"). Some addresses cannot be served: that is
  * a business refusal (422), not retried, so Baton compensates the order — refund, then release.
  *
  *   PORT=7073 npx tsx examples/order-demo/shipping.ts

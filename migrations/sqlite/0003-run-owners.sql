@@ -1,4 +1,4 @@
--- Ownership of runs across nodes (DESIGN "Scaling out"): a run is owned by one node, whose lease
+-- Ownership of runs across nodes (docs/operations.md): a run is owned by one node, whose lease
 -- lives in `nodes`; a node whose lease expired loses its runs to whichever node acquires them
 -- first, and every acquisition by a new owner bumps the run's epoch (fencing).
 

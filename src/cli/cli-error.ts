@@ -1,6 +1,6 @@
 import { BatonError } from "../common/index.js";
 
-/** CONTRACT §6: 0 ok; 1 the run ended any other way, was not found, or the server failed; 2 usage or bad input. */
+/** Exit codes: 0 ok; 1 the run ended any other way, was not found, or the server failed; 2 usage or bad input. */
 export const ExitCode = {
   Ok: 0,
   Failed: 1,

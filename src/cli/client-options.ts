@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { BatonClient } from "../client/index.js";
 
-/** The options every client command takes (CONTRACT §6). */
+/** The options every client command takes: --url/BATON_URL, --token/BATON_API_TOKEN, --json. */
 export interface ClientOptions {
   url?: string;
   token?: string;

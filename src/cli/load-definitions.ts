@@ -15,14 +15,14 @@ export interface LoadedDefinitions {
 }
 
 /**
- * Imports each `--workflows` file (an ES module; TypeScript works because the CLI runs under
- * tsx's loader) and collects every `workflow()` and `service()` value among its exports,
+ * Imports each `--workflows` file (an ES module, JavaScript or TypeScript) and collects every `workflow()` and `service()` value among its exports,
  * including those inside exported arrays. A definition exported twice (say as a named and as
  * the default export) counts once; two different ones with one name are refused by Baton.open.
  */
 export async function loadDefinitions(files: readonly string[]): Promise<LoadedDefinitions> {
   const workflows = new Set<AnyWorkflow>();
   const services = new Set<ServiceDefinition>();
+  if (files.some(isTypeScript)) await loadTypeScriptSupport();
   for (const file of files) {
     const exports = await importModule(file);
     let found = 0;
@@ -51,4 +51,20 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     const reason = e instanceof Error ? e.message : String(e);
     throw new UsageError(`cannot load --workflows ${file}: ${reason}`, { cause: e });
   }
+}
+
+function isTypeScript(file: string): boolean {
+  return /\.[cm]?tsx?$/.test(file);
+}
+
+/**
+ * Registers tsx's loader for the rest of the process, so a TypeScript `--workflows` file and the
+ * TypeScript it imports load as they are. Only when such a file is given: compiled Baton and
+ * JavaScript workflows need no loader. When this module is TypeScript itself (the CLI run from
+ * its sources, or under vitest), a loader is already in place.
+ */
+async function loadTypeScriptSupport(): Promise<void> {
+  if (import.meta.url.endsWith(".ts")) return;
+  const { register } = await import("tsx/esm/api");
+  register();
 }

@@ -1,6 +1,7 @@
 /**
- * The `baton` command line (CONTRACT §6). Run through tsx: `npx baton …` (bin/baton.js),
- * `npm start` (the demo), or `tsx src/cli/main.ts …`.
+ * The `baton` command line. Compiled: `npx baton …` runs dist/cli/main.js (bin/baton.js). From
+ * the sources in a clone: `npm start` (the demo), `npm run baton -- …`, or
+ * `node --conditions=baton-source --import tsx src/cli/main.ts …`.
  */
 import { runCli } from "./program.js";
 

@@ -65,3 +65,17 @@ export function tokenOption(): Option {
     "require Authorization: Bearer <token> on every /v1 call",
   ).env("BATON_API_TOKEN");
 }
+
+export function insecureNoAuthOption(): Option {
+  return new Option(
+    "--insecure-no-auth",
+    "serve without a token on an address other machines can reach (anyone there may start, cancel and read runs)",
+  );
+}
+
+export function allowedOriginOption(): Option {
+  return new Option(
+    "--allowed-origin <origins...>",
+    "browser origins accepted besides the server's own, e.g. https://baton.example.com behind a proxy",
+  );
+}

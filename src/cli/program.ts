@@ -11,7 +11,7 @@ import { registerShowCommand } from "./commands/show.js";
 import { processTerminal, type Terminal } from "./terminal.js";
 
 /**
- * Runs one `baton` command line and resolves with its exit code (CONTRACT §6): 0 ok, 1 a run
+ * Runs one `baton` command line and resolves with its exit code: 0 ok, 1 a run
  * that did not complete, a run not found or a server that failed, 2 usage or bad input. Never
  * throws, and never prints a stack trace unless BATON_DEBUG is set.
  */

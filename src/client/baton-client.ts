@@ -26,7 +26,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_STREAM_RECONNECTS = 5;
 
 /**
- * The typed client of Baton's HTTP API (CONTRACT §3, §5). Every failure is a BatonClientError
+ * The typed client of Baton's HTTP API (docs/http-api.md). Every failure is a BatonClientError
  * (a BatonError) carrying the server's `code`, `message` and `details`; an unreachable server
  * is `UNAVAILABLE`. Uses only fetch, so it runs in Node and in browsers alike.
  *
@@ -243,7 +243,7 @@ export class BatonClient {
     return (await this.api.request<{ status: string }>({ method: "GET", path: "/healthz" })).body;
   }
 
-  // ─── Workers (CONTRACT §5) ─────────────────────────────────────────────────────────────
+  // ─── Workers (docs/workers.md) ─────────────────────────────────────────────────────────
 
   /** Leases up to `max` tasks of a queue-served service, waiting up to `waitSeconds` for one. */
   async pollTasks(service: string, options: PollOptions): Promise<Task[]> {

@@ -2,7 +2,7 @@ import { BatonError } from "../common/index.js";
 
 /**
  * An error answer of the Baton API, or a failure to get one. `code`, `message` and `details` are
- * the server's own (CONTRACT §3), so code written against the engine in process branches the
+ * the server's own (docs/http-api.md), so code written against the engine in process branches the
  * same way against the client; `httpStatus` is the status it came with, undefined when no answer
  * arrived (`UNAVAILABLE`, `TIMEOUT`). `retryable` says whether the same request may succeed later.
  *

@@ -155,7 +155,10 @@ export class HttpApi {
   private headersOf(request: ApiRequest): Record<string, string> {
     return {
       accept: "application/json",
-      ...(request.body !== undefined ? { "content-type": "application/json" } : {}),
+      // Every state-changing request says JSON, even without a body: the server refuses others.
+      ...(request.body !== undefined || request.method !== "GET"
+        ? { "content-type": "application/json" }
+        : {}),
       ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
       ...request.headers,
     };

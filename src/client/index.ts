@@ -1,5 +1,5 @@
 /**
- * The typed HTTP client of Baton (CONTRACT §3, §5): runs, signals, streams and the worker calls.
+ * The typed HTTP client of Baton (docs/http-api.md): runs, signals, streams and the worker calls.
  *
  * @example
  * import { BatonClient } from "baton/client";

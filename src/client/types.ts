@@ -66,7 +66,7 @@ export interface PollOptions {
   signal?: AbortSignal;
 }
 
-/** A worker's failure report (CONTRACT §5). */
+/** A worker's failure report (docs/workers.md). */
 export interface TaskFailure {
   error: {
     message: string;

@@ -15,6 +15,8 @@ export const ErrorCodes = {
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A browser request from a page of another origin (cross-site request forgery, DNS rebinding). */
+  FORBIDDEN_ORIGIN: 403,
   // 404 — unknown thing
   NOT_FOUND: 404,
   RUN_NOT_FOUND: 404,
@@ -31,6 +33,8 @@ export const ErrorCodes = {
   LEASE_LOST: 409,
   /** Skip or retry of a compensation that is not failed and waiting for an operator. */
   NO_FAILED_COMPENSATION: 409,
+  /** Another process holds the SQLite database: one process at a time may open it. */
+  STORE_LOCKED: 409,
   // 413, 415, 422
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -61,6 +65,8 @@ export const ErrorCodes = {
   RUN_FAILED: 500,
   ENGINE_CLOSED: 503,
   STORE_FAILED: 503,
+  /** The database cannot be reached (refused, timed out, connection lost); retry later. */
+  STORE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
 } as const;

@@ -2,7 +2,7 @@ import type { RunStatus } from "./runs.js";
 
 /**
  * Facts Baton publishes about runs, for choreographed consumers beside the orchestration.
- * Dotted names, CONTRACT §2: every terminal failure publishes `run.failed`.
+ * Dotted names; every terminal failure publishes `run.failed`.
  */
 export const EventType = {
   RunStarted: "run.started",

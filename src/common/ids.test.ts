@@ -8,7 +8,7 @@ import {
   newUuid,
 } from "./index.js";
 
-describe("run ids (CONTRACT §2)", () => {
+describe("run ids", () => {
   it.each([
     ["one character", "a"],
     ["every allowed character", "AZaz09._-~:"],

@@ -1,6 +1,6 @@
 import { ValidationError } from "./errors.js";
 
-// CONTRACT §2: 1–200 characters of A–Z a–z 0–9 . _ - ~ :
+// A run id is 1–200 characters of A–Z a–z 0–9 . _ - ~ : (safe in URLs and in idempotency keys).
 const RUN_ID_PATTERN = /^[A-Za-z0-9._~:-]{1,200}$/;
 
 export function isValidRunId(runId: unknown): runId is string {
@@ -27,7 +27,7 @@ export function newRunId(nowMs: number): string {
   return `run-${nowMs.toString(36)}-${newUuid().slice(0, 13).replace("-", "")}`;
 }
 
-/** The key a service uses to make a command exactly-once in effect (CONTRACT §4). */
+/** The key a service uses to make a command exactly-once in effect: `{runId}:{seq}`. */
 export function idempotencyKey(runId: string, seq: number): string {
   return `${runId}:${seq}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeJson, encodeJson, findNonJson } from "./index.js";
+import { decodeJson, encodeJson, findNonJson, jsonNestingDepth } from "./index.js";
 
 class Money {
   constructor(readonly cents: number) {}
@@ -102,5 +102,45 @@ describe("encodeJson and decodeJson", () => {
     const decoded = decodeJson(encodeJson({ a: 1, b: undefined })) as Record<string, unknown>;
     expect(decoded).toEqual({ a: 1 });
     expect("b" in decoded).toBe(false);
+  });
+});
+
+describe("deeply nested values", () => {
+  const nest = (depth: number, leaf: unknown): unknown => {
+    let value = leaf;
+    for (let i = 0; i < depth; i++) value = i % 2 ? { a: value } : [value];
+    return value;
+  };
+
+  it("checks a value nested 100,000 levels deep without overflowing the stack", () => {
+    expect(findNonJson(nest(100_000, 1))).toBeUndefined();
+    const bad = findNonJson(nest(100_000, NaN));
+    expect(bad).toMatch(/^\$(\[0\]|\.a)+ is NaN$/);
+    expect(bad?.length).toBeGreaterThan(250_000);
+  });
+
+  it("still tells a shared object from a cycle at any depth", () => {
+    const shared = { x: 1 };
+    expect(findNonJson(nest(5_000, [shared, shared]))).toBeUndefined();
+    const cyclic: unknown[] = [];
+    cyclic.push(nest(5_000, cyclic));
+    expect(findNonJson(cyclic)).toMatch(/ is a circular reference$/);
+  });
+});
+
+describe("jsonNestingDepth", () => {
+  it.each([
+    ["1", 0],
+    ['"[{"', 0],
+    ["[]", 1],
+    ['{"a":[1,{"b":{}}]}', 4],
+    ['[["\\"]]"], [1]]', 2],
+    ["[".repeat(5_000) + "]".repeat(5_000), 5_000],
+  ])("measures %s as %d", (text, depth) => {
+    expect(jsonNestingDepth(text)).toBe(depth);
+  });
+
+  it("stops counting once past the limit", () => {
+    expect(jsonNestingDepth("[".repeat(1_000_000), 64)).toBe(65);
   });
 });

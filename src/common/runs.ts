@@ -1,6 +1,6 @@
 import type { ErrorData } from "./errors.js";
 
-/** CONTRACT §2. The same strings on the wire, in SQL and in the UI. */
+/** A run's status: the same strings on the wire, in SQL and in the UI. */
 export const RunStatus = {
   Pending: "pending",
   Running: "running",
@@ -70,7 +70,7 @@ export interface StepView {
   compensates?: number;
 }
 
-/** A run as the API, the client and the engine return it (CONTRACT §3). */
+/** A run as the API, the client and the engine return it (docs/http-api.md). */
 export interface Run {
   runId: string;
   workflow: string;

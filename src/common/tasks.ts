@@ -1,4 +1,4 @@
-/** One delivery of a queued command to a worker (CONTRACT §5). */
+/** One delivery of a queued command to a worker (docs/workers.md). */
 export interface Task {
   /** Names this delivery; a redelivery after a lost lease gets a new one. */
   taskId: string;

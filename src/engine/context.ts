@@ -73,7 +73,7 @@ export interface WorkflowContext {
     options?: StepOptions<T>,
   ): Promise<T>;
 
-  /** Sends `command` to a service and awaits its reply (CONTRACT §4, §5). */
+  /** Sends `command` to a service and awaits its reply (docs/workers.md). */
   call<T = unknown>(
     service: ServiceDefinition | string,
     command: string,
@@ -122,7 +122,7 @@ export interface WorkflowOptions<I> {
   /** Default per-attempt timeout (ms) of the workflow's steps and calls. */
   timeout?: number;
   /**
-   * What a rollback does when a compensation fails for good (CONTRACT §9): `terminate` (default)
+   * What a rollback does when a compensation fails for good (docs/workflows.md): `terminate` (default)
    * stops and ends the run `failed`; `retry` keeps retrying it; `skip` records it and goes on;
    * `event` publishes `compensation.failed` and waits for an operator. A compensation's own
    * `onCompensationFailure` overrides this.

@@ -52,7 +52,7 @@ export interface ExecutionHost {
 }
 
 /**
- * Named points where crash tests stop the engine (STYLE §6): after a journal commit, after a
+ * Named points where crash tests stop the engine (test/crash/): after a journal commit, after a
  * command was sent but before its reply is recorded, after a reply is recorded, and at the
  * start of each compensation.
  */

@@ -74,7 +74,7 @@ export class RunReads {
     return run;
   }
 
-  /** A run whose node died: it waits for another node to take it over (CONTRACT §3 "lease"). */
+  /** A run whose node died: it waits for another node to take it over (waitingOn kind "lease"). */
   private async describeOwnerDown(run: Run, record: RunRecord, owner: string): Promise<void> {
     const expiresAt = await this.store.nodeLeaseExpiresAt(owner);
     const now = this.clock.now();

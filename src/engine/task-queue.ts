@@ -41,7 +41,7 @@ export interface TaskQueueOptions {
 }
 
 /**
- * The worker side of the durable queue (CONTRACT §5): long polls that wake on a notification
+ * The worker side of the durable queue (docs/workers.md): long polls that wake on a notification
  * rather than a polling loop, leases, heartbeats, replies. Replies are written to the task row
  * first (durable), then handed to the run, which journals them.
  */

@@ -14,6 +14,12 @@ import {
   jsonSerializerCompiler,
   zodValidatorCompiler,
 } from "./request-parsing.js";
+import {
+  isLoopbackHost,
+  parseAllowedOrigins,
+  refuseForeignOrigins,
+  requireJsonContentType,
+} from "./request-guards.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import type { RouteContext } from "./routes/route-context.js";
@@ -21,6 +27,7 @@ import { registerRunRoutes } from "./routes/runs.js";
 import { registerServiceRoutes } from "./routes/services.js";
 import { registerTaskRoutes } from "./routes/tasks.js";
 import { registerWorkflowRoutes } from "./routes/workflows.js";
+import { checkSecurityOptions } from "./security-options.js";
 import { dashboardFallback, registerDashboard } from "./static.js";
 
 export interface ServerOptions {
@@ -28,8 +35,21 @@ export interface ServerOptions {
   port?: number;
   /** Interface to bind. Default 127.0.0.1: reachable from this machine only. */
   host?: string;
-  /** When set, every /v1 call needs `Authorization: Bearer <token>`. */
+  /**
+   * When set, every /v1 call needs `Authorization: Bearer <token>`. Without one the server
+   * refuses to bind an address other machines can reach, unless `insecureNoAuth` says so.
+   */
   token?: string;
+  /**
+   * Serve the API without a token on a non-loopback address: anyone who can reach it may
+   * start, cancel and read runs. Reported by `/readyz` as the warning `no auth`.
+   */
+  insecureNoAuth?: boolean;
+  /**
+   * Origins whose browser requests are accepted besides the server's own, e.g. the public
+   * address of a proxy that rewrites the Host header: `["https://baton.example.com"]`.
+   */
+  allowedOrigins?: readonly string[];
   /** Largest request body in bytes; larger ones get 413. Default 1 MiB. */
   bodyLimit?: number;
   /** A pino logger for request and fault logs, or false for none. Default: pino at BATON_LOG_LEVEL or warn. */
@@ -68,13 +88,21 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const MAX_PATH_PARAM_LENGTH = 2048;
 
 /**
- * Builds the HTTP API of CONTRACT §3 and §5 over `engine`: the routes, auth, errors in the
+ * Builds the HTTP API (docs/http-api.md) over `engine`: the routes, auth, errors in the
  * contract's shape, live streams, metrics and the OpenAPI document. Nothing listens until
  * `listen()`; `app.inject()` works without it.
  */
 export function createServer(engine: Engine, options: ServerOptions = {}): BatonServer {
   // Checked before anything subscribes to the engine: a bad option leaves nothing behind.
+  const host = options.host ?? DEFAULT_HOST;
+  const warnings = checkSecurityOptions({
+    host,
+    token: options.token,
+    insecureNoAuth: options.insecureNoAuth,
+  });
   const checkToken = options.token === undefined ? undefined : requireBearerToken(options.token);
+  const isLoopbackOnly = isLoopbackHost(host);
+  const allowedOrigins = parseAllowedOrigins(options.allowedOrigins);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const handleError = errorHandler(bodyLimit);
   const logger =
@@ -100,6 +128,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     hub,
     lifecycle,
     runRefreshMs: options.runRefreshMs ?? 1000,
+    warnings,
     sse: { heartbeatMs: options.sseHeartbeatMs ?? 15_000, maxBufferedBytes: 4 * 1024 * 1024 },
   };
 
@@ -121,7 +150,11 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     if (lifecycle.isClosing) void reply.header("connection", "close");
     done(null, payload);
   });
+  // Foreign origins first (a forged request learns nothing, not even that a token is
+  // needed), then the token, then the content type.
+  app.addHook("onRequest", refuseForeignOrigins({ allowedOrigins, isLoopbackOnly }));
   if (checkToken) app.addHook("onRequest", checkToken);
+  app.addHook("onRequest", requireJsonContentType);
   // Streams and long polls end first, so that fastify's close does not wait on them.
   app.addHook("preClose", (done) => {
     lifecycle.beginClose();
@@ -151,7 +184,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   return {
     app,
     async listen() {
-      await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST });
+      await app.listen({ port: options.port ?? DEFAULT_PORT, host });
       return urlOf(app);
     },
     get url() {

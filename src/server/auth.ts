@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import { BatonError } from "../common/index.js";
+import { checkSecurityOptions } from "./security-options.js";
 
 /**
- * Bearer-token auth for the API (CONTRACT §3): with a token configured, every `/v1` call
+ * Bearer-token auth for the API (docs/http-api.md, "Conventions"): with a token configured, every `/v1` call
  * needs `Authorization: Bearer <token>`; a missing one is 401 UNAUTHORIZED, a wrong one
  * 403 FORBIDDEN. Health, readiness, metrics, the OpenAPI document and the dashboard stay
  * open, so probes, scrapers and browsers need no secret.
@@ -31,7 +32,7 @@ function digest(text: string): Buffer {
 
 /** A hook that refuses API calls without the right token; no hook at all without a token. */
 export function requireBearerToken(token: string): onRequestHookHandler {
-  if (token.length === 0) throw new BatonError("INVALID_ARGUMENT", "the API token is empty");
+  checkSecurityOptions({ host: "127.0.0.1", token });
   const expected = digest(token);
   return (request, _reply, done) => {
     if (!isApiCall(request)) {

@@ -8,9 +8,10 @@ import {
   type ErrorCode,
   type ErrorData,
 } from "../common/index.js";
+import { asStoreUnavailable } from "./store-unavailable.js";
 
 /**
- * The one place where errors become HTTP answers (STYLE §1): every error is
+ * The one place where errors become HTTP answers: every error is
  * `{"error": {code, message, details?}}` with the status of its code in the registry of
  * common/errors.ts. Anything that is not a BatonError nor a known client mistake is a fault:
  * 500, logged with the request and the run, its message kept out of the answer.
@@ -28,7 +29,7 @@ const PART_NAMES: Record<string, RequestPart> = {
 
 /**
  * Fields whose bad value has a code of its own, so that a bad runId in a path, a body or the
- * Idempotency-Key header is INVALID_RUN_ID (CONTRACT §2) whichever of them carried it.
+ * Idempotency-Key header is INVALID_RUN_ID whichever of them carried it.
  */
 const FIELD_CODES: Record<string, ErrorCode> = {
   runId: "INVALID_RUN_ID",
@@ -103,6 +104,7 @@ export interface ErrorAnswer {
 
 export function toErrorAnswer(e: unknown, requestId: string, bodyLimit: number): ErrorAnswer {
   const known =
+    asStoreUnavailable(e) ??
     (isBatonError(e) ? e : undefined) ??
     (isFastifyError(e) ? fromFastifyError(e, bodyLimit) : undefined);
   if (known) {
@@ -136,7 +138,11 @@ function requestFacts(request: FastifyRequest): Record<string, unknown> {
 export function errorHandler(bodyLimit: number) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const answer = toErrorAnswer(error, request.id, bodyLimit);
-    if (answer.isFault) {
+    if (answer.body.error.code === "STORE_UNAVAILABLE") {
+      // Expected while the database is away, and said once per request: no stack to log.
+      request.log.warn({ reason: answer.body.error.message }, "store unavailable");
+      reply.header("retry-after", "1");
+    } else if (answer.isFault) {
       request.log.error({ err: error, ...requestFacts(request) }, "request failed");
     } else {
       request.log.debug({ code: answer.body.error.code }, "request refused");

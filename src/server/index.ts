@@ -7,3 +7,5 @@ export {
   type ServerOptions,
 } from "./app.js";
 export { onShutdownSignal } from "./shutdown-signals.js";
+export { checkSecurityOptions, type SecurityOptions } from "./security-options.js";
+export { parseAllowedOrigins } from "./request-guards.js";

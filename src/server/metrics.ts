@@ -15,6 +15,12 @@ const STEP_DURATION_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ];
 
+const MISNAMED_DEFAULT_METRICS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
 /**
  * The server's Prometheus metrics, on a registry of its own: two servers in one process (as
  * in the tests) never share or clash over a metric. Counters and the histogram follow the
@@ -24,7 +30,13 @@ export class ServerMetrics {
   readonly registry = new Registry();
 
   constructor(engine: Engine, hub: EventHub, options: { processMetrics: boolean }) {
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names these three gauges `_total`, a suffix Prometheus reserves for
+      // counters (promtool rejects them). Each is the sum of its by-type gauge, which stays:
+      // sum(nodejs_active_handles) is the same number.
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
     const registers = [this.registry];
 
     new Gauge({

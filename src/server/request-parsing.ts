@@ -1,6 +1,13 @@
 import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
 import type { z } from "zod";
+import { ValidationError, jsonNestingDepth } from "../common/index.js";
 import { invalidRequest, malformedJson } from "./errors.js";
+
+/**
+ * How deeply a request body may nest arrays and objects. Far beyond any real input, and far
+ * below what would strain the recursive parts of the pipeline (JSON.stringify, schemas).
+ */
+export const MAX_JSON_DEPTH = 128;
 
 /**
  * How request bodies and parameters become values: JSON only, checked by the route's zod
@@ -32,7 +39,8 @@ export function jsonSerializerCompiler(): (data: unknown) => string {
 /**
  * JSON is the only body type. An empty body counts as none, so clients that always send
  * `Content-Type: application/json` can call the endpoints that need no body. Parsing keeps
- * fastify's guard against `__proto__` and `constructor.prototype` keys.
+ * fastify's guard against `__proto__` and `constructor.prototype` keys; a body nested deeper
+ * than MAX_JSON_DEPTH is refused before it is parsed.
  */
 export function acceptJsonBodiesOnly(app: FastifyInstance): void {
   const parseSafely = app.getDefaultJsonParser("error", "error");
@@ -41,6 +49,17 @@ export function acceptJsonBodiesOnly(app: FastifyInstance): void {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") {
       done(null, undefined);
+      return;
+    }
+    if (jsonNestingDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      done(
+        new ValidationError(
+          "BAD_REQUEST",
+          `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+          { maxDepth: MAX_JSON_DEPTH },
+        ),
+        undefined,
+      );
       return;
     }
     void parseSafely(request, text, (error, value) => {

@@ -1,7 +1,7 @@
 import type { Run } from "../common/index.js";
 
 /**
- * A Run as the API sends it. CONTRACT §3 lists `input` among the fields every Run has; a run
+ * A Run as the API sends it. Every Run has `input` (docs/http-api.md); a run
  * started without input holds `undefined`, which JSON would drop, so it goes out as null.
  */
 export function runAnswer(run: Run): Run {

@@ -7,7 +7,11 @@ export interface Migration {
   sql: string;
 }
 
-/** Numbered, append-only migrations from `migrations/{dialect}/NNNN-name.sql`. */
+/**
+ * Numbered, append-only migrations from `migrations/{dialect}/NNNN-name.sql`, read from disk
+ * beside this module: src/store/ and its compiled twin dist/store/ are both two levels below
+ * the package root, where `migrations/` is (and is packed).
+ */
 export function loadMigrations(dialect: "sqlite" | "postgres"): Migration[] {
   const dir = fileURLToPath(new URL(`../../migrations/${dialect}/`, import.meta.url));
   return readdirSync(dir)

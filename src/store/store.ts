@@ -37,7 +37,7 @@ export interface Store {
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 
-  // The durable queue. Enqueueing rides on a run's appendRun; these serve workers.
+  // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**
    * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with an
    * expired lease and deliveries left (`attempt < maxAttempts`); never a withdrawing task — each
@@ -79,7 +79,7 @@ export interface Store {
   /** The earliest time expireTasks could find something to do, or undefined if never. */
   nextTaskExpiry(): Promise<number | undefined>;
 
-  // Ownership across nodes (DESIGN "Scaling out"). A single node never needs these writes.
+  // Ownership across nodes (docs/operations.md, "Several nodes"). A single node never needs these writes.
   /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
   renewNode(nodeId: string, now: number, leaseMs: number): Promise<void>;
   /** When a node's lease runs (or ran) out; undefined for a node never seen. */

@@ -2,7 +2,7 @@ import type { Span } from "@opentelemetry/api";
 
 /**
  * How a command reaches a service. The engine knows only this interface; which transport
- * serves a service is chosen per service when the engine opens (CONTRACT §4, §5).
+ * serves a service is chosen per service when the engine opens (docs/workers.md).
  */
 export type Transport = DirectTransport | QueueTransport;
 
@@ -57,7 +57,7 @@ export interface CommandRequest {
 /** A serialisable description of how to reach a service; the composition root builds the Transport. */
 export type TransportSpec = LocalTransportSpec | HttpTransportSpec | QueueTransportSpec;
 
-/** A service reached by direct HTTP calls (CONTRACT §4): `POST {baseUrl}/{command}`. */
+/** A service reached by direct HTTP calls: `POST {baseUrl}/{command}` (docs/workers.md). */
 export interface HttpTransportSpec {
   kind: "http";
   /** Absolute http(s) URL without query or fragment, no trailing slash. */

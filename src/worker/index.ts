@@ -1,5 +1,5 @@
 /**
- * Workers for queue-served services (CONTRACT §5), speaking plain HTTP to the orchestrator.
+ * Workers for queue-served services (docs/workers.md), speaking plain HTTP to the orchestrator.
  *
  * @example
  * import { worker } from "baton/worker";

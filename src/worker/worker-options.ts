@@ -6,7 +6,7 @@ import type { TaskHandler, WorkerOptions } from "./types.js";
 
 const DEFAULT_CONCURRENCY = 10;
 const DEFAULT_POLL_WAIT_SECONDS = 20;
-/** The server's own bounds for a poll (CONTRACT §5 leaves them to it). */
+/** The server's bounds for a poll (docs/workers.md): asking for more is refused. */
 const MAX_TASKS_PER_POLL = 100;
 const MAX_POLL_WAIT_SECONDS = 60;
 

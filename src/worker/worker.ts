@@ -17,7 +17,7 @@ const FIRST_POLL_RETRY_MS = 200;
 const MAX_POLL_RETRY_MS = 10_000;
 
 /**
- * Creates a worker for a queue-served service (CONTRACT §5). It long-polls the orchestrator for
+ * Creates a worker for a queue-served service (docs/workers.md). It long-polls the orchestrator for
  * commands, runs up to `concurrency` handlers at once, renews their leases while they run, and
  * reports each outcome, retrying while the orchestrator is unreachable. Call `start()` to begin
  * and `stop()` to finish the tasks in hand and leave.

@@ -15,8 +15,8 @@ import {
   service,
   silentLogger,
   workflow,
-  type FaultPoint,
 } from "../../src/index.js";
+import type { FaultPoint } from "../../src/testing/index.js";
 
 const [dbPath, effectsPath, point = "none", killAtArg = "1"] = process.argv.slice(2);
 if (!dbPath || !effectsPath) {

@@ -40,7 +40,7 @@ describe("a payments worker SIGKILLed while it holds a task", () => {
       20_000,
     );
     const charges = stack.effects().filter((e) => e.runId === "held-1" && e.command === "charge");
-    // Delivered again under the same idempotency key, as attempt 2 (CONTRACT §5).
+    // Delivered again under the same idempotency key, as attempt 2.
     expect(charges).toMatchObject([{ key: "held-1:2", attempt: 2, outcome: { ok: true } }]);
     expect(inconsistencies([run], stack.effects())).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock, queue, service, workflow, type Baton } from "../../src/index.js";
+import { queue, service, workflow, type Baton } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import type { Task } from "../../src/worker/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";

@@ -1,7 +1,8 @@
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BatonError } from "../../src/index.js";
-import { ManualClock, workflow } from "../../src/index.js";
+import { workflow } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";

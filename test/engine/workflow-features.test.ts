@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock, StepFailedError, workflow, type BatonError } from "../../src/index.js";
+import { StepFailedError, workflow, type BatonError } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";

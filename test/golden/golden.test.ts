@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
-import { Baton, ManualClock, silentLogger } from "../../src/index.js";
+import { Baton, silentLogger } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import {
   SqliteStore,
   type JournalEntry,
@@ -60,7 +61,7 @@ function append(
 }
 
 /**
- * Journals recorded by earlier versions (STYLE §6): each is loaded as it was just before the
+ * Journals recorded by earlier versions (test/golden/record.ts): each is loaded as it was just before the
  * run ended — as after a crash — and today's engine must replay it to the recorded outcome
  * without running any recorded step again. Never edit a recording; add a new one.
  */

@@ -4,7 +4,8 @@
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Baton, ManualClock, silentLogger } from "../../src/index.js";
+import { Baton, silentLogger } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import { SqliteStore } from "../../src/store/index.js";
 import { tempDbUrl } from "../support/temp-db.js";
 import type { GoldenJournal } from "./golden-journal.js";

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
 import { call, expectError } from "./http.js";
 import { serverFixture } from "./server-fixture.js";
 

@@ -25,18 +25,27 @@ export interface Answer {
   text: string;
 }
 
-/** One request through fastify's inject: JSON in (unless `raw` is given), JSON out when it is JSON. */
+/**
+ * One request through fastify's inject: JSON in (unless `raw` is given), JSON out when it is
+ * JSON. Requests other than GET say `Content-Type: application/json` as the server requires,
+ * unless `headers` names another or `noContentType` leaves it out.
+ */
 export async function call(
   app: FastifyInstance,
-  method: "GET" | "POST" | "PUT" | "DELETE",
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
   url: string,
-  options: { json?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  options: {
+    json?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+    noContentType?: boolean;
+  } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   let payload: string | undefined;
   if (options.raw !== undefined) payload = options.raw;
-  else if (options.json !== undefined) {
-    payload = JSON.stringify(options.json);
+  else if (options.json !== undefined) payload = JSON.stringify(options.json);
+  if ((method !== "GET" || options.json !== undefined) && !options.noContentType) {
     headers["content-type"] ??= "application/json";
   }
   const response = await app.inject({

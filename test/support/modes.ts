@@ -1,6 +1,6 @@
 /**
  * Every workflow test runs twice: as is, and with the engine dropping and replaying the run
- * from its journal after every operation (STYLE §6), so replay is exercised everywhere.
+ * from its journal after every operation, so replay is exercised everywhere.
  */
 export const EXECUTION_MODES = [
   { name: "live", replayAfterEveryOp: false },

@@ -18,7 +18,7 @@ const FAST_RETRY: RetryPolicy = {
   jitter: 0,
 };
 
-/** reserve → charge, with reserve compensated by release: the saga of the design, over HTTP. */
+/** reserve → charge, with reserve compensated by release: the order saga, over HTTP. */
 function orderWorkflow(retry: RetryPolicy = FAST_RETRY, timeout?: number) {
   const svc = "shop";
   return workflow(
@@ -34,7 +34,7 @@ function orderWorkflow(retry: RetryPolicy = FAST_RETRY, timeout?: number) {
   );
 }
 
-describe("direct calls over HTTP (CONTRACT §4)", () => {
+describe("direct calls over HTTP", () => {
   const fixture = batonFixture();
   const services: RunningService[] = [];
   afterEach(async () => {

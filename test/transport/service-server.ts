@@ -26,7 +26,7 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** A real HTTP service on a loopback port, playing the downstream service of CONTRACT §4. */
+/** A real HTTP service on a loopback port, playing a downstream service (docs/workers.md). */
 export async function startService(handler: ServiceHandler, port = 0): Promise<RunningService> {
   const requests: ReceivedRequest[] = [];
   let connections = 0;

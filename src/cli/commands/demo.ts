@@ -1,6 +1,13 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../cli-context.js";
-import { hostOption, parseRate, portOption, tokenOption } from "../options.js";
+import {
+  allowedOriginOption,
+  hostOption,
+  insecureNoAuthOption,
+  parseRate,
+  portOption,
+  tokenOption,
+} from "../options.js";
 
 export interface DemoOptions {
   port: number;
@@ -9,6 +16,8 @@ export interface DemoOptions {
   db?: string;
   ordersPerSecond: number;
   token?: string;
+  insecureNoAuth?: boolean;
+  allowedOrigin?: string[];
 }
 
 /** `baton demo`, what `npm start` runs: the order saga with its three services. */
@@ -28,6 +37,8 @@ export function registerDemoCommand(program: Command, context: CliContext): void
         .default(1.5),
     )
     .addOption(tokenOption())
+    .addOption(insecureNoAuthOption())
+    .addOption(allowedOriginOption())
     .action(async (options: DemoOptions) => {
       // Loaded here, not at the top: client commands start faster without the server's modules.
       const { runDemo } = await import("../demo/demo.js");

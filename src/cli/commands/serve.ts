@@ -1,7 +1,15 @@
 import { Option, type Command } from "commander";
 import { explainListenError } from "../cli-error.js";
 import { withoutPassword } from "../format.js";
-import { hostOption, parseDuration, portOption, tokenOption } from "../options.js";
+import {
+  allowedOriginOption,
+  hostOption,
+  insecureNoAuthOption,
+  parseDuration,
+  portOption,
+  tokenOption,
+} from "../options.js";
+import { noAuthBanner, serveSecurity } from "../serve-security.js";
 
 interface ServeOptions {
   db: string;
@@ -9,6 +17,8 @@ interface ServeOptions {
   host: string;
   workflows?: string[];
   token?: string;
+  insecureNoAuth?: boolean;
+  allowedOrigin?: string[];
   nodeId?: string;
   leaseMs?: number;
 }
@@ -39,6 +49,8 @@ export function registerServeCommands(program: Command): void {
         "ES modules (JS or TS) whose workflow() and service() exports to register",
       )
       .addOption(tokenOption())
+      .addOption(insecureNoAuthOption())
+      .addOption(allowedOriginOption())
       .addOption(
         new Option(
           "--node-id <id>",
@@ -58,6 +70,8 @@ export function registerServeCommands(program: Command): void {
 }
 
 async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
+  // Before anything opens: a server that would be open by mistake does not start at all.
+  const security = await serveSecurity(options);
   // Loaded here, not at the top: client commands start faster without the server's modules.
   const [{ Baton }, { onShutdownSignal }, { loadDefinitions }, { createLogger }, { startTracing }] =
     await Promise.all([
@@ -90,7 +104,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
         port: options.port,
         host: options.host,
         logger: isDev ? logger.child({}, { level: "warn" }) : logger,
-        ...(options.token ? { token: options.token } : {}),
+        ...security.options,
       });
       url = serving.url;
     } catch (e) {
@@ -104,10 +118,13 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
         db: withoutPassword(options.db),
         workflows: workflows.map((w) => w.name),
         services: services.map((s) => `${s.name}(${s.transport.kind})`),
-        auth: options.token ? "bearer token" : "none",
+        auth: options.token !== undefined ? "bearer token" : "none",
+        ...(security.warnings.length > 0 ? { warnings: security.warnings } : {}),
       },
       `Baton listening on ${url}`,
     );
+    if (security.warnings.includes("no auth"))
+      logger.warn({ warnings: security.warnings }, noAuthBanner(url));
     const signal = await stopped;
     logger.info(
       { signal },

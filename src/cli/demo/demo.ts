@@ -9,6 +9,7 @@ import { explainListenError } from "../cli-error.js";
 import type { DemoOptions } from "../commands/demo.js";
 import { loadDefinitions } from "../load-definitions.js";
 import { createLogger, prettyLine } from "../log-output.js";
+import { noAuthBanner, serveSecurity } from "../serve-security.js";
 import { Style } from "../terminal.js";
 import { DemoFeed } from "./demo-feed.js";
 import { demoHints } from "./hints.js";
@@ -18,13 +19,15 @@ import { ServiceProcess } from "./service-process.js";
 const EXAMPLE_DIR = fileURLToPath(new URL("../../../examples/order-demo/", import.meta.url));
 
 /**
- * The order demo (CONTRACT §1): inventory and shipping as direct-call HTTP services, payments
+ * The order demo (`npm start`): inventory and shipping as direct-call HTTP services, payments
  * as a queue worker — three child processes — and this process as the orchestrator on SQLite
  * in the data directory, serving the API while a stream of orders arrives through it. Runs
  * until SIGINT or SIGTERM, then stops the orders, the worker, the orchestrator and the
  * services, in that order, so that work in progress can finish.
  */
 export async function runDemo(options: DemoOptions, context: CliContext): Promise<void> {
+  // Before any service starts: a demo that would be open by mistake does not start at all.
+  const security = await serveSecurity(options);
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => onShutdownSignal(resolve));
   const dataDir = options.dataDir;
   mkdirSync(join(dataDir, "logs"), { recursive: true });
@@ -65,7 +68,7 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
         port: options.port,
         host: options.host,
         logger: logger.child({}, { level: "warn" }),
-        ...(options.token ? { token: options.token } : {}),
+        ...security.options,
       })
       .catch((e: unknown) => {
         throw explainListenError(e, options.host, options.port);
@@ -101,6 +104,8 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
       token: options.token,
     };
     for (const line of demoHints(facts, context)) context.print(line);
+    if (security.warnings.includes("no auth"))
+      context.note(context.err.red(noAuthBanner(serving.url)));
     feed.start();
     orders.start();
     for (const service of started) reportUnexpectedExit(service, feed, () => stopping);

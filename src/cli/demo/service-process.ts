@@ -24,6 +24,19 @@ interface ReadyMessage {
 const TSX_LOADER = import.meta.resolve("tsx");
 
 /**
+ * This process's export conditions, passed on so a service resolves `import "baton/worker"` as
+ * the demo resolved "baton": to the sources (`--conditions=baton-source`, what `npm start` sets
+ * in a clone) or to the compiled package.
+ */
+function exportConditions(execArgv: readonly string[]): string[] {
+  return execArgv.flatMap((arg, i) => {
+    if (arg.startsWith("--conditions=")) return [arg];
+    const value = execArgv[i + 1];
+    return (arg === "--conditions" || arg === "-C") && value ? [`--conditions=${value}`] : [];
+  });
+}
+
+/**
  * One of the demo's services as a child process. It talks to us over an IPC channel: it
  * reports its port when ready, and it exits by itself when the channel closes — which happens
  * however this process ends, SIGKILL included — so no service outlives the demo.
@@ -48,10 +61,14 @@ export class ServiceProcess {
     const log = openSync(options.logFile, "a");
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ["--import", TSX_LOADER, options.script], {
-        env: { ...process.env, ...options.env },
-        stdio: ["ignore", log, log, "ipc"],
-      });
+      child = spawn(
+        process.execPath,
+        [...exportConditions(process.execArgv), "--import", TSX_LOADER, options.script],
+        {
+          env: { ...process.env, ...options.env },
+          stdio: ["ignore", log, log, "ipc"],
+        },
+      );
     } finally {
       closeSync(log); // the child has its own copy
     }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BatonError } from "../../common/index.js";
 import type { ServerMetrics } from "../metrics.js";
+import { StoreReadiness } from "../readiness.js";
 import { HealthSchema, errorResponses } from "../schemas/wire.js";
 import { Tag, type RouteContext, type ZodApp } from "./route-context.js";
 
@@ -9,14 +10,20 @@ const PROBE_RUN_ID = "/readyz";
 
 /**
  * Liveness, readiness and metrics: open without the API token, for probes and scrapers.
- * Liveness says the process answers; readiness also asks the store, and says no while the
- * server or the engine is shutting down, so a load balancer stops sending work first.
+ * Liveness says the process answers; readiness also asks the store (503 STORE_UNAVAILABLE
+ * while it cannot be reached), and says no while the server or the engine is shutting down,
+ * so a load balancer stops sending work first. Its body lists `warnings` an operator must
+ * see, such as `no auth`.
  */
 export function registerOperationRoutes(
   app: ZodApp,
   context: RouteContext,
   metrics: ServerMetrics,
 ): void {
+  const readiness = new StoreReadiness(() => context.engine.find(PROBE_RUN_ID), {
+    cacheMs: 1_000,
+    timeoutMs: 2_000,
+  });
   app.get(
     "/healthz",
     {
@@ -42,12 +49,11 @@ export function registerOperationRoutes(
       if (context.lifecycle.isClosing || context.engine.isClosed) {
         throw new BatonError("UNAVAILABLE", "the server is shutting down");
       }
-      try {
-        await context.engine.find(PROBE_RUN_ID);
-      } catch (e) {
-        throw new BatonError("UNAVAILABLE", "the store does not answer", { cause: e });
-      }
-      return { status: "ok" as const };
+      const failure = await readiness.check();
+      if (failure) throw failure;
+      return context.warnings.length > 0
+        ? { status: "ok" as const, warnings: [...context.warnings] }
+        : { status: "ok" as const };
     },
   );
 

@@ -23,6 +23,8 @@ export interface RouteContext {
   sse: SseOptions;
   /** How often a followed run is read again without an event (see run-follower.ts). */
   runRefreshMs: number;
+  /** What an operator must know about how this server runs, on /readyz: `no auth`. */
+  warnings: readonly string[];
 }
 
 /** OpenAPI tags, one per area of the API. */

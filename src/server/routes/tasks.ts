@@ -11,7 +11,7 @@ import { EmptySchema, TaskSchema, errorResponses } from "../schemas/wire.js";
 import { BEARER, Tag, type RouteContext, type ZodApp } from "./route-context.js";
 
 /**
- * The worker protocol (CONTRACT §5): long poll for tasks, then complete, fail or heartbeat
+ * The worker protocol (docs/workers.md): long poll for tasks, then complete, fail or heartbeat
  * each delivery by its taskId. A reply for a delivery whose lease was lost is 409 LEASE_LOST.
  */
 export function registerTaskRoutes(app: ZodApp, context: RouteContext): void {

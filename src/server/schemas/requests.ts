@@ -12,7 +12,7 @@ import { documented } from "./registry.js";
 
 /** Longest a server-side wait may last: `?wait=` on start. Longer waits loop or stream. */
 export const MAX_START_WAIT_SECONDS = 300;
-/** The engine's bounds for a worker's long poll (CONTRACT §5) and for a page of runs. */
+/** The engine's bounds for a worker's long poll and for a page of runs (docs/http-api.md). */
 export const MAX_TASKS_PER_POLL = 100;
 export const MAX_POLL_WAIT_SECONDS = 60;
 export const MAX_LIST_LIMIT = 1000;

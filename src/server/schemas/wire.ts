@@ -3,7 +3,7 @@ import { EventType, RUN_STATUSES, RunStatus } from "../../common/index.js";
 import { documented } from "./registry.js";
 
 /**
- * The wire shapes the API answers with (CONTRACT §3, §5), as zod schemas. They document the
+ * The wire shapes the API answers with (docs/http-api.md), as zod schemas. They document the
  * API in /openapi.json and type the route handlers; answers are serialised with plain
  * JSON.stringify, not through these, so a field the engine adds reaches clients at once and
  * a schema that lags behind never turns a good answer into a 500. The named objects are
@@ -189,7 +189,11 @@ export const AcceptedSchema = z.object({ runId: z.string() });
 /** The answer of task replies: nothing to say beyond the status. */
 export const EmptySchema = z.object({});
 
-export const HealthSchema = z.object({ status: z.literal("ok") });
+export const HealthSchema = z.object({
+  status: z.literal("ok"),
+  /** Said by /readyz: what an operator must know, e.g. `no auth` (an open server). */
+  warnings: z.array(z.string()).optional(),
+});
 
 /** Error answers, for the OpenAPI document: `errorResponses(400, 404)`. */
 export function errorResponses<const S extends readonly number[]>(

@@ -217,3 +217,33 @@ describe("SqliteStore", () => {
     );
   });
 });
+
+describe("SqliteStore exclusive use", () => {
+  it("refuses a second store on the same file with STORE_LOCKED, naming the owner, until the first closes", async () => {
+    const { path, remove } = tempDir();
+    const first = new SqliteStore({ path });
+    try {
+      let refused: unknown;
+      try {
+        new SqliteStore({ path });
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused).toMatchObject({
+        code: "STORE_LOCKED",
+        message: expect.stringMatching(
+          new RegExp(`in use by another Baton process \\(pid ${process.pid} on `),
+        ) as unknown,
+      });
+      // Readers (sqlite3, backups, tests) are not concerned.
+      const reader = new Database(path, { readonly: true });
+      reader.close();
+    } finally {
+      await first.close();
+    }
+    const second = new SqliteStore({ path });
+    await second.migrate();
+    await second.close();
+    remove();
+  });
+});

@@ -5,6 +5,7 @@ import { BatonError, type ErrorData, type RunStatus } from "../../common/index.j
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { toRunRecord, type RunRow } from "../rows.js";
 import { loadMigrations } from "../migrations.js";
+import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
 import type {
   EventRecord,
@@ -43,13 +44,28 @@ export class SqliteStore implements Store {
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
 
+  /** Held from open to close: no other process opens the same file meanwhile. */
+  private readonly lock: SqliteFileLock | undefined;
+
+  /** Throws STORE_LOCKED while another process (or store) has the same file open. */
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    this.db.pragma("busy_timeout = 5000");
-    this.db.pragma("temp_store = MEMORY");
+    if (options.path !== ":memory:") {
+      mkdirSync(dirname(options.path), { recursive: true });
+      this.lock = SqliteFileLock.acquire(options.path);
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(options.path);
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      db.pragma("busy_timeout = 5000");
+      db.pragma("temp_store = MEMORY");
+    } catch (e) {
+      db?.close();
+      this.lock?.release();
+      throw e;
+    }
+    this.db = db;
     this.applyBatch = this.db.transaction((ops: readonly WriteOp[]) =>
       ops.map((op) => this.apply(op)),
     );
@@ -474,6 +490,7 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();
+    this.lock?.release();
     return Promise.resolve();
   }
 

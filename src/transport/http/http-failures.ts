@@ -30,7 +30,7 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * The error for a non-2xx answer (CONTRACT §4). A body shaped like Baton's own errors,
+ * The error for a non-2xx answer (docs/workers.md). A body shaped like Baton's own errors,
  * `{"error": {"code", "message", "details"?}}`, supplies the code and message, so a service can
  * fail a run with `OUT_OF_STOCK` rather than `HTTP_409`.
  */

@@ -21,7 +21,7 @@ export interface HttpOptions {
   maxConnections?: number;
 }
 
-/** Headers CONTRACT §4 defines: Baton sets them on every call, and the spec may not override them. */
+/** The protocol's headers (docs/workers.md): Baton sets them on every call, and the spec may not override them. */
 const PROTOCOL_HEADERS = new Set([
   "content-type",
   "idempotency-key",
@@ -39,7 +39,7 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /**
  * A service reached by direct HTTP calls: each command is `POST {baseUrl}/{command}` with the
- * JSON input as body, and the JSON response body is the reply (CONTRACT §4).
+ * JSON input as body, and the JSON response body is the reply (docs/workers.md).
  *
  * @example
  * const payments = service("payments", http("http://payments.internal:8080", { timeoutMs: 5_000 }));

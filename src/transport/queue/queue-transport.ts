@@ -1,7 +1,7 @@
 import { ValidationError } from "../../common/index.js";
 import type { QueueTransport, QueueTransportSpec } from "../transport.js";
 
-/** CONTRACT §5: leases last 30 s unless the service or the server says otherwise. */
+/** Leases last 30 s unless the service or the server says otherwise. */
 export const DEFAULT_LEASE_MS = 30_000;
 
 /**

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { BATON_BIN, REPO } from "./processes.js";
+import { BATON_CLI, REPO, withoutToken } from "./processes.js";
 
 export interface CliResult {
   code: number | null;
@@ -8,7 +8,7 @@ export interface CliResult {
 }
 
 /**
- * Runs `baton ARGS` to the end, as a user's shell would (`npx baton` runs the same bin), with
+ * Runs `baton ARGS` to the end, as a user's shell would (from the sources, see BATON_CLI), with
  * BATON_URL set to `url` when given. Stdout and stderr are pipes, so the output has no colours.
  */
 export function runBaton(
@@ -16,14 +16,9 @@ export function runBaton(
   options: { url?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BATON_BIN, ...args], {
+    const child = spawn(process.execPath, [...BATON_CLI, ...args], {
       cwd: REPO,
-      env: {
-        ...process.env,
-        BATON_URL: options.url ?? "",
-        BATON_API_TOKEN: "",
-        ...options.env,
-      },
+      env: withoutToken({ ...process.env, BATON_URL: options.url ?? "" }, options.env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

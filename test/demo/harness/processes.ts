@@ -4,7 +4,17 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-export const BATON_BIN = join(REPO, "bin", "baton.js");
+/**
+ * Node arguments that run the `baton` command from its sources, as `npm run baton --` does: the
+ * tests exercise src/, not a build of it (test/package/ checks the compiled bin). The condition
+ * makes "baton" imports (examples/) resolve to src/ as well.
+ */
+export const BATON_CLI = [
+  "--conditions=baton-source",
+  "--import",
+  "tsx",
+  join(REPO, "src", "cli", "main.ts"),
+];
 export const EXAMPLE_DIR = join(REPO, "examples", "order-demo");
 
 /** One process a test started, with its output kept for assertions and for failure messages. */
@@ -92,15 +102,15 @@ export class ProcessGroup {
     args: string[],
     env: Record<string, string> = {},
   ): TestProcess {
-    return this.spawn(name, process.execPath, ["--import", "tsx", file, ...args], {
+    return this.spawn(name, process.execPath, ["--conditions=baton-source", "--import", "tsx", file, ...args], {
       env,
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
   }
 
-  /** Runs the `baton` command, as `npx baton` would. */
+  /** Runs the `baton` command, as `npx baton` would (from the sources, see BATON_CLI). */
   startBaton(name: string, args: string[], env: Record<string, string> = {}): TestProcess {
-    return this.spawn(name, process.execPath, [BATON_BIN, ...args], { env });
+    return this.spawn(name, process.execPath, [...BATON_CLI, ...args], { env });
   }
 
   spawn(
@@ -115,7 +125,7 @@ export class ProcessGroup {
   ): TestProcess {
     const child = spawn(command, args, {
       cwd: REPO,
-      env: { ...process.env, BATON_URL: "", BATON_API_TOKEN: "", PORT: "", ...options.env },
+      env: withoutToken({ ...process.env, BATON_URL: "", PORT: "" }, options.env),
       stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
       detached: options.detached ?? false,
     });
@@ -133,6 +143,19 @@ export class ProcessGroup {
     }
     await Promise.all(all.map((p) => p.exited));
   }
+}
+
+/**
+ * The environment for a child: the caller's variables over `base`, with no BATON_API_TOKEN
+ * unless the caller gives one. Removed rather than emptied: servers refuse an empty token.
+ */
+export function withoutToken(
+  base: NodeJS.ProcessEnv,
+  env: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...base, ...env };
+  if (env.BATON_API_TOKEN === undefined) delete merged.BATON_API_TOKEN;
+  return merged;
 }
 
 /** Pids in process group `pgid` (a detached child leads its own group). */
