@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   // "baton" imports (examples/, fixtures) resolve to src/, as tsconfig.json's customConditions say.
-  ssr: { resolve: { conditions: ["baton-source", ...defaultServerConditions] } },
+  // Not "module": packages such as @opentelemetry/api point it at builds only bundlers can load.
+  ssr: {
+    resolve: {
+      conditions: ["baton-source", ...defaultServerConditions.filter((c) => c !== "module")],
+    },
+  },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
