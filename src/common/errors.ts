@@ -27,6 +27,8 @@ export const ErrorCodes = {
   RUN_NOT_FAILED: 409,
   RUN_ID_IN_USE: 409,
   LEASE_LOST: 409,
+  /** A second process started under a node id whose lease a live process holds. */
+  NODE_ID_IN_USE: 409,
   /** Skip or retry of a compensation that is not failed and waiting (CONTRACT §9 operator actions). */
   NO_FAILED_COMPENSATION: 409,
   // 413, 415, 422

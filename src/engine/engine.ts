@@ -159,7 +159,11 @@ export class Engine implements ExecutionHost {
       (task) => void this.runs.withExecution(task.runId, (run) => run.onTaskSettled(task)),
       options.cluster && !this.store.subscribe ? UNNOTIFIED_POLL_RECHECK_MS : Infinity,
       // One node hears of every expiry it must by its hints; several nodes also sweep now and then.
-      { logger: this.logger, safetySweepMs: options.cluster ? 5_000 : Infinity },
+      {
+        logger: this.logger,
+        safetySweepMs: options.cluster ? 5_000 : Infinity,
+        ...(clusterNodeId !== undefined ? { nodeId: clusterNodeId } : {}),
+      },
     );
     this.scheduler = new WakeScheduler(
       this.clock,
