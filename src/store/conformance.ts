@@ -1790,8 +1790,9 @@ export function storeConformance(
         });
       });
 
-      it("releases the deliveries a node id's previous instance handed out when a new one takes it over", async () => {
-        await createRuns(["r-1"]);
+      it("releases the deliveries a node id's previous instance handed out, and fences off its runs, when a new one takes it over", async () => {
+        await createRuns(["r-1", { owner: "node-a" }], ["done", { owner: "node-a" }]);
+        await setState("done", { status: "completed" });
         await commitOne(
           await appendOp("r-1", {
             enqueueTasks: [
@@ -1819,9 +1820,20 @@ export function storeConformance(
         const again = await claim("node-a");
         expect(again.map((t) => [t.taskKey, t.attempt])).toEqual([["r-1:1", 2]]);
         expect(await store.findTask("r-1:2")).toMatchObject({ status: "leased", attempt: 1 });
-        // Renewals by the same instance release nothing.
+        // The predecessor's writes, made under the epoch it held, no longer land.
+        expect((await getRun("r-1")).epoch).toBe(1);
+        expect((await getRun("done")).epoch).toBe(0);
+        const stale = await commitOne({
+          ...(await appendOp("r-1")),
+          epoch: 0,
+          entries: [entry(1)],
+        });
+        expect(stale).toMatchObject({ ok: false, error: { code: "LEASE_LOST" } });
+        // The new instance acquires its own runs at the new epoch; its renewals change nothing.
+        expect(await store.acquireRun("r-1", "node-a", Date.now())).toMatchObject({ epoch: 1 });
         await store.renewNode("node-a", Date.now(), 60_000, "second");
         expect(await claim("node-a")).toEqual([]);
+        expect((await getRun("r-1")).epoch).toBe(1);
       });
 
       it("treats a run owned by a node that never announced itself as orphaned", async () => {

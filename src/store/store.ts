@@ -93,7 +93,8 @@ export interface Store {
    * another instance's lease under the same node id lives, nothing is written and the answer is
    * "in_use" (two processes started with one node id must not both execute runs). An instance
    * that takes a node id over releases the deliveries its predecessor handed out (their leases end
-   * now, so they are delivered again). Without `instance` the lease is renewed unconditionally.
+   * now, so they are delivered again) and bumps the epoch of the node's unfinished runs (fencing
+   * off the predecessor's writes). Without `instance` the lease is renewed unconditionally.
    */
   renewNode(nodeId: string, now: number, leaseMs: number, instance?: string): Promise<NodeRenewal>;
   /** When a node's lease runs (or ran) out; undefined for a node never seen. */

@@ -240,7 +240,8 @@ export class PostgresStore implements Store {
     // leases of a predecessor's deliveries, which are on the callers' clocks). Two processes
     // renewing one node id at once: the second waits for the first's row lock, then re-checks the
     // WHERE against the committed row — another instance's live lease — and writes nothing.
-    // `fresh`: this instance took the node id over (started_at is set to this statement's time
+    // `fresh`: this instance took over a node id another one held (an update, not an insert —
+    // xmax is 0 on a row this statement inserted — and started_at set to this statement's time
     // only then).
     const [row] = await this.rows<{ fresh: boolean }>(
       `INSERT INTO nodes AS n (node_id, lease_expires_at, started_at, instance)
@@ -251,7 +252,7 @@ export class PostgresStore implements Store {
                       THEN excluded.started_at ELSE n.started_at END
        WHERE excluded.instance IS NULL OR n.instance IS NOT DISTINCT FROM excluded.instance
          OR n.lease_expires_at <= ${DB_NOW_MS}
-       RETURNING n.started_at = ${DB_NOW_MS} AND $3::text IS NOT NULL AS fresh`,
+       RETURNING NOT (n.xmax = 0) AND n.started_at = ${DB_NOW_MS} AND $3::text IS NOT NULL AS fresh`,
       [nodeId, leaseMs, instance ?? null],
       "renew the node's lease",
     );
@@ -262,7 +263,15 @@ export class PostgresStore implements Store {
       );
       return { outcome: "in_use", instance: holder?.instance ?? null };
     }
-    if (row.fresh) await this.tasks.releaseDeliveriesOf(nodeId, now);
+    if (row.fresh) {
+      await this.tasks.releaseDeliveriesOf(nodeId, now);
+      // Fences off the predecessor: a write it still had in flight, made under the epochs it
+      // held, can no longer land in the node's runs (the new process reads them afresh).
+      await this.write(
+        `UPDATE runs SET epoch = epoch + 1 WHERE owner = $1 AND status IN ('pending', 'running', 'waiting', 'compensating')`,
+        [nodeId],
+      );
+    }
     return { outcome: "renewed" };
   }
 

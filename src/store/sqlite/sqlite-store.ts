@@ -420,7 +420,14 @@ export class SqliteStore implements Store {
            instance = COALESCE(excluded.instance, nodes.instance),
            started_at = CASE WHEN ? THEN excluded.started_at ELSE nodes.started_at END`,
       ).run(nodeId, now + leaseMs, now, instance ?? null, isNewInstance ? 1 : 0);
-      if (current && isNewInstance) this.tasks.releaseDeliveriesOf(nodeId, now);
+      if (current && isNewInstance) {
+        this.tasks.releaseDeliveriesOf(nodeId, now);
+        // Fences off the predecessor: a write it still had in flight, made under the epochs it
+        // held, can no longer land in the node's runs (the new process reads them afresh).
+        this.statement(
+          `UPDATE runs SET epoch = epoch + 1 WHERE owner = ? AND status IN ${NON_TERMINAL}`,
+        ).run(nodeId);
+      }
       return { outcome: "renewed" };
     });
   }
