@@ -31,6 +31,8 @@ export const ErrorCodes = {
   RUN_NOT_RETRYABLE: 409,
   RUN_ID_IN_USE: 409,
   LEASE_LOST: 409,
+  /** A second process started under a node id whose lease a live process holds. */
+  NODE_ID_IN_USE: 409,
   /** Skip or retry of a compensation that is not failed and waiting for an operator. */
   NO_FAILED_COMPENSATION: 409,
   /** Another process holds the SQLite database: one process at a time may open it. */

@@ -23,11 +23,14 @@ export interface ServiceInfo {
   queueDepth: number;
   /** Commands a worker holds right now (queue) or calls in progress (http, local). */
   inFlight: number;
-  /** Workers that polled within the last 30 s. */
+  /** Workers that polled within the last 30 s (any node's, with several nodes). */
   workers: number;
   completed: number;
   failures: number;
-  /** Latency of completed commands in this process's lifetime, ms. */
+  /**
+   * Latency of recent commands, ms: this process's, or with several nodes every node's recent
+   * samples together; `completed` and `failures` add every node's up likewise.
+   */
   latencyMs: { p50: number | null; p95: number | null };
   baseUrl?: string;
   leaseMs?: number;

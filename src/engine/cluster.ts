@@ -1,5 +1,5 @@
-import type { Clock, Logger, TimerHandle } from "../common/index.js";
-import type { Store, StoreNotification } from "../store/index.js";
+import { BatonError, newUuid, type Clock, type Logger, type TimerHandle } from "../common/index.js";
+import type { NodeRenewal, Store, StoreNotification } from "../store/index.js";
 
 export interface ClusterOptions {
   /** This node's name; stable across restarts so a restarted node takes its own runs back at once. */
@@ -8,6 +8,14 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** How often to look for runs that no live node holds (default half the lease). */
   scanMs?: number;
+  /**
+   * Milliseconds from a monotonic source (default `performance.now()`): how long this node may
+   * still act on its lease is measured with it, so a wall-clock step (NTP, an operator) can
+   * neither stretch nor cut the lease.
+   */
+  monotonicNow?: () => number;
+  /** This process's id under the node id (default a random UUID): see Store.renewNode. */
+  instance?: string;
 }
 
 export interface ClusterHooks {
@@ -32,7 +40,10 @@ export interface ClusterHooks {
 export class ClusterMembership {
   readonly nodeId: string;
   readonly leaseMs: number;
+  readonly instance: string;
   private readonly scanMs: number;
+  private readonly monotonicNow: () => number;
+  /** Until when (monotonic ms) this node may act on its lease; 0 before the first renewal. */
   private validUntil = 0;
   /** The lease ran out and the runs in memory were dropped; set until the next renewal. */
   private lapsed = false;
@@ -52,11 +63,16 @@ export class ClusterMembership {
     this.nodeId = options.nodeId;
     this.leaseMs = options.leaseMs ?? 10_000;
     this.scanMs = options.scanMs ?? Math.max(100, Math.floor(this.leaseMs / 2));
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.instance = options.instance ?? newUuid();
   }
 
-  /** Joins: takes the lease, subscribes to wake-ups, starts renewing and scanning. */
+  /**
+   * Joins: takes the lease, subscribes to wake-ups, starts renewing and scanning. Throws
+   * NODE_ID_IN_USE if another live process holds the node id.
+   */
   async join(): Promise<void> {
-    await this.renew();
+    await this.takeNodeId();
     if (this.store.subscribe)
       this.unsubscribe = await this.store.subscribe((n) => this.hooks.notified(n));
     this.scheduleRenewal();
@@ -65,7 +81,31 @@ export class ClusterMembership {
 
   /** Whether this node may still act on its runs: its lease has not run out. */
   holdsLease(): boolean {
-    return this.clock.now() < this.validUntil;
+    return this.monotonicNow() < this.validUntil;
+  }
+
+  /**
+   * The first renewal. Another process holding the node id may be alive, or may have died (a
+   * supervisor restarting a killed node at once): a dead one's lease lapses within one lease of
+   * the first refusal, a live one keeps renewing. So refusals are tried again for one lease
+   * (and a little), then it is NODE_ID_IN_USE.
+   */
+  private async takeNodeId(): Promise<void> {
+    const firstAt = this.monotonicNow();
+    const retryMs = Math.max(50, Math.min(500, Math.floor(this.leaseMs / 4)));
+    for (;;) {
+      const renewal = await this.renew();
+      if (renewal.outcome === "renewed") return;
+      if (this.monotonicNow() - firstAt > this.leaseMs + retryMs) {
+        throw new BatonError(
+          "NODE_ID_IN_USE",
+          `node id ${this.nodeId} is in use: another live process (instance ${renewal.instance ?? "unknown"}) ` +
+            `kept renewing its lease for ${this.leaseMs} ms; stop that process or start this one with another node id`,
+          { details: { nodeId: this.nodeId, instance: renewal.instance } },
+        );
+      }
+      await new Promise<void>((resolve) => this.clock.setTimer(retryMs, resolve));
+    }
   }
 
   async leave(): Promise<void> {
@@ -86,21 +126,47 @@ export class ClusterMembership {
     });
   }
 
-  private async renew(): Promise<void> {
+  private async renew(): Promise<NodeRenewal> {
     // A pause (GC, SIGSTOP, an overloaded host) may have let the lease run out: act on it before
     // anything else, from the local clock, without waiting for the database's answer.
     this.noticeLapse();
-    // The lease counts from when the renewal was sent, not when it was answered.
-    const sentAt = this.clock.now();
-    await this.store.renewNode(this.nodeId, sentAt, this.leaseMs);
+    // The lease counts from when the renewal was sent, not when it was answered, on the
+    // monotonic clock; the store counts it on its own clock (the database's, on PostgreSQL),
+    // which starts no earlier, so the store never thinks this node alive while it thinks not.
+    const sentAt = this.monotonicNow();
+    const renewal = await this.store.renewNode(
+      this.nodeId,
+      this.clock.now(),
+      this.leaseMs,
+      this.instance,
+    );
     this.noticeLapse(); // the renewal itself took longer than the lease
+    if (renewal.outcome === "in_use") {
+      // Another process took the node id over (this one's lease lapsed, then it started): it
+      // owns the node's runs now. Act on nothing until the node id is ours again.
+      if (this.validUntil !== 0 && !this.lapsed) {
+        this.logger.error(
+          {
+            nodeId: this.nodeId,
+            instance: this.instance,
+            holder: renewal.instance,
+            code: "NODE_ID_IN_USE",
+          },
+          "another process holds this node id; executing nothing",
+        );
+        this.validUntil = Math.min(this.validUntil, this.monotonicNow());
+        this.noticeLapse();
+      }
+      return renewal;
+    }
     this.validUntil = sentAt + this.leaseMs;
     this.armLapseCheck();
-    if (!this.lapsed) return;
+    if (!this.lapsed) return renewal;
     this.lapsed = false;
     // Runs of ours that no other node took over meanwhile would otherwise wait forever.
     const runIds = await this.findOwnAndOrphaned();
     if (runIds.length && this.holdsLease()) this.hooks.adopt(runIds);
+    return renewal;
   }
 
   /**
@@ -110,14 +176,14 @@ export class ClusterMembership {
   private armLapseCheck(): void {
     this.lapseTimer?.cancel();
     if (this.stopped) return;
-    this.lapseTimer = this.clock.setTimer(this.validUntil - this.clock.now(), () => {
+    this.lapseTimer = this.clock.setTimer(this.validUntil - this.monotonicNow(), () => {
       this.lapseTimer = undefined;
       this.noticeLapse();
     });
   }
 
   private noticeLapse(): void {
-    if (this.validUntil === 0 || this.lapsed || this.clock.now() < this.validUntil) return;
+    if (this.validUntil === 0 || this.lapsed || this.monotonicNow() < this.validUntil) return;
     this.lapsed = true;
     this.logger.warn(
       { nodeId: this.nodeId },

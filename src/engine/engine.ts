@@ -41,6 +41,7 @@ import { validateInput } from "./validate-input.js";
 import { WakeScheduler } from "./wake-scheduler.js";
 import { ClusterMembership, type ClusterOptions } from "./cluster.js";
 import { ServiceStats } from "./service-stats.js";
+import { LocalServiceView, SharedServiceView } from "./service-view.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 import { runStartedData } from "./tracing.js";
 
@@ -102,6 +103,8 @@ export class Engine implements ExecutionHost {
   private readonly closeTimeoutMs: number;
   private readonly faultInjector: ((point: FaultPoint, runId: string) => void) | undefined;
   private readonly stats = new ServiceStats();
+  /** Set with several nodes: the services view every node shares. */
+  private readonly sharedView: SharedServiceView | undefined;
   private readonly tasks: TaskQueue;
   private readonly cluster: ClusterMembership | undefined;
   /** The node that owns the runs this engine executes ("local" on a single node). */
@@ -133,10 +136,14 @@ export class Engine implements ExecutionHost {
       isClosed,
       (wakeAt) => this.scheduler.note(wakeAt),
     );
+    this.sharedView =
+      clusterNodeId === undefined
+        ? undefined
+        : new SharedServiceView(this.store, this.clock, this.logger, this.stats, clusterNodeId);
     this.reads = new RunReads(
       this.store,
       this.clock,
-      this.stats,
+      this.sharedView ?? new LocalServiceView(this.stats, this.clock),
       this.workflows,
       this.transports,
       (runId) => this.runs.get(runId),
@@ -162,7 +169,11 @@ export class Engine implements ExecutionHost {
       (task) => void this.runs.withExecution(task.runId, (run) => run.onTaskSettled(task)),
       options.cluster && !this.store.subscribe ? UNNOTIFIED_POLL_RECHECK_MS : Infinity,
       // One node hears of every expiry it must by its hints; several nodes also sweep now and then.
-      { logger: this.logger, safetySweepMs: options.cluster ? 5_000 : Infinity },
+      {
+        logger: this.logger,
+        safetySweepMs: options.cluster ? 5_000 : Infinity,
+        ...(clusterNodeId !== undefined ? { nodeId: clusterNodeId } : {}),
+      },
     );
     this.scheduler = new WakeScheduler(
       this.clock,
@@ -198,6 +209,7 @@ export class Engine implements ExecutionHost {
   /** Picks up every run a previous process left unfinished, and arms the wake-ups. */
   async recover(): Promise<void> {
     await this.cluster?.join();
+    this.sharedView?.start();
     const runIds = this.cluster
       ? await this.cluster.findOwnAndOrphaned()
       : await this.store.findRunsToResume(this.clock.now());
@@ -595,6 +607,7 @@ export class Engine implements ExecutionHost {
     this.rescanTimer?.cancel();
     this.scheduler.stop();
     await this.tasks.close();
+    await this.sharedView?.stop();
     await this.cluster?.leave();
     // Wall time on purpose: shutting down is about this process, not about runs' time.
     const deadline = Date.now() + this.closeTimeoutMs;

@@ -19,7 +19,7 @@ import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { LiveRunView } from "./run-view.js";
 import { toHistory, toRunView } from "./run-view.js";
-import type { ServiceStats } from "./service-stats.js";
+import type { ServiceView } from "./service-view.js";
 
 export interface ListQuery {
   workflow?: string;
@@ -41,7 +41,8 @@ export class RunReads {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly stats: ServiceStats,
+    /** Workers and call figures: this process's, or the cluster's (see SharedServiceView). */
+    private readonly serviceView: ServiceView,
     private readonly workflows: ReadonlyMap<string, WorkflowDefinition>,
     private readonly transports: ReadonlyMap<string, Transport>,
     /** The run executing in this process, if it is here. */
@@ -103,10 +104,10 @@ export class RunReads {
 
   /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */
   private async describeQueueWait(waitingOn: WaitingOn, service: string): Promise<WaitingOn> {
-    const counts = await this.store.taskCounts();
+    const [counts, figures] = await Promise.all([this.store.taskCounts(), this.serviceView.read()]);
     const queueDepth =
       counts.find((c) => c.service === service && c.status === "queued")?.count ?? 0;
-    const workers = this.stats.workerCount(service, this.clock.now());
+    const workers = figures(service).workers;
     const reason =
       workers === 0
         ? `${waitingOn.reason}; no ${service} worker has polled in the last 30 s`
@@ -188,14 +189,13 @@ export class RunReads {
 
   /** Every registered service with its transport, queue depth, workers and recent outcomes. */
   async services(): Promise<ServiceInfo[]> {
-    const now = this.clock.now();
-    const counts = await this.store.taskCounts();
+    const [counts, figures] = await Promise.all([this.store.taskCounts(), this.serviceView.read()]);
     const count = (service: string, status: string): number =>
       counts.find((c) => c.service === service && c.status === status)?.count ?? 0;
     return [...this.transports.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, transport]) => {
-        const summary = this.stats.summary(name);
+        const { workers, inFlight, ...summary } = figures(name);
         const info: ServiceInfo = {
           name,
           transport: transport.kind,
@@ -203,8 +203,8 @@ export class RunReads {
           inFlight:
             transport.kind === "queue"
               ? count(name, "leased") + count(name, "withdrawing")
-              : this.stats.inFlight(name),
-          workers: transport.kind === "queue" ? this.stats.workerCount(name, now) : 0,
+              : inFlight,
+          workers: transport.kind === "queue" ? workers : 0,
           ...summary,
         };
         if (transport.kind === "queue") info.leaseMs = transport.leaseMs;

@@ -38,6 +38,13 @@ export interface TaskQueueOptions {
    * node that died with its timer. Infinity turns it off.
    */
   safetySweepMs?: number;
+  /**
+   * This node's id when several nodes share the store: each delivery records the node it went
+   * out through, so that it is delivered again as soon as this node's lease lapses should the node
+   * die with the answer unsent (see Store.claimTasks), and long polls wake when another node's
+   * lease could lapse with deliveries of their service in hand.
+   */
+  nodeId?: string;
 }
 
 /**
@@ -117,6 +124,7 @@ export class TaskQueue {
         workerId: request.workerId,
         max,
         now,
+        ...(this.options.nodeId !== undefined ? { nodeId: this.options.nodeId } : {}),
       });
       for (const task of claimed) {
         // A last delivery is ended by the sweeper if its lease runs out with no reply.
@@ -126,7 +134,10 @@ export class TaskQueue {
       if (claimed.length > 0 || Date.now() >= deadline || request.signal?.aborted)
         return claimed.map(toTask);
       // Sleep until notified, until the next task becomes deliverable, or until the deadline.
-      const nextAt = await this.store.nextVisibleAt(service);
+      const nodeId = this.options.nodeId;
+      const nextAt = await (nodeId === undefined
+        ? this.store.nextVisibleAt(service)
+        : this.store.nextVisibleAt(service, this.clock.now(), nodeId));
       const untilNext = nextAt === undefined ? Infinity : Math.max(1, nextAt - this.clock.now());
       await this.waitForWork(
         service,

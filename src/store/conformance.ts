@@ -96,6 +96,25 @@ async function caught(call: () => unknown): Promise<unknown> {
 }
 
 /**
+ * Resolves with the probe's first truthy answer; fails after `timeoutMs`. Node leases are on the
+ * database's clock on PostgreSQL, so tests of their lapse use real time and wait for it.
+ */
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
  * The contract every `Store` honours, run once per implementation against a fresh, migrated
  * store per test. `open` gives a new empty store and a `cleanup` that closes it (even if the
  * test already did) and removes whatever it created.
@@ -912,6 +931,7 @@ export function storeConformance(
           error: null,
           retryable: null,
           updatedAt: aNumber(),
+          nodeId: null,
         });
         expect(await store.findTask("r-1:2")).toBeUndefined();
       });
@@ -1229,6 +1249,91 @@ export function storeConformance(
         expect(await store.nextVisibleAt("payments")).toBe(T0 + 900);
         await commitOne(await appendOp("r-1", { withdrawTasks: ["r-1:2"] }));
         expect(await store.nextVisibleAt("payments")).toBe(T0 + 300 + 30_000);
+      });
+
+      describe("deliveries handed out through a node", () => {
+        /** Claims every deliverable payments task through `nodeId`, on the real clock. */
+        const claimThrough = (nodeId: string, workerId = "w-1"): Promise<TaskRecord[]> =>
+          store.claimTasks({ service: "payments", workerId, max: 10, now: Date.now(), nodeId });
+
+        it("records the node, and delivers again once that node's lease lapsed — long before the task's own lease — with deliveries left and not withdrawing", async () => {
+          await enqueue(
+            "r-1",
+            newTask("r-1:1", { leaseMs: 60_000, maxAttempts: 3 }),
+            newTask("r-1:2", { seq: 2, leaseMs: 60_000, maxAttempts: 1 }),
+            newTask("r-1:3", { seq: 3, leaseMs: 60_000, maxAttempts: 3 }),
+          );
+          await store.renewNode("node-a", Date.now(), 1_500);
+          await store.renewNode("node-b", Date.now(), 60_000);
+          const first = await claimThrough("node-a");
+          expect(first.map((t) => [t.taskKey, t.nodeId]).sort()).toEqual([
+            ["r-1:1", "node-a"],
+            ["r-1:2", "node-a"],
+            ["r-1:3", "node-a"],
+          ]);
+          await commitOne(await appendOp("r-1", { withdrawTasks: ["r-1:3"] }));
+          // node-a lives: nothing to deliver.
+          expect(await claimThrough("node-b", "w-2")).toEqual([]);
+          const again = await until("node-a's lease to lapse", async () => {
+            const claimed = await claimThrough("node-b", "w-2");
+            return claimed.length > 0 && claimed;
+          });
+          expect(again).toHaveLength(1);
+          expect(again[0]).toMatchObject({
+            taskKey: "r-1:1",
+            attempt: 2,
+            workerId: "w-2",
+            nodeId: "node-b",
+            deliveryId: aDeliveryOf("r-1:1", 2),
+          });
+          // The last delivery is left to its lease (expireTasks); the withdrawing one too.
+          expect(await getTask("r-1:2")).toMatchObject({ status: "leased", attempt: 1 });
+          expect(await getTask("r-1:3")).toMatchObject({ status: "withdrawing", attempt: 1 });
+          // node-b lives: its delivery stays its own.
+          expect(await claimThrough("node-b", "w-3")).toEqual([]);
+        });
+
+        it("forgets the node once the worker heartbeats: the task's lease alone governs it then", async () => {
+          await enqueue(
+            "r-1",
+            newTask("r-1:1", { leaseMs: 60_000 }),
+            newTask("r-1:2", { seq: 2, leaseMs: 60_000 }),
+          );
+          await store.renewNode("node-a", Date.now(), 1_500);
+          const claimed = await claimThrough("node-a");
+          const beating = claimed.find((t) => t.taskKey === "r-1:1")!;
+          expect(await store.heartbeatTask(beating.deliveryId!, Date.now())).toMatchObject({
+            outcome: "ok",
+          });
+          expect((await getTask("r-1:1")).nodeId).toBeNull();
+          // The other delivery of node-a shows when its lease lapsed.
+          const again = await until("node-a's lease to lapse", async () => {
+            const found = await claimThrough("node-b", "w-2");
+            return found.length > 0 && found;
+          });
+          expect(again.map((t) => t.taskKey)).toEqual(["r-1:2"]);
+          expect(await getTask("r-1:1")).toMatchObject({
+            status: "leased",
+            attempt: 1,
+            deliveryId: beating.deliveryId,
+          });
+        });
+
+        it("wakes pollers for another node's lease: nextVisibleAt with `now` includes it, on the caller's clock", async () => {
+          await enqueue("r-1", newTask("r-1:1", { leaseMs: 60_000 }));
+          const before = Date.now();
+          await store.renewNode("node-a", before, 5_000);
+          const after = Date.now();
+          await claimThrough("node-a");
+          const at = await store.nextVisibleAt("payments", Date.now(), "node-b");
+          expect(at).toBeGreaterThanOrEqual(before + 5_000 - 250);
+          expect(at).toBeLessThanOrEqual(after + 5_000 + 250);
+          // Not for the node's own lease, nor without `now`: then the task's lease alone.
+          expect(await store.nextVisibleAt("payments", Date.now(), "node-a")).toBeGreaterThan(
+            after + 50_000,
+          );
+          expect(await store.nextVisibleAt("payments")).toBeGreaterThan(after + 50_000);
+        });
       });
 
       it("counts tasks per service and status", async () => {
@@ -1623,9 +1728,11 @@ export function storeConformance(
 
       it("refuses a run that a live node owns, and hands it over with a new epoch once that node's lease expired", async () => {
         await createRuns(["r-1", { owner: "node-a" }]);
-        await store.renewNode("node-a", T0, LEASE);
-        expect(await store.acquireRun("r-1", "node-b", T0 + LEASE - 1)).toBeUndefined();
-        const taken = await store.acquireRun("r-1", "node-b", T0 + LEASE + 1);
+        await store.renewNode("node-a", Date.now(), 1_500);
+        expect(await store.acquireRun("r-1", "node-b", Date.now())).toBeUndefined();
+        const taken = await until("node-a's lease to lapse", () =>
+          store.acquireRun("r-1", "node-b", Date.now()),
+        );
         expect(taken).toMatchObject({ owner: "node-b", epoch: 1 });
         // The old owner's write, made under its epoch, is fenced off and leaves nothing behind.
         const stale = await commitOne({
@@ -1639,10 +1746,94 @@ export function storeConformance(
 
       it("tells when a node's lease runs out, renewal by renewal", async () => {
         expect(await store.nodeLeaseExpiresAt("node-a")).toBeUndefined();
-        await store.renewNode("node-a", T0, LEASE);
-        expect(await store.nodeLeaseExpiresAt("node-a")).toBe(T0 + LEASE);
-        await store.renewNode("node-a", T0 + 500, LEASE);
-        expect(await store.nodeLeaseExpiresAt("node-a")).toBe(T0 + 500 + LEASE);
+        // From `now` on SQLite, from the database's clock on PostgreSQL: the same host here.
+        const renewedAt = async (): Promise<[number, number]> => {
+          const before = Date.now();
+          expect(await store.renewNode("node-a", before, LEASE)).toEqual({ outcome: "renewed" });
+          return [before, Date.now()];
+        };
+        const [before, after] = await renewedAt();
+        const first = (await store.nodeLeaseExpiresAt("node-a"))!;
+        expect(first).toBeGreaterThanOrEqual(before + LEASE - 250);
+        expect(first).toBeLessThanOrEqual(after + LEASE + 250);
+        await until("the clock to move", () => Promise.resolve(Date.now() > after + 5));
+        await renewedAt();
+        expect(await store.nodeLeaseExpiresAt("node-a")).toBeGreaterThan(first);
+      });
+
+      it("refuses a second instance of a node id while the first one's lease lives, and lets it take over once it lapsed", async () => {
+        expect(await store.renewNode("node-a", Date.now(), 1_500, "first")).toEqual({
+          outcome: "renewed",
+        });
+        expect(await store.renewNode("node-a", Date.now(), 1_500, "first")).toEqual({
+          outcome: "renewed",
+        });
+        expect(await store.renewNode("node-a", Date.now(), 60_000, "second")).toEqual({
+          outcome: "in_use",
+          instance: "first",
+        });
+        // The refusal wrote nothing: the first instance's lease lapses on its own.
+        await until("the first instance's lease to lapse", async () => {
+          const renewal = await store.renewNode("node-a", Date.now(), 60_000, "second");
+          return renewal.outcome === "renewed";
+        });
+        expect(await store.renewNode("node-a", Date.now(), 60_000, "first")).toEqual({
+          outcome: "in_use",
+          instance: "second",
+        });
+        // A caller that names no instance renews whatever holds the node id.
+        expect(await store.renewNode("node-a", Date.now(), 60_000)).toEqual({
+          outcome: "renewed",
+        });
+        expect(await store.renewNode("node-a", Date.now(), 60_000, "first")).toMatchObject({
+          outcome: "in_use",
+        });
+      });
+
+      it("releases the deliveries a node id's previous instance handed out, and fences off its runs, when a new one takes it over", async () => {
+        await createRuns(["r-1", { owner: "node-a" }], ["done", { owner: "node-a" }]);
+        await setState("done", { status: "completed" });
+        await commitOne(
+          await appendOp("r-1", {
+            enqueueTasks: [
+              newTask("r-1:1", { leaseMs: 60_000 }),
+              newTask("r-1:2", { seq: 2, leaseMs: 60_000, maxAttempts: 1 }),
+            ],
+          }),
+        );
+        await store.renewNode("node-a", Date.now(), 1_500, "first");
+        const claim = (nodeId: string): Promise<TaskRecord[]> =>
+          store.claimTasks({
+            service: "payments",
+            workerId: "w",
+            max: 10,
+            now: Date.now(),
+            nodeId,
+          });
+        expect(await claim("node-a")).toHaveLength(2);
+        // The new instance takes over as soon as it may; no claim ran in between.
+        await until("the first instance's lease to lapse", async () => {
+          const renewal = await store.renewNode("node-a", Date.now(), 60_000, "second");
+          return renewal.outcome === "renewed";
+        });
+        // node-a lives again, yet the first instance's delivery with deliveries left goes out again.
+        const again = await claim("node-a");
+        expect(again.map((t) => [t.taskKey, t.attempt])).toEqual([["r-1:1", 2]]);
+        expect(await store.findTask("r-1:2")).toMatchObject({ status: "leased", attempt: 1 });
+        // The predecessor's writes, made under the epoch it held, no longer land.
+        expect((await getRun("r-1")).epoch).toBe(1);
+        expect((await getRun("done")).epoch).toBe(0);
+        const stale = await commitOne({
+          ...(await appendOp("r-1")),
+          epoch: 0,
+          entries: [entry(1)],
+        });
+        expect(stale).toMatchObject({ ok: false, error: { code: "LEASE_LOST" } });
+        // The new instance acquires its own runs at the new epoch; its renewals change nothing.
+        expect(await store.acquireRun("r-1", "node-a", Date.now())).toMatchObject({ epoch: 1 });
+        await store.renewNode("node-a", Date.now(), 60_000, "second");
+        expect(await claim("node-a")).toEqual([]);
+        expect((await getRun("r-1")).epoch).toBe(1);
       });
 
       it("treats a run owned by a node that never announced itself as orphaned", async () => {
@@ -1676,9 +1867,9 @@ export function storeConformance(
       });
 
       it("finds runs with work that no live node holds", async () => {
-        const now = T0 + 1_000;
-        await store.renewNode("live", T0, LEASE);
-        await store.renewNode("dead", T0 - 2 * LEASE, LEASE);
+        const start = Date.now();
+        await store.renewNode("live", start, 60_000);
+        await store.renewNode("dead", start, 1);
         await createRuns(
           ["unowned"],
           ["live-owned", { owner: "live" }],
@@ -1688,15 +1879,25 @@ export function storeConformance(
           ["dead-waiting-due", { owner: "dead" }],
           ["dead-done", { owner: "dead" }],
         );
-        await setState("dead-waiting-later", { status: "waiting", wakeAt: now + 1 });
-        await setState("dead-waiting-due", { status: "waiting", wakeAt: now });
+        await setState("dead-waiting-later", { status: "waiting", wakeAt: start + 60_000 });
+        await setState("dead-waiting-due", { status: "waiting", wakeAt: start });
         await setState("dead-done", { status: "completed" });
         const found = async (includeOwn: boolean): Promise<string[]> =>
-          (await store.findOrphanedRuns({ now, nodeId: "me", includeOwn, limit: 100 })).sort();
+          (
+            await store.findOrphanedRuns({ now: Date.now(), nodeId: "me", includeOwn, limit: 100 })
+          ).sort();
+        await until("the dead node's lease to lapse", async () =>
+          (await found(false)).includes("dead-owned"),
+        );
         expect(await found(false)).toEqual(["dead-owned", "dead-waiting-due", "unowned"]);
         expect(await found(true)).toEqual(["dead-owned", "dead-waiting-due", "mine", "unowned"]);
         expect(
-          await store.findOrphanedRuns({ now, nodeId: "me", includeOwn: true, limit: 2 }),
+          await store.findOrphanedRuns({
+            now: Date.now(),
+            nodeId: "me",
+            includeOwn: true,
+            limit: 2,
+          }),
         ).toHaveLength(2);
       });
 
@@ -1712,6 +1913,123 @@ export function storeConformance(
           ),
         ).toEqual({ ok: true });
         expect((await getRun("parent:1")).owner).toBe("node-a");
+      });
+    });
+
+    describe("service activity", () => {
+      const calls = (
+        service: string,
+        fields: Partial<{
+          completed: number;
+          failures: number;
+          inFlight: number;
+          latencies: number[];
+        }> = {},
+      ) => ({ service, completed: 0, failures: 0, inFlight: 0, latencies: [], ...fields });
+
+      it("keeps the latest sighting of each worker and lists those seen since a time", async () => {
+        await store.saveServiceActivity({
+          nodeId: "node-a",
+          now: T0 + 100,
+          workers: [
+            { service: "payments", workerId: "w-1", nodeId: "node-a", lastSeenAt: T0 + 100 },
+            { service: "payments", workerId: "w-2", nodeId: "node-a", lastSeenAt: T0 },
+            { service: "shipping", workerId: "w-1", nodeId: "node-a", lastSeenAt: T0 + 50 },
+          ],
+          calls: [],
+          pruneBefore: T0 - 60_000,
+        });
+        // node-b saw w-1 later, and w-2 earlier than node-a did: the later sighting wins.
+        await store.saveServiceActivity({
+          nodeId: "node-b",
+          now: T0 + 200,
+          workers: [
+            { service: "payments", workerId: "w-1", nodeId: "node-b", lastSeenAt: T0 + 200 },
+            { service: "payments", workerId: "w-2", nodeId: "node-b", lastSeenAt: T0 - 10 },
+          ],
+          calls: [],
+          pruneBefore: T0 - 60_000,
+        });
+        const seen = async (since: number) =>
+          (await store.readServiceActivity(since)).workers.sort(
+            (a, b) => a.service.localeCompare(b.service) || a.workerId.localeCompare(b.workerId),
+          );
+        expect(await seen(T0)).toEqual([
+          { service: "payments", workerId: "w-1", nodeId: "node-b", lastSeenAt: T0 + 200 },
+          { service: "payments", workerId: "w-2", nodeId: "node-b", lastSeenAt: T0 },
+          { service: "shipping", workerId: "w-1", nodeId: "node-a", lastSeenAt: T0 + 50 },
+        ]);
+        expect((await seen(T0 + 60)).map((w) => w.workerId)).toEqual(["w-1"]);
+        // Workers unseen since pruneBefore are dropped.
+        await store.saveServiceActivity({
+          nodeId: "node-a",
+          now: T0 + 300,
+          workers: [],
+          calls: [],
+          pruneBefore: T0 + 100,
+        });
+        expect((await seen(0)).map((w) => `${w.service}/${w.workerId}`)).toEqual(["payments/w-1"]);
+      });
+
+      it("adds each node's call counts up and keeps its latest latencies and in-flight count", async () => {
+        await store.saveServiceActivity({
+          nodeId: "node-a",
+          now: T0,
+          workers: [],
+          calls: [calls("payments", { completed: 3, failures: 1, inFlight: 2, latencies: [5, 7] })],
+          pruneBefore: 0,
+        });
+        await store.saveServiceActivity({
+          nodeId: "node-a",
+          now: T0 + 1_000,
+          workers: [],
+          calls: [
+            calls("payments", { completed: 2, inFlight: 0, latencies: [9] }),
+            calls("shipping", { failures: 4 }),
+          ],
+          pruneBefore: 0,
+        });
+        await store.saveServiceActivity({
+          nodeId: "node-b",
+          now: T0 + 500,
+          workers: [],
+          calls: [calls("payments", { completed: 1, inFlight: 1, latencies: [1] })],
+          pruneBefore: 0,
+        });
+        const { calls: rows } = await store.readServiceActivity(0);
+        expect(
+          rows.sort(
+            (a, b) => a.service.localeCompare(b.service) || a.nodeId.localeCompare(b.nodeId),
+          ),
+        ).toEqual([
+          {
+            service: "payments",
+            nodeId: "node-a",
+            completed: 5,
+            failures: 1,
+            inFlight: 0,
+            latencies: [9],
+            updatedAt: T0 + 1_000,
+          },
+          {
+            service: "payments",
+            nodeId: "node-b",
+            completed: 1,
+            failures: 0,
+            inFlight: 1,
+            latencies: [1],
+            updatedAt: T0 + 500,
+          },
+          {
+            service: "shipping",
+            nodeId: "node-a",
+            completed: 0,
+            failures: 4,
+            inFlight: 0,
+            latencies: [],
+            updatedAt: T0 + 1_000,
+          },
+        ]);
       });
     });
 

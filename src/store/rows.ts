@@ -52,6 +52,7 @@ export interface TaskRow {
   retryable: boolean | number | null;
   created_at: number;
   updated_at: number;
+  node_id: string | null;
 }
 
 export function toRunRecord(row: RunRow): RunRecord {
@@ -100,6 +101,7 @@ export function toTaskRecord(row: TaskRow): TaskRecord {
     error: row.error === null ? null : (JSON.parse(row.error) as ErrorData),
     retryable: row.retryable === null ? null : Boolean(row.retryable),
     updatedAt: row.updated_at,
+    nodeId: row.node_id,
   };
 }
 

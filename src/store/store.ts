@@ -39,16 +39,20 @@ export interface Store {
 
   // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**
-   * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with an
-   * expired lease and deliveries left (`attempt < maxAttempts`); never a withdrawing task — each
+   * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with
+   * deliveries left (`attempt < maxAttempts`) and either an expired lease or a delivery handed out
+   * through a node (`TaskClaim.nodeId`) whose node lease lapsed; never a withdrawing task — each
    * as attempt + 1 under a fresh delivery id `{taskKey}@{attempt}.{token}`, whose token is random.
-   * The lease runs until `now + leaseMs`, but never past `now + timeoutMs`.
+   * The lease runs until `now + leaseMs`, but never past `now + timeoutMs`. The delivery records
+   * `claim.nodeId` (or none).
    */
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]>;
   /** Records a worker's reply to one delivery and marks the run due; see TaskReplyResult. */
   settleTask(reply: TaskReply): Promise<TaskReplyResult>;
   /**
-   * Extends a live lease to `now + leaseMs`, never past `claimedAt + timeoutMs`; "lost" if the
+   * Extends a live lease to `now + leaseMs`, never past `claimedAt + timeoutMs`, and forgets the
+   * node the delivery was handed out through (the worker has it: from now on only the task's
+   * lease governs it, whichever node dies); "lost" if the
    * delivery's lease expired, it reached that bound, or the task moved on; "not_found" for a
    * delivery id this store never gave out (a wrong token included).
    */
@@ -58,10 +62,12 @@ export interface Store {
   ): Promise<{ outcome: "ok"; leaseExpiresAt: number } | { outcome: "lost" | "not_found" }>;
   findTask(taskKey: string): Promise<TaskRecord | undefined>;
   /**
-   * The earliest time a task of the service becomes deliverable: visible, or its lease expired
-   * with deliveries left.
+   * The earliest time a task of the service may become deliverable: visible, its lease expired
+   * with deliveries left, or — with `now` — the lease of a node (other than `nodeId`) that
+   * handed out a delivery of it with deliveries left could lapse (expressed on the caller's
+   * clock: `now` is the caller's present).
    */
-  nextVisibleAt(service: string): Promise<number | undefined>;
+  nextVisibleAt(service: string, now?: number, nodeId?: string): Promise<number | undefined>;
   /**
    * Live tasks per service and status: queued, leased and withdrawing (the last two are in a
    * worker's hands); finished ones are not counted.
@@ -80,8 +86,17 @@ export interface Store {
   nextTaskExpiry(): Promise<number | undefined>;
 
   // Ownership across nodes (docs/operations.md, "Several nodes"). A single node never needs these writes.
-  /** Announces or renews a node's lease: its runs stay its own until `now + leaseMs`. */
-  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void>;
+  /**
+   * Announces or renews a node's lease: its runs stay its own for `leaseMs` — from `now` on
+   * SQLite, from the database's own clock on PostgreSQL (nodes' clocks may disagree; the
+   * database's is the one every lease check there uses). `instance` names the process: while
+   * another instance's lease under the same node id lives, nothing is written and the answer is
+   * "in_use" (two processes started with one node id must not both execute runs). An instance
+   * that takes a node id over releases the deliveries its predecessor handed out (their leases end
+   * now, so they are delivered again) and bumps the epoch of the node's unfinished runs (fencing
+   * off the predecessor's writes). Without `instance` the lease is renewed unconditionally.
+   */
+  renewNode(nodeId: string, now: number, leaseMs: number, instance?: string): Promise<NodeRenewal>;
   /** When a node's lease runs (or ran) out; undefined for a node never seen. */
   nodeLeaseExpiresAt(nodeId: string): Promise<number | undefined>;
   /**
@@ -110,7 +125,52 @@ export interface Store {
     includeOwn: boolean;
     limit: number;
   }): Promise<string[]>;
+
+  // The services view, shared by every node (several nodes flush theirs here).
+  /**
+   * In one transaction: upserts the workers seen (a later sighting wins), adds each service's
+   * call counts to the node's row and replaces its latency samples and in-flight count, and drops
+   * workers unseen since `pruneBefore`.
+   */
+  saveServiceActivity(activity: ServiceActivity): Promise<void>;
+  /** Workers seen at or after `workersSince`, and every node's call figures per service. */
+  readServiceActivity(
+    workersSince: number,
+  ): Promise<{ workers: WorkerSighting[]; calls: ServiceCalls[] }>;
   close(): Promise<void>;
+}
+
+/** "in_use": another live process holds the node id (`instance` names it, if it said). */
+export type NodeRenewal = { outcome: "renewed" } | { outcome: "in_use"; instance: string | null };
+
+export interface WorkerSighting {
+  service: string;
+  workerId: string;
+  /** The node it polled. */
+  nodeId: string;
+  lastSeenAt: number;
+}
+
+/** One node's call figures for one service. */
+export interface ServiceCalls {
+  service: string;
+  nodeId: string;
+  completed: number;
+  failures: number;
+  /** Direct calls under way at the node's last flush. */
+  inFlight: number;
+  /** The node's most recent latencies, ms. */
+  latencies: number[];
+  updatedAt: number;
+}
+
+export interface ServiceActivity {
+  nodeId: string;
+  now: number;
+  workers: readonly WorkerSighting[];
+  /** `completed` and `failures` here are what the node saw since its last flush. */
+  calls: ReadonlyArray<Omit<ServiceCalls, "nodeId" | "updatedAt">>;
+  pruneBefore: number;
 }
 
 /**
@@ -166,6 +226,8 @@ export interface TaskRecord extends NewTask {
   error: ErrorData | null;
   retryable: boolean | null;
   updatedAt: number;
+  /** The node the current delivery was handed out through, while that matters (see TaskClaim). */
+  nodeId: string | null;
 }
 
 export interface TaskClaim {
@@ -173,6 +235,12 @@ export interface TaskClaim {
   workerId: string;
   max: number;
   now: number;
+  /**
+   * The node handing the deliveries out (several nodes). Should that node's lease lapse — it died
+   * before its answer reached the worker, say — they are delivered again then, not once their own
+   * leases run out. Absent on a single node.
+   */
+  nodeId?: string;
 }
 
 export interface TaskReply {

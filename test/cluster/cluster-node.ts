@@ -12,7 +12,7 @@
  * under two keys and that a fenced node did nothing after it lost its lease.
  */
 import pg from "pg";
-import { Baton, StepFailedError, local, service, workflow } from "../../src/index.js";
+import { Baton, StepFailedError, local, queue, service, workflow } from "../../src/index.js";
 
 const [url, nodeId, leaseArg = "2000", workflowsArg] = process.argv.slice(2);
 if (!url || !nodeId) {
@@ -109,14 +109,31 @@ const guarded = workflow(
   { onCompensationFailure: "event" },
 );
 
+/**
+ * Served by workers through the queue, which the tests play over HTTP: `billing` with a task lease
+ * far longer than the node lease, `audit` with no worker at all.
+ */
+const billing = service("billing", queue({ leaseMs: 30_000 }));
+const audit = service("audit", queue({ leaseMs: 30_000 }));
+
+const queuedOrder = workflow(
+  "queuedOrder",
+  async (ctx, order: { orderId: string }) => ctx.call(billing, "charge", order),
+  { retry: { maxAttempts: 5, initialIntervalMs: 50 } },
+);
+
+const audited = workflow("audited", async (ctx, input: { key: string }) =>
+  ctx.call(audit, "check", input),
+);
+
 const baton = await Baton.open({
   db: url,
   nodeId,
   leaseMs: Number(leaseArg),
-  workflows: [placeOrder, approval, gated, guarded].filter(
+  workflows: [placeOrder, approval, gated, guarded, queuedOrder, audited].filter(
     (w) => workflowsArg === undefined || workflowsArg.split(",").includes(w.name),
   ),
-  services: [inventory, payments, shipping, gate],
+  services: [inventory, payments, shipping, gate, billing, audit],
 });
 const serving = await baton.serve({ port: 0 });
 process.stdout.write(`READY ${serving.url}\n`);

@@ -301,8 +301,8 @@ describe.each(SCENARIOS)("conservation of money with cancels: $name", ({ kills: 
           (d.input as { paymentId?: string } | null)?.paymentId === undefined,
       );
     const redelivered = stack.deliveries().filter((d) => d.command === "charge" && d.attempt > 1);
-    // A charge delivered again (its worker killed) after its run's cancel was accepted: CONTRACT
-    // §9 has a rollback await a leased task until its lease runs out, then treat it as unknown,
+    // A charge delivered again (its worker killed) after its run's cancel was accepted: a
+    // rollback awaits a leased task until its lease runs out, then treats it as unknown —
     // never charge a customer who cancelled. (The margin covers a claim made just before the
     // cancel and logged by the worker just after.)
     const chargedAfterCancel = redelivered.filter(

@@ -8,8 +8,12 @@ import type {
   RunQuery,
   RunRecord,
   SignalRecord,
+  NodeRenewal,
+  ServiceActivity,
+  ServiceCalls,
   Store,
   StoreNotification,
+  WorkerSighting,
   TaskClaim,
   TaskRecord,
   TaskReply,
@@ -25,7 +29,7 @@ import { migrate } from "./postgres-migrations.js";
 import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
 import { toRunRecord, type RunRow } from "../rows.js";
-import { PostgresTasks } from "./postgres-tasks.js";
+import { DB_NOW_MS, PostgresTasks } from "./postgres-tasks.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`, as libpq and node-postgres read it. */
@@ -210,8 +214,8 @@ export class PostgresStore implements Store {
     return this.tasks.find(taskKey);
   }
 
-  nextVisibleAt(service: string): Promise<number | undefined> {
-    return this.tasks.nextVisibleAt(service);
+  nextVisibleAt(service: string, now?: number, nodeId?: string): Promise<number | undefined> {
+    return this.tasks.nextVisibleAt(service, now, nodeId);
   }
 
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
@@ -226,12 +230,49 @@ export class PostgresStore implements Store {
     return this.tasks.nextExpiry();
   }
 
-  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
-    return this.write(
-      `INSERT INTO nodes (node_id, lease_expires_at, started_at) VALUES ($1, $2, $3)
-       ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at`,
-      [nodeId, now + leaseMs, now],
+  async renewNode(
+    nodeId: string,
+    now: number,
+    leaseMs: number,
+    instance?: string,
+  ): Promise<NodeRenewal> {
+    // The lease is written on the database's clock (`now` is the caller's, used only to end the
+    // leases of a predecessor's deliveries, which are on the callers' clocks). Two processes
+    // renewing one node id at once: the second waits for the first's row lock, then re-checks the
+    // WHERE against the committed row — another instance's live lease — and writes nothing.
+    // `fresh`: this instance took over a node id another one held (an update, not an insert —
+    // xmax is 0 on a row this statement inserted — and started_at set to this statement's time
+    // only then).
+    const [row] = await this.rows<{ fresh: boolean }>(
+      `INSERT INTO nodes AS n (node_id, lease_expires_at, started_at, instance)
+       VALUES ($1, ${DB_NOW_MS} + $2, ${DB_NOW_MS}, $3)
+       ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at,
+         instance = COALESCE(excluded.instance, n.instance),
+         started_at = CASE WHEN excluded.instance IS NOT NULL AND n.instance IS DISTINCT FROM excluded.instance
+                      THEN excluded.started_at ELSE n.started_at END
+       WHERE excluded.instance IS NULL OR n.instance IS NOT DISTINCT FROM excluded.instance
+         OR n.lease_expires_at <= ${DB_NOW_MS}
+       RETURNING NOT (n.xmax = 0) AND n.started_at = ${DB_NOW_MS} AND $3::text IS NOT NULL AS fresh`,
+      [nodeId, leaseMs, instance ?? null],
+      "renew the node's lease",
     );
+    if (!row) {
+      const [holder] = await this.rows<{ instance: string | null }>(
+        "SELECT instance FROM nodes WHERE node_id = $1",
+        [nodeId],
+      );
+      return { outcome: "in_use", instance: holder?.instance ?? null };
+    }
+    if (row.fresh) {
+      await this.tasks.releaseDeliveriesOf(nodeId, now);
+      // Fences off the predecessor: a write it still had in flight, made under the epochs it
+      // held, can no longer land in the node's runs (the new process reads them afresh).
+      await this.write(
+        `UPDATE runs SET epoch = epoch + 1 WHERE owner = $1 AND status IN ('pending', 'running', 'waiting', 'compensating')`,
+        [nodeId],
+      );
+    }
+    return { outcome: "renewed" };
   }
 
   async nodeLeaseExpiresAt(nodeId: string): Promise<number | undefined> {
@@ -242,7 +283,8 @@ export class PostgresStore implements Store {
     return row?.lease_expires_at;
   }
 
-  async acquireRun(runId: string, nodeId: string, now: number): Promise<RunRecord | undefined> {
+  async acquireRun(runId: string, nodeId: string, _now: number): Promise<RunRecord | undefined> {
+    // Leases compare with the database's clock (as renewNode writes them), not the caller's.
     // Fencing: a new owner bumps the epoch, so the old owner's appends (checked against the
     // epoch they were made under) can never land again. Two nodes acquiring at once: the second
     // waits for the first's row lock, then re-checks its WHERE against the committed row, where
@@ -251,9 +293,9 @@ export class PostgresStore implements Store {
       `UPDATE runs SET epoch = CASE WHEN owner IS NOT DISTINCT FROM $2 THEN epoch ELSE epoch + 1 END, owner = $2
        WHERE run_id = $1 AND status IN ('pending', 'running', 'waiting', 'compensating')
          AND (owner IS NULL OR owner = $2 OR NOT EXISTS (
-               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > $3))
+               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > ${DB_NOW_MS}))
        RETURNING *`,
-      [runId, nodeId, now],
+      [runId, nodeId],
       "acquire a run",
     );
     return row && toRunRecord(row);
@@ -276,11 +318,73 @@ export class PostgresStore implements Store {
       `SELECT run_id FROM runs
        WHERE (status IN ('pending', 'running', 'compensating') OR (status = 'waiting' AND wake_at <= $1))
          AND (owner IS NULL OR ($2 AND owner = $3) OR (owner <> $3 AND NOT EXISTS (
-               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > $1)))
+               SELECT 1 FROM nodes WHERE nodes.node_id = runs.owner AND nodes.lease_expires_at > ${DB_NOW_MS})))
        LIMIT $4`,
       [query.now, query.includeOwn, query.nodeId, query.limit],
     );
     return rows.map((row) => row.run_id);
+  }
+
+  async saveServiceActivity(activity: ServiceActivity): Promise<void> {
+    // One statement, so one transaction: arrays unnested into rows. Workers are upserted in key
+    // order so two nodes flushing the same workers lock the rows in one order (no deadlock).
+    const workers = [...activity.workers].sort(
+      (a, b) => compare(a.service, b.service) || compare(a.workerId, b.workerId),
+    );
+    const calls = [...activity.calls].sort((a, b) => compare(a.service, b.service));
+    await this.rows(
+      `WITH sighted AS (
+         INSERT INTO workers (service, worker_id, node_id, last_seen_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+         ON CONFLICT (service, worker_id) DO UPDATE SET node_id = excluded.node_id,
+           last_seen_at = GREATEST(workers.last_seen_at, excluded.last_seen_at)
+       ), counted AS (
+         INSERT INTO service_calls (service, node_id, completed, failures, in_flight, latencies, updated_at)
+         SELECT service, $5, completed, failures, in_flight, latencies, $11
+         FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
+           AS c (service, completed, failures, in_flight, latencies)
+         ON CONFLICT (service, node_id) DO UPDATE SET completed = service_calls.completed + excluded.completed,
+           failures = service_calls.failures + excluded.failures, in_flight = excluded.in_flight,
+           latencies = excluded.latencies, updated_at = excluded.updated_at
+       )
+       DELETE FROM workers WHERE last_seen_at < $12`,
+      [
+        workers.map((w) => w.service),
+        workers.map((w) => w.workerId),
+        workers.map((w) => w.nodeId),
+        workers.map((w) => w.lastSeenAt),
+        activity.nodeId,
+        calls.map((c) => c.service),
+        calls.map((c) => c.completed),
+        calls.map((c) => c.failures),
+        calls.map((c) => c.inFlight),
+        calls.map((c) => JSON.stringify(c.latencies)),
+        activity.now,
+        activity.pruneBefore,
+      ],
+      "save the services' activity",
+    );
+  }
+
+  async readServiceActivity(
+    workersSince: number,
+  ): Promise<{ workers: WorkerSighting[]; calls: ServiceCalls[] }> {
+    const [workers, calls] = await Promise.all([
+      this.rows<WorkerSighting>(
+        `SELECT service, worker_id AS "workerId", node_id AS "nodeId", last_seen_at AS "lastSeenAt"
+         FROM workers WHERE last_seen_at >= $1`,
+        [workersSince],
+      ),
+      this.rows<Omit<ServiceCalls, "latencies"> & { latencies: string }>(
+        `SELECT service, node_id AS "nodeId", completed, failures, in_flight AS "inFlight", latencies,
+           updated_at AS "updatedAt" FROM service_calls`,
+        [],
+      ),
+    ]);
+    return {
+      workers,
+      calls: calls.map((row) => ({ ...row, latencies: JSON.parse(row.latencies) as number[] })),
+    };
   }
 
   /**
@@ -343,6 +447,10 @@ export class PostgresStore implements Store {
       throw storeFailed(action, e);
     }
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `LIKE` matches `%`, `_` and the escape character `\` literally only when escaped. */

@@ -14,8 +14,18 @@ type Query = <R extends pg.QueryResultRow>(sql: string, values: unknown[]) => Pr
 const NON_TERMINAL = "('pending', 'running', 'waiting', 'compensating')";
 
 /**
+ * The database's clock in ms since the epoch, the one clock every node lease is written and
+ * checked with: nodes' own clocks may disagree, the database's is one. statement_timestamp() is
+ * fixed for the statement (one value however many rows compare with it).
+ */
+export const DB_NOW_MS = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
+
+/**
  * Leases the oldest deliverable tasks: queued and visible, or leased with an expired lease and
- * deliveries left (the last delivery's expiry is EXPIRE_SQL's to end, never redelivered).
+ * deliveries left (the last delivery's expiry is EXPIRE_SQL's to end, never redelivered), or
+ * leased with deliveries left through a node whose lease lapsed on the database's clock (it may
+ * have died before its answer reached the worker). That last list starts from the lapsed nodes —
+ * usually none — and reads tasks_by_node, so a busy queue with live nodes pays nothing for it.
  *
  * Several nodes claim at once without blocking one another or delivering a task twice: each
  * candidate list locks its rows `FOR UPDATE SKIP LOCKED`, so rows another claim holds are
@@ -39,14 +49,21 @@ WITH queued AS (
   WHERE service = $1 AND status = 'leased' AND lease_expires_at <= $2 AND attempt < max_attempts
   ORDER BY lease_expires_at LIMIT $3
   FOR UPDATE SKIP LOCKED
+), orphaned AS (
+  SELECT task_key, claimed_at AS ready_at FROM tasks
+  WHERE node_id IN (SELECT node_id FROM nodes WHERE lease_expires_at <= ${DB_NOW_MS})
+    AND service = $1 AND status = 'leased' AND lease_expires_at > $2 AND attempt < max_attempts
+  ORDER BY claimed_at LIMIT $3
+  FOR UPDATE SKIP LOCKED
 ), chosen AS (
   SELECT task_key, ready_at, replace(gen_random_uuid()::text, '-', '') AS token
-  FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired ORDER BY ready_at LIMIT $3) ready
+  FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired UNION ALL SELECT * FROM orphaned
+        ORDER BY ready_at LIMIT $3) ready
 )
 UPDATE tasks t SET status = 'leased', attempt = t.attempt + 1,
   delivery_id = t.task_key || '@' || (t.attempt + 1) || '.' || chosen.token,
   delivery_tokens = CASE t.delivery_tokens WHEN '' THEN chosen.token ELSE t.delivery_tokens || ' ' || chosen.token END,
-  worker_id = $4, claimed_at = $2,
+  worker_id = $4, claimed_at = $2, node_id = $5,
   -- LEAST ignores NULL: without a timeout the lease alone bounds the delivery
   lease_expires_at = $2 + LEAST(t.lease_ms, t.timeout_ms), updated_at = $2
 FROM chosen WHERE t.task_key = chosen.task_key
@@ -74,9 +91,12 @@ WITH settled AS (
 )
 SELECT settled.*, (SELECT count(*) FROM notified) AS notified FROM settled`;
 
-/** Extends a live lease, never past the delivery's timeout (LEAST ignores a NULL bound). */
+/**
+ * Extends a live lease, never past the delivery's timeout (LEAST ignores a NULL bound). The worker
+ * has the delivery, so the node it came through no longer matters (node_id = NULL).
+ */
 const HEARTBEAT_SQL = `
-UPDATE tasks SET lease_expires_at = LEAST($3 + lease_ms, claimed_at + timeout_ms), updated_at = $3
+UPDATE tasks SET lease_expires_at = LEAST($3 + lease_ms, claimed_at + timeout_ms), node_id = NULL, updated_at = $3
 WHERE task_key = $1 AND delivery_id = $2 AND status IN ('leased', 'withdrawing') AND lease_expires_at > $3
   AND (timeout_ms IS NULL OR claimed_at + timeout_ms > $3)
 RETURNING lease_expires_at`;
@@ -152,6 +172,7 @@ export class PostgresTasks {
       claim.now,
       claim.max,
       claim.workerId,
+      claim.nodeId ?? null,
     ]);
     // Oldest ready first, as the SQLite store returns them; the run id breaks ties.
     rows.sort((a, b) => a.ready_at - b.ready_at || compare(a.task_key, b.task_key));
@@ -235,15 +256,39 @@ export class PostgresTasks {
     return row && isDeliveryOf(row, deliveryId) ? row : undefined;
   }
 
-  async nextVisibleAt(service: string): Promise<number | undefined> {
+  async nextVisibleAt(service: string, now?: number, nodeId?: string): Promise<number | undefined> {
     const [row] = await this.query<{ at: number | null }>(
+      // A node lease is on the database's clock: moved onto the caller's by the difference of
+      // the two presents. One probe of tasks_by_node per node.
       `SELECT LEAST(
          (SELECT min(visible_at) FROM tasks WHERE service = $1 AND status = 'queued'),
          (SELECT min(lease_expires_at) FROM tasks
-          WHERE service = $1 AND status = 'leased' AND attempt < max_attempts)) AS at`,
-      [service],
+          WHERE service = $1 AND status = 'leased' AND attempt < max_attempts),
+         (SELECT min(n.lease_expires_at) - ${DB_NOW_MS} + $2::bigint FROM nodes n
+          WHERE $2::bigint IS NOT NULL AND n.node_id IS DISTINCT FROM $3::text AND EXISTS (
+            SELECT 1 FROM tasks t WHERE t.node_id = n.node_id AND t.service = $1 AND t.status = 'leased'
+              AND t.attempt < t.max_attempts))) AS at`,
+      [service, now ?? null, nodeId ?? null],
     );
     return row?.at ?? undefined;
+  }
+
+  /**
+   * A new process took the node id over (renewNode): the deliveries its predecessor handed out
+   * may never have reached their workers. Their leases end now on the caller's clock, and the
+   * services' pollers are told, so the next claim delivers them again (a last delivery is
+   * EXPIRE_SQL's to end). The row locks make a concurrent reply wait and re-check.
+   */
+  async releaseDeliveriesOf(nodeId: string, now: number): Promise<void> {
+    await this.query(
+      `WITH released AS (
+         UPDATE tasks SET lease_expires_at = $2, node_id = NULL, updated_at = $2
+         WHERE node_id = $1 AND status = 'leased' AND attempt < max_attempts AND lease_expires_at > $2
+         RETURNING service
+       )
+       SELECT pg_notify('${Channel.Tasks}', service) FROM (SELECT DISTINCT service FROM released) s`,
+      [nodeId, now],
+    );
   }
 
   counts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {

@@ -15,8 +15,12 @@ import type {
   RunQuery,
   RunRecord,
   SignalRecord,
+  NodeRenewal,
+  ServiceActivity,
+  ServiceCalls,
   Store,
   TaskClaim,
+  WorkerSighting,
   TaskRecord,
   TaskReply,
   TaskReplyResult,
@@ -390,8 +394,8 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.tasks.find(taskKey));
   }
 
-  nextVisibleAt(service: string): Promise<number | undefined> {
-    return Promise.resolve(this.tasks.nextVisibleAt(service));
+  nextVisibleAt(service: string, now?: number, nodeId?: string): Promise<number | undefined> {
+    return Promise.resolve(this.tasks.nextVisibleAt(service, now, nodeId));
   }
 
   taskCounts(): Promise<Array<{ service: string; status: TaskStatus; count: number }>> {
@@ -411,12 +415,36 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.tasks.nextExpiry());
   }
 
-  renewNode(nodeId: string, now: number, leaseMs: number): Promise<void> {
-    return this.write(() => {
+  renewNode(nodeId: string, now: number, leaseMs: number, instance?: string): Promise<NodeRenewal> {
+    return this.write((): NodeRenewal => {
+      const current = this.statement(
+        "SELECT instance, lease_expires_at FROM nodes WHERE node_id = ?",
+      ).get(nodeId) as { instance: string | null; lease_expires_at: number } | undefined;
+      // Another process holds the node id while its lease lives; the write transaction keeps a
+      // second renewal from slipping in between this read and the write below.
+      if (
+        current &&
+        instance !== undefined &&
+        current.instance !== instance &&
+        current.lease_expires_at > now
+      )
+        return { outcome: "in_use", instance: current.instance };
+      const isNewInstance = instance !== undefined && current?.instance !== instance;
       this.statement(
-        `INSERT INTO nodes (node_id, lease_expires_at, started_at) VALUES (?, ?, ?)
-         ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at`,
-      ).run(nodeId, now + leaseMs, now);
+        `INSERT INTO nodes (node_id, lease_expires_at, started_at, instance) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at,
+           instance = COALESCE(excluded.instance, nodes.instance),
+           started_at = CASE WHEN ? THEN excluded.started_at ELSE nodes.started_at END`,
+      ).run(nodeId, now + leaseMs, now, instance ?? null, isNewInstance ? 1 : 0);
+      if (current && isNewInstance) {
+        this.tasks.releaseDeliveriesOf(nodeId, now);
+        // Fences off the predecessor: a write it still had in flight, made under the epochs it
+        // held, can no longer land in the node's runs (the new process reads them afresh).
+        this.statement(
+          `UPDATE runs SET epoch = epoch + 1 WHERE owner = ? AND status IN ${NON_TERMINAL}`,
+        ).run(nodeId);
+      }
+      return { outcome: "renewed" };
     });
   }
 
@@ -471,6 +499,52 @@ export class SqliteStore implements Store {
       query.limit,
     ) as Array<{ run_id: string }>;
     return Promise.resolve(rows.map((r) => r.run_id));
+  }
+
+  saveServiceActivity(activity: ServiceActivity): Promise<void> {
+    return this.write(() => {
+      const sighted = this.statement(
+        `INSERT INTO workers (service, worker_id, node_id, last_seen_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service, worker_id) DO UPDATE SET node_id = excluded.node_id,
+           last_seen_at = MAX(workers.last_seen_at, excluded.last_seen_at)`,
+      );
+      for (const w of activity.workers) sighted.run(w.service, w.workerId, w.nodeId, w.lastSeenAt);
+      const counted = this.statement(
+        `INSERT INTO service_calls (service, node_id, completed, failures, in_flight, latencies, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (service, node_id) DO UPDATE SET completed = service_calls.completed + excluded.completed,
+           failures = service_calls.failures + excluded.failures, in_flight = excluded.in_flight,
+           latencies = excluded.latencies, updated_at = excluded.updated_at`,
+      );
+      for (const c of activity.calls) {
+        counted.run(
+          c.service,
+          activity.nodeId,
+          c.completed,
+          c.failures,
+          c.inFlight,
+          JSON.stringify(c.latencies),
+          activity.now,
+        );
+      }
+      this.statement("DELETE FROM workers WHERE last_seen_at < ?").run(activity.pruneBefore);
+    });
+  }
+
+  readServiceActivity(
+    workersSince: number,
+  ): Promise<{ workers: WorkerSighting[]; calls: ServiceCalls[] }> {
+    const workers = this.statement(
+      `SELECT service, worker_id AS workerId, node_id AS nodeId, last_seen_at AS lastSeenAt
+       FROM workers WHERE last_seen_at >= ?`,
+    ).all(workersSince) as WorkerSighting[];
+    const calls = (
+      this.statement(
+        `SELECT service, node_id AS nodeId, completed, failures, in_flight AS inFlight, latencies,
+           updated_at AS updatedAt FROM service_calls`,
+      ).all() as Array<Omit<ServiceCalls, "latencies"> & { latencies: string }>
+    ).map((row) => ({ ...row, latencies: JSON.parse(row.latencies) as number[] }));
+    return Promise.resolve({ workers, calls });
   }
 
   /** One immediate transaction outside the group commit (worker calls). */

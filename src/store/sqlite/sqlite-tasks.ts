@@ -76,14 +76,30 @@ export class SqliteTasks {
     // Single writer connection: the SELECT and the UPDATEs below cannot interleave with another claim.
     const keys = this.prepare(
       // Oldest ready first, whether queued or abandoned by a worker whose lease expired with
-      // deliveries left (the last delivery's expiry is expire()'s to end, never redelivered).
+      // deliveries left (the last delivery's expiry is expire()'s to end, never redelivered), or
+      // handed out through a node whose lease lapsed: that node may have died before its answer
+      // reached the worker. Nodes are few and a lapsed one rarely holds deliveries long, so the
+      // last branch starts from the lapsed nodes (usually none) and reads tasks_by_node.
       `SELECT task_key FROM (
          SELECT task_key, visible_at AS ready_at FROM tasks WHERE service = ? AND status = 'queued' AND visible_at <= ?
          UNION ALL
          SELECT task_key, lease_expires_at FROM tasks
-         WHERE service = ? AND status = 'leased' AND lease_expires_at <= ? AND attempt < max_attempts)
+         WHERE service = ? AND status = 'leased' AND lease_expires_at <= ? AND attempt < max_attempts
+         UNION ALL
+         SELECT task_key, claimed_at FROM tasks
+         WHERE node_id IN (SELECT node_id FROM nodes WHERE lease_expires_at <= ?)
+           AND service = ? AND status = 'leased' AND lease_expires_at > ? AND attempt < max_attempts)
        ORDER BY ready_at LIMIT ?`,
-    ).all(claim.service, claim.now, claim.service, claim.now, claim.max) as Array<{
+    ).all(
+      claim.service,
+      claim.now,
+      claim.service,
+      claim.now,
+      claim.now,
+      claim.service,
+      claim.now,
+      claim.max,
+    ) as Array<{
       task_key: string;
     }>;
     const claimed: TaskRecord[] = [];
@@ -94,11 +110,21 @@ export class SqliteTasks {
         `UPDATE tasks SET status = 'leased', attempt = attempt + 1,
            delivery_id = task_key || '@' || (attempt + 1) || '.' || ?,
            delivery_tokens = CASE delivery_tokens WHEN '' THEN ? ELSE delivery_tokens || ' ' || ? END,
-           worker_id = ?, claimed_at = ?,
+           worker_id = ?, claimed_at = ?, node_id = ?,
            lease_expires_at = ? + CASE WHEN timeout_ms < lease_ms THEN timeout_ms ELSE lease_ms END,
            updated_at = ?
          WHERE task_key = ?`,
-      ).run(token, token, token, claim.workerId, claim.now, claim.now, claim.now, task_key);
+      ).run(
+        token,
+        token,
+        token,
+        claim.workerId,
+        claim.now,
+        claim.nodeId ?? null,
+        claim.now,
+        claim.now,
+        task_key,
+      );
       const task = this.find(task_key);
       if (task) claimed.push(task);
     }
@@ -133,13 +159,12 @@ export class SqliteTasks {
     const row = this.byDelivery(deliveryId);
     if (!row) return { outcome: "not_found" };
     if (row.delivery_id !== deliveryId || !hasLiveLease(row, now)) return { outcome: "lost" };
-    // Never past the delivery's timeout: hasLiveLease made sure that is still ahead.
+    // Never past the delivery's timeout: hasLiveLease made sure that is still ahead. The worker
+    // has the delivery, so the node it came through no longer matters (node_id = NULL).
     const leaseExpiresAt = Math.min(now + row.lease_ms, timeoutAt(row));
-    this.prepare("UPDATE tasks SET lease_expires_at = ?, updated_at = ? WHERE task_key = ?").run(
-      leaseExpiresAt,
-      now,
-      row.task_key,
-    );
+    this.prepare(
+      "UPDATE tasks SET lease_expires_at = ?, node_id = NULL, updated_at = ? WHERE task_key = ?",
+    ).run(leaseExpiresAt, now, row.task_key);
     return { outcome: "ok", leaseExpiresAt };
   }
 
@@ -203,14 +228,32 @@ export class SqliteTasks {
     return row && isDeliveryOf(row, deliveryId) ? row : undefined;
   }
 
-  nextVisibleAt(service: string): number | undefined {
+  nextVisibleAt(service: string, now?: number, nodeId?: string): number | undefined {
     const row = this.prepare(
       `SELECT MIN(at) AS at FROM (
          SELECT MIN(visible_at) AS at FROM tasks WHERE service = ? AND status = 'queued'
          UNION ALL SELECT MIN(lease_expires_at) FROM tasks
-         WHERE service = ? AND status = 'leased' AND attempt < max_attempts)`,
-    ).get(service, service) as { at: number | null };
+         WHERE service = ? AND status = 'leased' AND attempt < max_attempts
+         UNION ALL SELECT MIN(n.lease_expires_at) FROM nodes n
+         WHERE ? AND n.node_id IS NOT ? AND EXISTS (
+           SELECT 1 FROM tasks t WHERE t.node_id = n.node_id AND t.service = ? AND t.status = 'leased'
+             AND t.attempt < t.max_attempts))`,
+    ).get(service, service, now === undefined ? 0 : 1, nodeId ?? null, service) as {
+      at: number | null;
+    };
     return row.at ?? undefined;
+  }
+
+  /**
+   * A new process took the node id over: the deliveries its predecessor handed out may never
+   * have reached their workers. Their leases end now, so the next claim delivers them again
+   * (those with deliveries left; a last one is expire()'s to end).
+   */
+  releaseDeliveriesOf(nodeId: string, now: number): void {
+    this.prepare(
+      `UPDATE tasks SET lease_expires_at = ?, node_id = NULL, updated_at = ?
+       WHERE node_id = ? AND status = 'leased' AND attempt < max_attempts AND lease_expires_at > ?`,
+    ).run(now, now, nodeId, now);
   }
 
   counts(): Array<{ service: string; status: TaskStatus; count: number }> {
