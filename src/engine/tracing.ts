@@ -1,4 +1,6 @@
 import {
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   context,
   SpanKind,
@@ -26,6 +28,20 @@ const TRACER_NAME = "baton";
 const INTERNAL: SpanOptions = { kind: SpanKind.INTERNAL };
 const CLIENT: SpanOptions = { kind: SpanKind.CLIENT };
 const RESUMED: Attributes = { "baton.resumed": true };
+/** What every span is while no OpenTelemetry SDK is registered: nothing made, nothing kept. */
+const OFF: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether an OpenTelemetry SDK is registered. Without one the API hands out no-op spans, and a
+ * run skips making them (and deriving ids for them) on every step: the hot path stays as cheap
+ * as before tracing existed. An SDK must be registered before the runs it should trace start.
+ */
+function isTracingOn(): boolean {
+  const provider = trace.getTracerProvider();
+  const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  // A proxy with nothing registered hands out the API's own no-op provider, a singleton.
+  return delegate !== new ProxyTracerProvider().getDelegate();
+}
 
 /**
  * The data of a run's `run.started` entry. The deadline and the caller's trace context are fixed
@@ -53,9 +69,10 @@ export function runStartedData(
  * has to outlive a process. Only a queued call's span may (see `startQueued`).
  */
 export class RunTrace {
-  readonly traceId: string;
-  readonly parentSpanId: string;
   readonly traceFlags: number;
+  private readonly stored: { traceId: string; spanId: string } | undefined;
+  private derived: { traceId: string; spanId: string } | undefined;
+  private readonly on = isTracingOn();
   private tracer: Tracer | undefined;
   private parentContext: Context | undefined;
   private baseAttributes: Attributes | undefined;
@@ -68,10 +85,29 @@ export class RunTrace {
     storedTraceparent: string | undefined,
   ) {
     const parent = parseTraceparent(storedTraceparent);
-    this.traceId = parent?.traceId ?? traceIdOf(runId);
-    this.parentSpanId = parent?.spanId ?? spanIdOf(`${runId}:run`);
+    this.stored = parent && { traceId: parent.traceId, spanId: parent.spanId };
     // A run started without trace context is sampled: its trace id is its own, not a caller's.
     this.traceFlags = parent ? parent.traceFlags : TraceFlags.SAMPLED;
+  }
+
+  /** The run's trace: the caller's, or one derived from the run id (made only when asked for). */
+  get traceId(): string {
+    return this.ids().traceId;
+  }
+
+  /** The run's parent span: the caller's, or one derived from the run id. */
+  get parentSpanId(): string {
+    return this.ids().spanId;
+  }
+
+  private ids(): { traceId: string; spanId: string } {
+    return (
+      this.stored ??
+      (this.derived ??= {
+        traceId: traceIdOf(this.runId),
+        spanId: spanIdOf(`${this.runId}:run`),
+      })
+    );
   }
 
   /** The run's own parent context, handed on to its child runs so a tree of runs is one trace. */
@@ -81,6 +117,7 @@ export class RunTrace {
 
   /** Starts a span of this run; `client` for a command sent to another process. */
   start(name: string, seq: number, attempt?: number, client = false): Span {
+    if (!this.on) return OFF;
     const span = this.getTracer().startSpan(name, client ? CLIENT : INTERNAL, this.parent());
     this.describe(span, seq, attempt);
     return span;
@@ -139,6 +176,7 @@ export class RunTrace {
    * the worker was told; with another SDK the id is its own.
    */
   startQueued(name: string, seq: number): Span {
+    if (!this.on) return OFF;
     const span = this.startWithId(name, this.queuedSpanId(seq), CLIENT);
     this.describe(span, seq);
     (this.open ??= new Map()).set(seq, span);
@@ -152,7 +190,7 @@ export class RunTrace {
    * that left ended — unless it crashed first.
    */
   resumeQueued(name: string, seq: number, traceparent: string, enqueuedAt: number): void {
-    if (this.open?.has(seq)) return;
+    if (!this.on || this.open?.has(seq)) return;
     const sent = parseTraceparent(traceparent);
     if (!sent || sent.traceId !== this.traceId) return;
     let span: Span | undefined;
