@@ -34,6 +34,33 @@ export interface SqliteStoreOptions {
   synchronous?: "full" | "normal";
 }
 
+/**
+ * One process per database file: an exclusive lock on `<path>.lock`, taken at once and kept until
+ * the store closes (the operating system drops it if the process dies). A lock file rather than
+ * the database itself, so tools may still read the database beside a running server.
+ */
+function holdLock(path: string): Database.Database {
+  // No busy wait: a lock held by a live process stays held.
+  const lock = new Database(`${path}.lock`, { timeout: 0 });
+  try {
+    lock.pragma("locking_mode = EXCLUSIVE");
+    lock.exec("BEGIN EXCLUSIVE; COMMIT");
+    return lock;
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code === "SQLITE_BUSY") {
+      throw new BatonError(
+        "STORE_LOCKED",
+        `${path} is in use by another process (${path}.lock is held)`,
+        {
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  }
+}
+
 const NON_TERMINAL = "('pending','running','waiting','compensating')";
 
 /** The embedded store: one SQLite file in WAL mode, written by one connection. */
@@ -42,9 +69,14 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
+  /** Held while the store is open, so that no other process opens the same file. */
+  private readonly lock: Database.Database | undefined;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ":memory:") {
+      mkdirSync(dirname(options.path), { recursive: true });
+      this.lock = holdLock(options.path);
+    }
     this.db = new Database(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
@@ -474,6 +506,7 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();
+    if (this.lock?.open) this.lock.close();
     return Promise.resolve();
   }
 
