@@ -72,6 +72,8 @@ interface Order {
   napMs: number;
   stepMs: number;
   failShip: boolean;
+  /** Until this time (ms since the epoch) `refund` refuses for good: the rollback stops, failed. */
+  refundRefusedUntil?: number;
 }
 
 const step =
@@ -96,6 +98,10 @@ const payments = service(
     // Compensates a charge whose outcome may be unknown: refunds only what was charged.
     refund: async (order: Order, meta: Meta) => {
       await execute("refund", meta, order.stepMs);
+      if (order.refundRefusedUntil !== undefined && Date.now() < order.refundRefusedUntil)
+        throw new StepFailedError(`refund of ${order.orderId} refused for now`, {
+          code: "REFUND_REFUSED",
+        });
       const charged = await durably(
         "SELECT 1 FROM chaos_effects WHERE run_id = $1 AND kind = 'charge'",
         [meta.runId],
