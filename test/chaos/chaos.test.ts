@@ -10,6 +10,7 @@
  *
  *   BATON_CHAOS_PROFILE=quick|long (default quick; `npm run chaos` is long)
  *   BATON_CHAOS_SEED=<n>           replays the choices of an earlier run (printed at its start)
+ *   BATON_CHAOS_LOAD_MS=<ms>       how long the load and the nemeses last (profile's default otherwise)
  *
  * The table of faults and checker results is printed and written to test-artifacts/chaos-<profile>.json.
  */
@@ -66,7 +67,11 @@ const PROFILES: Record<"quick" | "long", Profile> = {
     schedule: "random",
   },
 };
-const P = PROFILES[PROFILE];
+/** BATON_CHAOS_LOAD_MS lengthens or shortens the load of either profile (to replay a long run). */
+const P: Profile = {
+  ...PROFILES[PROFILE],
+  ...(process.env.BATON_CHAOS_LOAD_MS ? { loadMs: Number(process.env.BATON_CHAOS_LOAD_MS) } : {}),
+};
 
 /**
  * Checkers that fail in the quick profile because of an engine bug not fixed yet: each named
