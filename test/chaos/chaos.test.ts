@@ -11,6 +11,7 @@
  *   BATON_CHAOS_PROFILE=quick|long (default quick; `npm run chaos` is long)
  *   BATON_CHAOS_SEED=<n>           replays the choices of an earlier run (printed at its start)
  *   BATON_CHAOS_LOAD_MS=<ms>       how long the load and the nemeses last (profile's default otherwise)
+ *   BATON_CHAOS_LEASE_MS=<ms>      the nodes' lease (2000 by default)
  *
  * The table of faults and checker results is printed and written to test-artifacts/chaos-<profile>.json.
  */
@@ -80,7 +81,8 @@ const P: Profile = {
 const KNOWN_FAILURES_QUICK: Record<string, string> = {};
 
 const NODE_SCRIPT = join(REPO, "test", "chaos", "chaos-node.ts");
-const LEASE_MS = 2_000;
+/** BATON_CHAOS_LEASE_MS shortens the nodes' leases: ownership changes hands more often. */
+const LEASE_MS = Number(process.env.BATON_CHAOS_LEASE_MS ?? 2_000);
 const NEMESES = [
   "pg-restart",
   "terminate-backends",
@@ -419,6 +421,9 @@ describe.skipIf(skip !== undefined)(
             ).rows;
           }
         }
+        // And what the client sent to them, with the answers.
+        const named = new Set(results.flatMap((r) => r.runIds));
+        const requests = client.history.filter((e) => named.has(e.runId));
         const nodeLogs = Object.fromEntries(nodes.map((n) => [n.id, n.process.tail(20_000)]));
 
         const byStatus: Record<string, number> = {};
@@ -444,6 +449,7 @@ describe.skipIf(skip !== undefined)(
           operations: ops,
           checkers: results.map((r) => ({ ...r, knownFailure: KNOWN_FAILURES_QUICK[r.name] })),
           journals,
+          requests,
           nodeLogs,
         };
         mkdirSync(join(REPO, "test-artifacts"), { recursive: true });
