@@ -390,7 +390,20 @@ describe.skipIf(skip !== undefined)(
          FROM runs r`,
           )
         ).rows;
-        const record = { history: client.history, runs: views, effects, stored, exits };
+        const signalsReceivedTwice = (
+          await admin.query<{ run_id: string; signal_id: string; seqs: number[] }>(
+            `SELECT run_id, data::json->>'signalId' AS signal_id, array_agg(seq::int ORDER BY seq) AS seqs
+             FROM journal WHERE type = 'signal.received' GROUP BY 1, 2 HAVING count(*) > 1`,
+          )
+        ).rows;
+        const record = {
+          history: client.history,
+          runs: views,
+          effects,
+          stored,
+          signalsReceivedTwice,
+          exits,
+        };
         const results: CheckResult[] = CHECKERS.map((check) => check(record));
 
         // Evidence: the journals of the runs a checker names (a few per checker), through the

@@ -34,6 +34,8 @@ export interface ChaosRecord {
   runs: Map<string, RunView | undefined>;
   effects: EffectRow[];
   stored: StoredRun[];
+  /** Signals (by id) that a run's journal shows received by more than one wait. */
+  signalsReceivedTwice: { run_id: string; signal_id: string; seqs: number[] }[];
   /** Node id → how it exited on its own ("" for none). */
   exits: Map<string, string>;
 }
@@ -128,6 +130,15 @@ export function noAckedSignalLost(r: ChaosRecord): CheckResult {
   return result("no acked signal lost", checked, v);
 }
 
+/** A signal is delivered to one wait only: no journal receives one signal id twice. */
+export function signalReceivedOnce(r: ChaosRecord): CheckResult {
+  const v: Violation[] = r.signalsReceivedTwice.map((d) => [
+    `${d.run_id}: signal ${d.signal_id} received by the waits of seqs ${d.seqs.join(", ")}`,
+    d.run_id,
+  ]);
+  return result("signal received once", r.stored.length, v);
+}
+
 /** Each command of a run took effect under one idempotency key at most (no step ran twice in effect). */
 export function effectsAtMostOnce(r: ChaosRecord): CheckResult {
   const keys = new Map<string, Set<string>>();
@@ -208,6 +219,7 @@ export const CHECKERS = [
   everyStartTerminal,
   oneRunPerRunId,
   noAckedSignalLost,
+  signalReceivedOnce,
   effectsAtMostOnce,
   ledgersBalance,
   ackedCancelHonoured,
