@@ -78,7 +78,12 @@ const P: Profile = {
  * Checkers that fail in the quick profile because of an engine bug not fixed yet: each named
  * with the bug. They are still run and printed; only their verdict does not fail `npm test`.
  */
-const KNOWN_FAILURES_QUICK: Record<string, string> = {};
+const KNOWN_FAILURES_QUICK: Record<string, string> = {
+  // Engine.sendSignal checks that the run is not terminal, then inserts the cancel: a run that
+  // completes in between ignores the stored cancel, and the API still answered 202.
+  "acked cancel honoured":
+    "a cancel racing the run's last step is acknowledged (202) and the run ends completed",
+};
 
 const NODE_SCRIPT = join(REPO, "test", "chaos", "chaos-node.ts");
 /** BATON_CHAOS_LEASE_MS shortens the nodes' leases: ownership changes hands more often. */
