@@ -641,6 +641,9 @@ export class RunExecution implements RunPort {
       this.receiveReserved(signal);
       return;
     }
+    // Kept already, or consumed already: a refresh may read it from the store again until its
+    // consumption is durable, and a signal is delivered to one wait only.
+    if (this.consumedSignals.has(signal.signalId)) return;
     if (this.signals.some((s) => s.signalId === signal.signalId)) return;
     this.signals.push(signal);
     if (this.replaying) return;
@@ -666,6 +669,7 @@ export class RunExecution implements RunPort {
     const signal = this.signals[index];
     if (!signal) return false;
     this.signals.splice(index, 1);
+    this.consumedSignals.add(signal.signalId);
     this.writer.consumeSignal(signal.signalId, op.seq);
     this.trace.mark(`signal ${signal.name}`, op.seq, { "baton.signal_id": signal.signalId });
     this.complete(op, "received", {

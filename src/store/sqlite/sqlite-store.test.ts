@@ -58,6 +58,23 @@ describe("SqliteStore", () => {
     return db;
   }
 
+  it("refuses a second store on a file in use with STORE_LOCKED, and opens it once the first closed", async () => {
+    const path = freshPath();
+    const first = track(new SqliteStore({ path }));
+    await first.migrate();
+    let refusal: unknown;
+    try {
+      track(new SqliteStore({ path }));
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(BatonError);
+    expect((refusal as BatonError).code).toBe("STORE_LOCKED");
+    expect(readOnly(path).prepare("SELECT count(*) AS n FROM runs").get()).toEqual({ n: 0 });
+    await first.close();
+    await track(new SqliteStore({ path })).migrate();
+  });
+
   it("puts the file in WAL mode", async () => {
     const path = freshPath();
     await track(new SqliteStore({ path })).migrate();
