@@ -75,6 +75,9 @@ export interface StartOptions {
 /** A run as `start` returns it: `created` is false when the run id already existed. */
 export type StartedRun = Run & { created: boolean };
 
+/** How long a cancel waits to see the run take it (else it is taken when the run wakes). */
+const CANCEL_CONFIRM_MS = 2_000;
+const CANCEL_CONFIRM_POLL_MS = 20;
 /** How often a node looks for its unfinished runs that are not in memory. */
 const RESCAN_MS = 15_000;
 /** A run dropped after a failed write is resumed from the store after this long. */
@@ -367,11 +370,34 @@ export class Engine implements ExecutionHost {
    */
   async cancel(runId: string, reason = "cancelled on request"): Promise<void> {
     this.assertOpen();
-    await this.sendSignal(runId, CANCEL_SIGNAL, { reason });
+    const signalId = await this.sendSignal(runId, CANCEL_SIGNAL, { reason });
+    await this.confirmCancel(runId, signalId);
+  }
+
+  /**
+   * A cancel that races the run's end: the request was stored while the run was still going, but
+   * the run may have ended before it took the request. Look until the run has taken it (then it
+   * ends `cancelled` or rolls back as asked) or has ended without it (RUN_TERMINAL, as if the
+   * cancel had come a moment later); a run that takes longer than that (its node is down) will
+   * take the durable request when it wakes.
+   */
+  private async confirmCancel(runId: string, signalId: number): Promise<void> {
+    // Wall time on purpose: how long this caller waits, not the run's time.
+    const deadline = Date.now() + CANCEL_CONFIRM_MS;
+    for (;;) {
+      const [record, pending] = await Promise.all([
+        this.store.findRun(runId),
+        this.store.pendingSignals(runId),
+      ]);
+      if (!pending.some((s) => s.signalId === signalId)) return;
+      if (record && isTerminal(record.status)) throw terminalError(runId, record.status);
+      if (Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, CANCEL_CONFIRM_POLL_MS));
+    }
   }
 
   /** Stores a signal durably (waking the run), then hands it to the run if it is here. */
-  private async sendSignal(runId: string, name: string, payload: unknown): Promise<void> {
+  private async sendSignal(runId: string, name: string, payload: unknown): Promise<number> {
     const execution = this.runs.get(runId);
     if (!execution || execution.terminal) {
       const record = await this.getRecord(runId);
@@ -390,6 +416,7 @@ export class Engine implements ExecutionHost {
     if (!result.ok) throw fromErrorData(result.error);
     const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
     await this.runs.withExecution(runId, (run) => run.receiveSignal(signal));
+    return signal.signalId;
   }
 
   /**

@@ -78,13 +78,7 @@ const P: Profile = {
  * Checkers that fail in the quick profile because of an engine bug not fixed yet: each named
  * with the bug. They are still run and printed; only their verdict does not fail `npm test`.
  */
-const KNOWN_FAILURES_QUICK: Record<string, string> = {
-  // Engine.sendSignal checks that the run is not terminal, then inserts the cancel: a run that
-  // completes in between ignores the stored cancel, and the API still answered 202.
-  "acked cancel honoured":
-    "a cancel racing the run's last step is acknowledged (202) and the run ends completed",
-};
-
+const KNOWN_FAILURES_QUICK: Record<string, string> = {};
 const NODE_SCRIPT = join(REPO, "test", "chaos", "chaos-node.ts");
 /** BATON_CHAOS_LEASE_MS shortens the nodes' leases: ownership changes hands more often. */
 const LEASE_MS = Number(process.env.BATON_CHAOS_LEASE_MS ?? 2_000);
