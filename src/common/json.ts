@@ -18,6 +18,8 @@ export function findNonJson(value: unknown, path = "$"): string | undefined {
   const root = value as object;
   const rootProblem = notPlain(root);
   if (rootProblem) return `${path}${rootProblem}`;
+  // Most values (a step's output, a call's input) are flat: checked without a stack or paths.
+  if (isFlatJson(root)) return undefined;
   /** The objects and arrays on the way from the root to the one being walked. */
   const stack: Frame[] = [frameOf(root, "")];
   const ancestors = new Set<object>([root]);
@@ -59,6 +61,23 @@ export function findNonJson(value: unknown, path = "$"): string | undefined {
 }
 
 /** An object or array being walked by findNonJson, and how far. */
+/** A plain object or array whose values are all JSON leaves (no nesting), with no problem. */
+function isFlatJson(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined || describeLeaf(item) !== undefined) return false;
+    }
+    return true;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined && describeLeaf(item) !== undefined) return false;
+  }
+  return true;
+}
+
 interface Frame {
   value: object;
   /** How this value is reached from its parent: `.key` or `[i]`. */
