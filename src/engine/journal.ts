@@ -1,6 +1,10 @@
 import type { ErrorData, OpKind } from "../common/index.js";
 import type { JournalEntry } from "../store/index.js";
-import type { CompensationDecision, RecordedRollback } from "./core/run-core.js";
+import {
+  NOTHING_RECORDED,
+  type CompensationDecision,
+  type RecordedRollback,
+} from "./core/run-core.js";
 
 /**
  * Journal entry types. An operation's entries are `{kind}.{event}`; run-level entries have no
@@ -102,11 +106,8 @@ export class ReplayIndex {
   deadlineAt: number | undefined;
   /** The trace context the run was started with, if any: every span of the run joins it. */
   traceparent: string | undefined;
-  readonly rollback = {
-    decisions: new Map<string, CompensationDecision>(),
-    resumed: new Set<string>(),
-    operatorSkips: new Set<number>(),
-  } satisfies RecordedRollback;
+  /** What the journal decided about the run's rollback; shared and empty for most runs. */
+  rollback: RecordedRollback = NOTHING_RECORDED;
   /** Why the run last failed, if it did and was retried. */
   readonly voided = new Set<number>();
   lastFailure: { causeSeq?: number; error?: ErrorData } | undefined;
@@ -162,6 +163,16 @@ export class ReplayIndex {
     }
   }
 
+  private recorded(): {
+    decisions: Map<string, CompensationDecision>;
+    resumed: Set<string>;
+    operatorSkips: Set<number>;
+  } {
+    if (this.rollback === NOTHING_RECORDED)
+      this.rollback = { decisions: new Map(), resumed: new Set(), operatorSkips: new Set() };
+    return this.rollback as ReturnType<ReplayIndex["recorded"]>;
+  }
+
   private addRunEntry(entry: JournalEntry): void {
     switch (entry.type) {
       case Entry.RunStarted: {
@@ -187,26 +198,27 @@ export class ReplayIndex {
       case Entry.RunRetried:
         this.rolledBack = false;
         // A retried run decides its rollback afresh: what was decided before is void.
-        this.rollback.decisions.clear();
-        this.rollback.resumed.clear();
-        this.rollback.operatorSkips.clear();
+        this.rollback = NOTHING_RECORDED;
         break;
       case Entry.CompensationFailed: {
         const data = parse(entry.data) as CompensationDecision;
-        this.rollback.decisions.set(`${data.seq}:${data.attempt}`, data);
+        this.recorded().decisions.set(`${data.seq}:${data.attempt}`, data);
         break;
       }
       case Entry.CompensationResumed: {
         const data = parse(entry.data) as { seq: number; attempt: number };
-        this.rollback.resumed.add(`${data.seq}:${data.attempt}`);
+        this.recorded().resumed.add(`${data.seq}:${data.attempt}`);
         break;
       }
       case Entry.CompensationSkipped: {
         const data = parse(entry.data) as CompensationDecision & { by?: string };
         // Skipped by its policy: a decision about that attempt; by an operator: about the wait.
         if (data.by === "policy")
-          this.rollback.decisions.set(`${data.seq}:${data.attempt}`, { ...data, decision: "skip" });
-        else this.rollback.operatorSkips.add(data.seq);
+          this.recorded().decisions.set(`${data.seq}:${data.attempt}`, {
+            ...data,
+            decision: "skip",
+          });
+        else this.recorded().operatorSkips.add(data.seq);
         break;
       }
       case Entry.RunFailed:

@@ -73,10 +73,10 @@ export class RunExecution implements RunPort {
   private readonly index: ReplayIndex;
   private readonly ops = new Map<number, Op>();
   /** Operations whose completion registered a compensation, by seq (for running it later). */
-  private readonly compensable = new Map<number, Op>();
+  private compensableOps: Map<number, Op> | undefined;
   private readonly queue: QueuedDelivery[] = [];
   private readonly signals: SignalRecord[];
-  private readonly consumedSignals = new Set<number>();
+  private consumedSignalIds: Set<number> | undefined;
   private logger: Logger | undefined;
   private nextSeq = 1;
   private pumping = false;
@@ -84,7 +84,7 @@ export class RunExecution implements RunPort {
   replaying = true;
   halted = false;
   /** Reserved signals (cancel, operator actions) that arrived while replaying. */
-  private pendingReserved: SignalRecord[] = [];
+  private pendingReserved: SignalRecord[];
   private deferred: Op[] = [];
   terminal: Terminal | undefined;
   /** Attempts of steps and calls executing right now (counted by attempts.ts). */
@@ -116,11 +116,16 @@ export class RunExecution implements RunPort {
     );
     // Cancels and operator actions travel as reserved signals (any node can send them); they are
     // not for ctx.waitForSignal.
-    this.signals = signals.filter((s) => !isReserved(s));
-    this.pendingReserved = signals.filter(isReserved);
+    this.signals = signals.length === 0 ? signals : signals.filter((s) => !isReserved(s));
+    this.pendingReserved = signals.length === 0 ? [] : signals.filter(isReserved);
     this.replayRemaining = this.index.deliveries.length;
     for (const d of this.index.deliveries) this.queue.push({ ...d, replay: true });
     this.ctx = new RunContext(this, () => this.log);
+  }
+
+  /** Operations whose completion registered a compensation, by seq; made on first use. */
+  private compensable(): Map<number, Op> {
+    return (this.compensableOps ??= new Map<number, Op>());
   }
 
   /** The run's logger, made on first use: most runs never log. */
@@ -240,7 +245,7 @@ export class RunExecution implements RunPort {
     };
     if (op.compensate === undefined) return input;
     if (outcome === "completed" || (outcome === "unknown" && op.compensateUnknown)) {
-      this.compensable.set(op.seq, op);
+      this.compensable().set(op.seq, op);
       input.compensation = {
         output: outcome === "completed" ? data.output : undefined,
         policy:
@@ -354,7 +359,7 @@ export class RunExecution implements RunPort {
         this.writer.requestWrite();
         return;
       case "publishCompensationFailed": {
-        const op = this.compensable.get(effect.seq);
+        const op = this.compensableOps?.get(effect.seq);
         const event = compensationEvent(this.runId, this.workflow, this.host.clock.now(), {
           seq: effect.seq,
           attempt: effect.attempt,
@@ -424,7 +429,7 @@ export class RunExecution implements RunPort {
   }
 
   private startCompensation(seq: number): void {
-    const op = this.compensable.get(seq);
+    const op = this.compensableOps?.get(seq);
     const fn = op?.compensate;
     if (!op || !fn) {
       this.feed({
@@ -587,8 +592,10 @@ export class RunExecution implements RunPort {
 
   /** Tells the core an operation's command is (or may be) out, or no longer is. */
   markInFlight(op: Op, inFlight: boolean): void {
-    if (op.compensates !== undefined || op.settled) return;
-    this.feed(inFlight ? { type: "opInFlight", seq: op.seq } : { type: "opIdle", seq: op.seq });
+    if (op.compensates !== undefined || op.settled || this.halted || this.terminal) return;
+    // The core's own entry points for its most frequent inputs: no input object per attempt.
+    if (inFlight) this.core.opInFlight(op.seq);
+    else for (const effect of this.core.opIdle(op.seq)) this.perform(effect);
   }
 
   /** Records a live completion and delivers it. */
@@ -643,7 +650,7 @@ export class RunExecution implements RunPort {
     }
     // Kept already, or consumed already: a refresh may read it from the store again until its
     // consumption is durable, and a signal is delivered to one wait only.
-    if (this.consumedSignals.has(signal.signalId)) return;
+    if (this.consumedSignalIds?.has(signal.signalId)) return;
     if (this.signals.some((s) => s.signalId === signal.signalId)) return;
     this.signals.push(signal);
     if (this.replaying) return;
@@ -669,7 +676,7 @@ export class RunExecution implements RunPort {
     const signal = this.signals[index];
     if (!signal) return false;
     this.signals.splice(index, 1);
-    this.consumedSignals.add(signal.signalId);
+    (this.consumedSignalIds ??= new Set()).add(signal.signalId);
     this.writer.consumeSignal(signal.signalId, op.seq);
     this.trace.mark(`signal ${signal.name}`, op.seq, { "baton.signal_id": signal.signalId });
     this.complete(op, "received", {
@@ -739,8 +746,8 @@ export class RunExecution implements RunPort {
         this.pendingReserved.push(signal);
       return;
     }
-    if (this.consumedSignals.has(signal.signalId)) return;
-    this.consumedSignals.add(signal.signalId);
+    if (this.consumedSignalIds?.has(signal.signalId)) return;
+    (this.consumedSignalIds ??= new Set()).add(signal.signalId);
     // Consumed by the run itself, not by an operation: seq 0, written with the next entries.
     this.writer.consumeSignal(signal.signalId, 0);
     this.writer.requestWrite();
@@ -779,10 +786,10 @@ export class RunExecution implements RunPort {
   /** What the run's row should say now. */
   snapshot(): Snapshot {
     if (this.terminal) return { status: this.terminal.status, wakeAt: null, waitingOn: null };
-    const current = this.core.current;
     const rollingBack = this.core.phase !== "running";
-    if (rollingBack && current && current.state !== "running") {
-      const op = this.compensable.get(current.seq);
+    const current = rollingBack ? this.core.current : undefined;
+    if (current && current.state !== "running") {
+      const op = this.compensableOps?.get(current.seq);
       const what = op ? describeOp(op.kind, op.name) : `seq ${current.seq}`;
       const lastError = current.lastError;
       if (current.state === "retry_wait") {

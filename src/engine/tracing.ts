@@ -39,9 +39,11 @@ const OFF: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 function isTracingOn(): boolean {
   const provider = trace.getTracerProvider();
   const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
-  // A proxy with nothing registered hands out the API's own no-op provider, a singleton.
-  return delegate !== new ProxyTracerProvider().getDelegate();
+  return delegate !== NO_SDK;
 }
+
+/** A proxy with nothing registered hands out the API's own no-op provider, a singleton. */
+const NO_SDK = new ProxyTracerProvider().getDelegate();
 
 /**
  * The data of a run's `run.started` entry. The deadline and the caller's trace context are fixed

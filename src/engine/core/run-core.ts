@@ -216,11 +216,10 @@ export class RunCore {
     if (this.phaseValue === "ended" || this.phaseValue === "parked") return NO_EFFECTS;
     switch (input.type) {
       case "opInFlight":
-        this.inFlightSet.add(input.seq);
+        this.opInFlight(input.seq);
         return NO_EFFECTS;
       case "opIdle":
-        this.inFlightSet.delete(input.seq);
-        return this.phaseValue === "settling" ? this.settleIfDone() : NO_EFFECTS;
+        return this.opIdle(input.seq);
       case "opSettled":
         return this.onOpSettled(input);
       case "workflowReturned":
@@ -273,6 +272,18 @@ export class RunCore {
       case "operatorAction":
         return this.onOperatorAction(input.action, input.seq);
     }
+  }
+
+  /** `handle({ type: "opInFlight", seq })`, for the driver's hot path. */
+  opInFlight(seq: number): void {
+    if (this.phaseValue !== "ended" && this.phaseValue !== "parked") this.inFlightSet.add(seq);
+  }
+
+  /** `handle({ type: "opIdle", seq })`, for the driver's hot path. */
+  opIdle(seq: number): readonly RunEffect[] {
+    if (this.phaseValue === "ended" || this.phaseValue === "parked") return NO_EFFECTS;
+    this.inFlightSet.delete(seq);
+    return this.phaseValue === "settling" ? this.settleIfDone() : NO_EFFECTS;
   }
 
   // ─── Stopping and settling ───────────────────────────────────────────────────────────
