@@ -11,7 +11,7 @@ import type { Op, Wait } from "./op.js";
 import { decideAfterFailure, isUnknownOutcome } from "./core/attempt-rules.js";
 import type { ResolvedRetryPolicy } from "./retry.js";
 import type { RunPort } from "./run-port.js";
-import { endSpan, runInSpan, type Span } from "./tracing.js";
+import { OFF, endSpan, isTracingOn, runInSpan, type Span } from "./tracing.js";
 
 /**
  * Runs a step's or call's attempts under its retry policy, then completes the operation. Each
@@ -55,7 +55,10 @@ export async function runAttempts(
     // Back from a retry wait: the row must stop saying the run waits (and when to wake it).
     if (attempt > 1) run.writer.requestWriteIfStale();
     const startedAt = host.clock.now();
-    const span = run.trace.start(describeOp(op.kind, op.name), op.seq, attempt, client);
+    // With no SDK registered, no span and no run trace are made for a step at all.
+    const span = isTracingOn()
+      ? run.trace.start(describeOp(op.kind, op.name), op.seq, attempt, client)
+      : OFF;
     let output: unknown;
     let error: BatonError | undefined;
     try {

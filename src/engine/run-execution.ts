@@ -220,9 +220,16 @@ export class RunExecution implements RunPort {
     const data = completion.data;
     if (
       op.compensates === undefined &&
-      (op.kind === "step" || op.kind === "call" || op.kind === "child")
-    )
-      this.feed(this.settledInput(op, failed, data));
+      (op.kind === "step" || op.kind === "call" || op.kind === "child") &&
+      !this.halted &&
+      !this.terminal
+    ) {
+      // Nothing to register for an operation without a compensation: to the core it only left
+      // flight (the same rule as opSettled, through its hot-path entry point).
+      if (op.compensate === undefined)
+        for (const effect of this.core.opIdle(op.seq)) this.perform(effect);
+      else this.feed(this.settledInput(op, failed, data));
+    }
     if (failed) op.reject(this.errors.create(op, data.error));
     else op.resolve(data.output);
   }

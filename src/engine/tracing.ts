@@ -29,14 +29,14 @@ const INTERNAL: SpanOptions = { kind: SpanKind.INTERNAL };
 const CLIENT: SpanOptions = { kind: SpanKind.CLIENT };
 const RESUMED: Attributes = { "baton.resumed": true };
 /** What every span is while no OpenTelemetry SDK is registered: nothing made, nothing kept. */
-const OFF: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+export const OFF: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
  * Whether an OpenTelemetry SDK is registered. Without one the API hands out no-op spans, and a
  * run skips making them (and deriving ids for them) on every step: the hot path stays as cheap
  * as before tracing existed. An SDK must be registered before the runs it should trace start.
  */
-function isTracingOn(): boolean {
+export function isTracingOn(): boolean {
   const provider = trace.getTracerProvider();
   const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
   return delegate !== NO_SDK;

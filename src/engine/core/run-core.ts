@@ -170,8 +170,9 @@ export class RunCore {
   private stopValue: StopReason | undefined;
   private readonly inFlightSet = new Set<number>();
   private readonly sagaList: Compensable[] = [];
-  private readonly unknownList: Array<{ seq: number; kind: OpKind; name: string }> = [];
-  private readonly skippedList: Array<{ seq: number; name: string; error: ErrorData }> = [];
+  /** Rare: made on first use, so most runs carry two arrays fewer. */
+  private unknownList: Array<{ seq: number; kind: OpKind; name: string }> | undefined;
+  private skippedList: Array<{ seq: number; name: string; error: ErrorData }> | undefined;
   /** Index in `sagaList` of the compensation running or next; counts down. */
   private cursor = -1;
   private currentValue: CompensationProgress | undefined;
@@ -192,9 +193,9 @@ export class RunCore {
       stop: this.stopValue,
       inFlight: this.inFlightSet,
       saga: this.sagaList,
-      unknown: this.unknownList,
+      unknown: this.unknownList ?? [],
       current: this.currentValue,
-      skipped: this.skippedList,
+      skipped: this.skippedList ?? [],
     };
   }
 
@@ -328,7 +329,7 @@ export class RunCore {
           policy: input.compensation.policy,
         });
       } else if (input.unknownWithoutCompensation) {
-        this.unknownList.push({ seq: input.seq, kind: input.kind, name: input.name });
+        (this.unknownList ??= []).push({ seq: input.seq, kind: input.kind, name: input.name });
       }
     }
     return this.phaseValue === "settling" ? this.settleIfDone() : NO_EFFECTS;
@@ -438,7 +439,11 @@ export class RunCore {
               by: "policy",
             },
           });
-        this.skippedList.push({ seq: current.seq, name: compensable.name, error: input.error });
+        (this.skippedList ??= []).push({
+          seq: current.seq,
+          name: compensable.name,
+          error: input.error,
+        });
         return [...effects, ...this.nextCompensation()];
       case "retry": {
         const retryAt =
@@ -493,7 +498,7 @@ export class RunCore {
         entry: "compensation.skipped",
         data: { seq: current.seq, by: "operator" },
       });
-    this.skippedList.push({
+    (this.skippedList ??= []).push({
       seq: current.seq,
       name: compensable.name,
       error: current.lastError ?? {
@@ -545,28 +550,30 @@ export class RunCore {
     const original = this.originalError();
     const causeSeq = stop.kind === "failure" ? stop.causeSeq : undefined;
     const withCause = causeSeq === undefined ? {} : { causeSeq };
-    if (this.unknownList.length > 0) {
-      const names = this.unknownList.map((u) => `${u.kind} ${u.name} (seq ${u.seq})`).join(", ");
+    const unknown = this.unknownList;
+    if (unknown && unknown.length > 0) {
+      const names = unknown.map((u) => `${u.kind} ${u.name} (seq ${u.seq})`).join(", ");
       return {
         type: "finish",
         status: "failed",
         error: {
           code: "UNKNOWN_OUTCOME",
           message: `the outcome of ${names} is unknown and it may have taken effect; it was not compensated (give its compensation compensateUnknown: true to undo it anyway)`,
-          details: { unknown: this.unknownList.map((u) => ({ ...u })), original },
+          details: { unknown: unknown.map((u) => ({ ...u })), original },
         },
         ...withCause,
       };
     }
-    if (this.skippedList.length > 0) {
-      const names = this.skippedList.map((s) => `${s.name} (seq ${s.seq})`).join(", ");
+    const skipped = this.skippedList;
+    if (skipped && skipped.length > 0) {
+      const names = skipped.map((s) => `${s.name} (seq ${s.seq})`).join(", ");
       return {
         type: "finish",
         status: "failed",
         error: {
           code: "PARTIALLY_COMPENSATED",
           message: `rolled back except ${names}, whose compensation failed and was skipped`,
-          details: { skipped: this.skippedList.map((s) => ({ ...s })), original },
+          details: { skipped: skipped.map((s) => ({ ...s })), original },
         },
         ...withCause,
       };
