@@ -9,6 +9,7 @@ import {
 import { silentLogger } from "../../src/common/index.js";
 import { BatonError, StepFailedError, queue, service, workflow } from "../../src/index.js";
 import { batonFixture } from "../support/open-baton.js";
+import { stuckRollbackWorkflow } from "../support/stuck-rollback.js";
 import { waitFor } from "../support/wait-for.js";
 import { freePort } from "../transport/service-server.js";
 
@@ -37,22 +38,7 @@ const typed = workflow("typed", async (_ctx, input: { n: number }) => input.n * 
   input: z.object({ n: z.number() }),
 });
 
-/** Its rollback stops at a release that always fails, and waits for an operator. */
-const stuck = workflow(
-  "stuck",
-  async (ctx) => {
-    await ctx.step("reserve", () => ({ held: true }), {
-      compensate: () =>
-        ctx.step("release", () => {
-          throw new StepFailedError("nope");
-        }),
-    });
-    return ctx.step("explode", () => {
-      throw new StepFailedError("out of stock", { code: "OUT_OF_STOCK" });
-    });
-  },
-  { onCompensationFailure: "event" },
-);
+const stuck = stuckRollbackWorkflow("stuck");
 
 const mailer = service("mailer", queue({ leaseMs: 2_000 }));
 const notify = workflow("notify", async (ctx, input: { to: string }) => {

@@ -11,6 +11,7 @@ import {
 import { silentLogger } from "../../src/common/index.js";
 import { createServer, type BatonServer, type ServerOptions } from "../../src/server/index.js";
 import { batonFixture } from "../support/open-baton.js";
+import { stuckRollbackWorkflow } from "../support/stuck-rollback.js";
 
 /** Workflows and services the server tests drive over HTTP. */
 
@@ -69,25 +70,7 @@ export const saga = workflow("saga", async (ctx) => {
   });
 });
 
-/**
- * Holds something whose release always fails for good, then fails: the rollback stops at the
- * release and waits for an operator (policy `event`).
- */
-export const stuckRollback = workflow(
-  "stuckRollback",
-  async (ctx) => {
-    await ctx.step("reserve", () => ({ held: true }), {
-      compensate: () =>
-        ctx.step("release", () => {
-          throw new StepFailedError("nope");
-        }),
-    });
-    return ctx.step("explode", () => {
-      throw new StepFailedError("out of stock", { code: "OUT_OF_STOCK" });
-    });
-  },
-  { onCompensationFailure: "event" },
-);
+export const stuckRollback = stuckRollbackWorkflow("stuckRollback");
 
 export const WORKFLOWS = [greet, approval, doomed, napper, charge, saga, stuckRollback];
 export const SERVICES = [greeter, payments];
