@@ -367,7 +367,7 @@ describe.skipIf(skip !== undefined)(
             await Promise.all(stopped.map((id) => client.retry(id)));
           }
           if (ackedStarts.every(settled) || Date.now() > deadline) break;
-          await sleep(250);
+          await sleep(250); // the poll interval of a condition loop bounded by `deadline`
         }
         const settledIn = Date.now() - healedAt;
 

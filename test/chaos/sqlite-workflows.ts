@@ -12,6 +12,7 @@ export const counter = service(
   "counter",
   local({
     hit: async (_input: unknown, meta: { idempotencyKey: string }) => {
+      // The step's own work: long enough that a second server, if it ran, would overlap it.
       await new Promise((r) => setTimeout(r, 50));
       if (file) appendFileSync(file, `${process.pid} ${meta.idempotencyKey}\n`);
       return { by: process.pid };

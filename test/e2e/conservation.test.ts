@@ -181,7 +181,7 @@ describe.each(SCENARIOS)("conservation of money with cancels: $name", ({ kills: 
           )}`,
         );
       }
-      if (!done) await sleep(50);
+      if (!done) await sleep(50); // poll interval of a loop bounded at 150 s above
     }
     const elapsed = Date.now() - started;
 
