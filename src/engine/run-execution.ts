@@ -42,6 +42,7 @@ import { RunJournalWriter } from "./run-journal-writer.js";
 import { RunTrace, endSpan } from "./tracing.js";
 import type { RunPort } from "./run-port.js";
 import {
+  compensationWaitSnapshot,
   liveOps,
   liveSnapshot,
   sameSnapshot,
@@ -797,37 +798,7 @@ export class RunExecution implements RunPort {
     const current = rollingBack ? this.core.current : undefined;
     if (current && current.state !== "running") {
       const op = this.compensableOps?.get(current.seq);
-      const what = op ? describeOp(op.kind, op.name) : `seq ${current.seq}`;
-      const lastError = current.lastError;
-      if (current.state === "retry_wait") {
-        const until = new Date(current.retryAt ?? 0).toISOString();
-        return {
-          status: RunStatus.Compensating,
-          wakeAt: current.retryAt ?? null,
-          waitingOn: {
-            kind: "retry",
-            seq: current.seq,
-            compensates: current.seq,
-            step: op?.name ?? "",
-            attempt: current.attempt + 1,
-            until,
-            ...(lastError ? { lastError } : {}),
-            reason: `compensation of ${what} failed (${lastError?.message ?? "?"}); attempt ${current.attempt + 1} at ${until}, until it succeeds or an operator skips it`,
-          },
-        };
-      }
-      return {
-        status: RunStatus.Compensating,
-        wakeAt: null,
-        waitingOn: {
-          kind: "operator",
-          seq: current.seq,
-          compensates: current.seq,
-          step: op?.name ?? "",
-          ...(lastError ? { lastError } : {}),
-          reason: `compensation of ${what} failed for good (${lastError?.message ?? "?"}); an operator must retry it, skip it (POST /v1/runs/${this.runId}/compensations/${current.seq}/skip) or cancel the run`,
-        },
-      };
+      return compensationWaitSnapshot(this.runId, current, op);
     }
     const snapshot = liveSnapshot(this.ops, this.pumping || this.queue.length > 0, rollingBack);
     const deadline = this.index.deadlineAt;

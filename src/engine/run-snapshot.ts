@@ -1,5 +1,6 @@
 import { RunStatus, type ErrorData, type OpKind, type WaitingOn } from "../common/index.js";
 import { describeOp } from "./journal.js";
+import type { CompensationProgress } from "./core/run-core.js";
 import type { Op, Wait } from "./op.js";
 
 /** How a run ended. */
@@ -46,6 +47,48 @@ export function liveSnapshot(
     return { status: RunStatus.Compensating, wakeAt, waitingOn: first ? waitingOn(first) : null };
   if (busy || !first) return { status: RunStatus.Running, wakeAt, waitingOn: null };
   return { status: RunStatus.Waiting, wakeAt, waitingOn: waitingOn(first) };
+}
+
+/**
+ * The row of a rollback stopped at a failed compensation: waiting for its next attempt (policy
+ * `retry`) or for an operator (policy `event`), saying how to act on it.
+ */
+export function compensationWaitSnapshot(
+  runId: string,
+  current: Readonly<CompensationProgress>,
+  op: { kind: OpKind; name: string } | undefined,
+): Snapshot {
+  const what = op ? describeOp(op.kind, op.name) : `seq ${current.seq}`;
+  const lastError = current.lastError;
+  const common = {
+    seq: current.seq,
+    compensates: current.seq,
+    step: op?.name ?? "",
+    ...(lastError ? { lastError } : {}),
+  };
+  if (current.state === "retry_wait") {
+    const until = new Date(current.retryAt ?? 0).toISOString();
+    return {
+      status: RunStatus.Compensating,
+      wakeAt: current.retryAt ?? null,
+      waitingOn: {
+        kind: "retry",
+        ...common,
+        attempt: current.attempt + 1,
+        until,
+        reason: `compensation of ${what} failed (${lastError?.message ?? "?"}); attempt ${current.attempt + 1} at ${until}, until it succeeds or an operator skips it`,
+      },
+    };
+  }
+  return {
+    status: RunStatus.Compensating,
+    wakeAt: null,
+    waitingOn: {
+      kind: "operator",
+      ...common,
+      reason: `compensation of ${what} failed for good (${lastError?.message ?? "?"}); an operator must retry it, skip it (POST /v1/runs/${runId}/compensations/${current.seq}/skip) or cancel the run`,
+    },
+  };
 }
 
 export function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
