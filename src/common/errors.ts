@@ -37,8 +37,16 @@ export const ErrorCodes = {
   NO_FAILED_COMPENSATION: 409,
   /** Another process holds the SQLite database: one process at a time may open it. */
   STORE_LOCKED: 409,
+  /** A run already holds as many unconsumed signals as its limit allows (docs/operations.md). */
+  TOO_MANY_SIGNALS: 409,
+  /** ctx.continueAsNew where it cannot be: inside a step, with operations in flight, while rolling back. */
+  CONTINUE_AS_NEW_REFUSED: 409,
   // 413, 415, 422
   PAYLOAD_TOO_LARGE: 413,
+  /** A start input (or a continueAsNew input) past the output limit. */
+  INPUT_TOO_LARGE: 413,
+  /** A step's, call's or run's output past the output limit (not retried). */
+  OUTPUT_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INPUT_INVALID: 422,
   // Definition mistakes, found when an engine opens.
@@ -59,6 +67,8 @@ export const ErrorCodes = {
   /** A command's outcome stayed unknown when its run rolled back, and it had no `compensateUnknown`. */
   UNKNOWN_OUTCOME: 500,
   DEADLINE_EXCEEDED: 504,
+  /** A run's journal reached its entry limit: the run fails (continueAsNew keeps it small). */
+  HISTORY_TOO_LARGE: 500,
   /** No worker claimed a queued command within its `queueTimeout`. */
   QUEUE_TIMEOUT: 504,
   /** A worker held a command past its lease (or `timeout`) without replying: the outcome is unknown. */

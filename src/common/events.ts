@@ -15,6 +15,8 @@ export const EventType = {
   RunFailed: "run.failed",
   RunCancelled: "run.cancelled",
   RunRetried: "run.retried",
+  /** ctx.continueAsNew: a generation ended and the next started (the run goes on). */
+  RunContinued: "run.continued",
   /** A compensation failed for good (every policy); under policy `event` also stored durably. */
   CompensationFailed: "compensation.failed",
   /** The run's status or what it waits on changed (published live, for streams and dashboards). */
@@ -28,6 +30,7 @@ export const DURABLE_EVENT_TYPES: readonly EventType[] = [
   EventType.RunFailed,
   EventType.RunCancelled,
   EventType.CompensationFailed,
+  EventType.RunContinued,
 ];
 
 export interface BatonEvent {

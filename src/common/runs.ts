@@ -83,6 +83,8 @@ export interface Run {
   steps: StepView[];
   waitingOn?: WaitingOn;
   parentRunId?: string;
+  /** 1, and one more at each ctx.continueAsNew; steps and history are this generation's. */
+  generation?: number;
 }
 
 /** One journal entry as the history API shows it, oldest first. */

@@ -7,6 +7,7 @@ import {
   type Clock,
 } from "../common/index.js";
 import { describeOp } from "./journal.js";
+import { isValueOverLimit, outputTooLarge } from "./core/limits.js";
 import type { Op, Wait } from "./op.js";
 import { decideAfterFailure, isUnknownOutcome } from "./core/attempt-rules.js";
 import type { ResolvedRetryPolicy } from "./retry.js";
@@ -73,7 +74,20 @@ export async function runAttempts(
     attempts++;
     if (!error) {
       const problem = findNonJson(output, "output");
-      if (!problem || output === undefined) {
+      if (
+        (!problem || output === undefined) &&
+        isValueOverLimit(output, run.limits.maxOutputBytes)
+      ) {
+        // Not retried: the same work would return the same size again.
+        const tooLarge = outputTooLarge(
+          `the output of ${describeOp(op.kind, op.name)} (seq ${op.seq})`,
+          run.limits.maxOutputBytes,
+        );
+        error = new BatonError(tooLarge.code, tooLarge.message, {
+          retryable: false,
+          details: tooLarge.details,
+        });
+      } else if (!problem || output === undefined) {
         run.complete(
           op,
           "completed",
@@ -81,8 +95,9 @@ export async function runAttempts(
         );
         run.onAttemptEnded();
         return;
+      } else {
+        error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
       }
-      error = new BatonError("OUTPUT_NOT_JSON", `returned a value that is not JSON: ${problem}`);
     }
     const decision = decideAfterFailure({
       error,

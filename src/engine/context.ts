@@ -2,6 +2,7 @@ import type { Logger } from "../common/index.js";
 import type { RetryPolicy } from "./retry.js";
 import type { TransportSpec } from "../transport/index.js";
 import type { CompensationFailurePolicy } from "./core/run-core.js";
+import type { RunLimits } from "./core/limits.js";
 
 /** What a step's function receives. */
 export interface StepInfo {
@@ -103,6 +104,22 @@ export interface WorkflowContext {
   random(): number;
   /** A random UUID, journaled. */
   uuid(): string;
+
+  /**
+   * Ends this generation of the run and starts the workflow again, under the same runId, with
+   * `input` and a fresh journal (`Run.generation` counts them); it never returns. Call it from a
+   * loop every few hundred iterations so the journal, memory and replay time stay small. Signals
+   * not consumed yet carry over; compensations registered so far do not (they are dropped). It is
+   * refused (rejects with `CONTINUE_AS_NEW_REFUSED`) inside a step, with a step, call or child
+   * still in flight (await them first), and while the run rolls back. See docs/workflows.md.
+   *
+   * @example
+   * const poll = workflow("poll", async (ctx, state: { n: number }) => {
+   *   for (let i = 0; i < 100; i++) await ctx.step("tick", () => state.n + i);
+   *   return ctx.continueAsNew({ n: state.n + 100 });
+   * });
+   */
+  continueAsNew(input: unknown): Promise<never>;
 }
 
 // ─── Definitions: what workflow() and service() make (definitions.ts) ──────────────
@@ -133,6 +150,12 @@ export interface WorkflowOptions<I> {
    * and rolls back (compensations are not bound by it). `start(..., { deadline })` overrides it.
    */
   deadline?: number;
+  /**
+   * This workflow's size limits, over the server's (docs/operations.md): `maxHistory` journal
+   * entries per generation, `maxOutputBytes` of a step's, call's or run's JSON output and of its
+   * input, `maxSignals` unconsumed signals.
+   */
+  limits?: Partial<RunLimits>;
 }
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;

@@ -6,6 +6,7 @@ import type {
   WorkflowFunction,
   WorkflowOptions,
 } from "./context.js";
+import { invalidLimit } from "./core/limits.js";
 
 export { CompensationFailurePolicy } from "./core/run-core.js";
 export type {
@@ -48,6 +49,10 @@ export function workflow<I, O>(
       "INVALID_DEFINITION",
       `workflow ${name}: the second argument must be an async function`,
     );
+  }
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    const problem = invalidLimit(key, value);
+    if (problem) throw new ValidationError("INVALID_DEFINITION", `workflow ${name}: ${problem}`);
   }
   return Object.freeze({ kind: "workflow", name: assertName("workflow", name), fn, options });
 }

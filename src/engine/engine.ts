@@ -38,6 +38,7 @@ import { EndWaiters } from "./end-waiters.js";
 import { RunReads, type ListQuery } from "./run-reads.js";
 import { RunRegistry } from "./run-registry.js";
 import { validateInput } from "./validate-input.js";
+import { invalidLimit, isTextOverLimit, resolveLimits, type RunLimits } from "./core/limits.js";
 import { WakeScheduler } from "./wake-scheduler.js";
 import { ClusterMembership, type ClusterOptions } from "./cluster.js";
 import { ServiceStats } from "./service-stats.js";
@@ -62,6 +63,8 @@ export interface EngineOptions {
   cluster?: ClusterOptions;
   /** Test hook called at named fault points; crash tests kill the process there. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
+  /** Size limits of every run (a workflow's own `limits` win); unset ones take the defaults. */
+  limits?: Partial<RunLimits>;
 }
 
 export interface StartOptions {
@@ -95,6 +98,7 @@ export class Engine implements ExecutionHost {
   readonly logger: Logger;
   readonly committer: GroupCommitter;
   readonly replayAfterEveryOp: boolean;
+  readonly limits: Partial<RunLimits> | undefined;
   private readonly store: Store;
   private readonly workflows: Map<string, WorkflowDefinition>;
   private readonly transports: ReadonlyMap<string, Transport>;
@@ -122,6 +126,11 @@ export class Engine implements ExecutionHost {
     this.transports = options.transports;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
+    for (const [key, value] of Object.entries(options.limits ?? {})) {
+      const problem = invalidLimit(key, value);
+      if (problem) throw new ValidationError("INVALID_ARGUMENT", problem);
+    }
+    this.limits = options.limits;
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
@@ -270,10 +279,19 @@ export class Engine implements ExecutionHost {
         `deadline must be a positive duration in ms, got ${String(deadlineMs)}`,
       );
     }
+    const encodedInput = input === undefined ? null : JSON.stringify(input);
+    const { maxOutputBytes } = resolveLimits(this.limits, definition.options.limits);
+    if (encodedInput !== null && isTextOverLimit(encodedInput, maxOutputBytes)) {
+      throw new ValidationError(
+        "INPUT_TOO_LARGE",
+        `the input of a run of ${definition.name} is larger than the limit of ${maxOutputBytes} bytes of JSON`,
+        { limit: maxOutputBytes },
+      );
+    }
     const run = {
       runId,
       workflow: definition.name,
-      input: input === undefined ? null : JSON.stringify(input),
+      input: encodedInput,
       createdAt: now,
       parentRunId: null,
       parentSeq: null,
@@ -321,6 +339,7 @@ export class Engine implements ExecutionHost {
       journalLength: 1,
       epoch: 0,
       owner: this.nodeId,
+      generation: 1,
     };
     if (this.listeners.size > 0) {
       this.emit({
@@ -399,19 +418,31 @@ export class Engine implements ExecutionHost {
   /** Stores a signal durably (waking the run), then hands it to the run if it is here. */
   private async sendSignal(runId: string, name: string, payload: unknown): Promise<number> {
     const execution = this.runs.get(runId);
+    let workflowName = execution?.workflow;
     if (!execution || execution.terminal) {
       const record = await this.getRecord(runId);
       if (isTerminal(record.status) || execution?.terminal)
         throw terminalError(runId, execution?.terminal?.status ?? record.status);
+      workflowName = record.workflow;
     }
     const sentAt = this.clock.now();
     const encoded = payload === undefined ? null : JSON.stringify(payload);
+    // Baton's own signals (a cancel, an operator's action) always get through.
+    const maxPending = name.startsWith(RESERVED_SIGNAL_PREFIX)
+      ? undefined
+      : resolveLimits(
+          this.limits,
+          workflowName === undefined
+            ? undefined
+            : this.workflows.get(workflowName)?.options.limits,
+        ).maxSignals;
     const result = await this.committer.submit({
       type: "insertSignal",
       runId,
       name,
       payload: encoded,
       sentAt,
+      ...(maxPending === undefined ? {} : { maxPending }),
     });
     if (!result.ok) throw fromErrorData(result.error);
     const signal = { signalId: result.signalId!, runId, name, payload: encoded, sentAt };
@@ -742,6 +773,23 @@ export class Engine implements ExecutionHost {
     this.runs.remove(runId);
     this.logger.warn({ runId, err: reason }, "run dropped from memory; resuming it from the store");
     if (!this.closed) this.clock.setTimer(LOST_RUN_RESUME_MS, () => void this.runs.activate(runId));
+  }
+
+  onContinued(hosted: { runId: string }, generation: number): void {
+    const run = this.runs.get(hosted.runId);
+    if (!run) return;
+    this.runs.remove(run.runId);
+    if (this.listeners.size > 0)
+      this.emit({
+        type: EventType.RunContinued,
+        runId: run.runId,
+        workflow: run.workflow,
+        status: RunStatus.Running,
+        at: iso(this.clock.now()),
+        data: { generation },
+      });
+    // The next generation is durable: load it as any run is resumed (its fresh journal, its input).
+    void this.runs.activate(run.runId);
   }
 
   onReplayPoint(hosted: { runId: string }): void {

@@ -3,6 +3,7 @@ import type { RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
+import type { RunLimits } from "./core/limits.js";
 
 /** The execution as its host sees it. */
 export interface HostedRun {
@@ -15,6 +16,8 @@ export interface ExecutionHost {
   readonly logger: Logger;
   readonly committer: GroupCommitter;
   readonly replayAfterEveryOp: boolean;
+  /** The server's limits (a workflow's own win over them); unset ones take the defaults. */
+  readonly limits: Partial<RunLimits> | undefined;
   findWorkflow(name: string): WorkflowDefinition | undefined;
   findTransport(service: string): Transport | undefined;
   findRun(runId: string): Promise<RunRecord | undefined>;
@@ -37,6 +40,8 @@ export interface ExecutionHost {
   onChildrenCreated(parent: HostedRun, childRunIds: string[]): void;
   /** A write failed or was fenced: drop this execution; the run resumes from the store. */
   onLost(run: HostedRun, reason: unknown): void;
+  /** A write that ended one generation and started the next is durable: run the next one. */
+  onContinued(run: HostedRun, generation: number): void;
   /** Replay-test mode: drop the execution and replay it from the journal. */
   onReplayPoint(run: HostedRun): void;
   cancelRun(runId: string, reason: string): void;

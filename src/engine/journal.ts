@@ -15,6 +15,8 @@ export const Entry = {
   RunCancelRequested: "run.cancel_requested",
   /** The run's deadline passed: from here on it rolls back. */
   RunDeadlineExceeded: "run.deadline_exceeded",
+  /** A limit of the run was reached (HISTORY_TOO_LARGE): from here on it rolls back. */
+  RunLimitReached: "run.limit_reached",
   /** Phase marker: from here on the workflow is abandoned and compensations run. */
   RunCompensating: "run.compensating",
   RunCancelling: "run.cancelling",
@@ -93,7 +95,8 @@ export type Delivery =
   | { type: "op"; seq: number }
   | { type: "marker" }
   | { type: "cancel"; reason: string }
-  | { type: "deadline" };
+  | { type: "deadline" }
+  | { type: "limit"; error: ErrorData };
 
 /**
  * What a run's journal says, indexed for replay: every operation by seq, and the order in which
@@ -106,6 +109,13 @@ export class ReplayIndex {
   deadlineAt: number | undefined;
   /** The trace context the run was started with, if any: every span of the run joins it. */
   traceparent: string | undefined;
+  /**
+   * The first seq of this generation (ctx.continueAsNew): seqs go on counting across generations,
+   * so idempotency keys, task keys and child run ids stay unique within a run.
+   */
+  firstSeq = 1;
+  /** The position of this generation's first entry (0 for the first generation). */
+  firstPosition = 0;
   /** What the journal decided about the run's rollback; shared and empty for most runs. */
   rollback: RecordedRollback = NOTHING_RECORDED;
   /** Why the run last failed, if it did and was retried. */
@@ -116,6 +126,7 @@ export class ReplayIndex {
   length = 0;
 
   constructor(entries: readonly JournalEntry[]) {
+    this.firstPosition = entries[0]?.position ?? 0;
     // A retry voids the failed completions that ended the run; find those first.
     const voidBefore = new Map<number, number>();
     for (const entry of entries) {
@@ -176,8 +187,13 @@ export class ReplayIndex {
   private addRunEntry(entry: JournalEntry): void {
     switch (entry.type) {
       case Entry.RunStarted: {
-        const data = parse(entry.data) as { deadlineAt?: unknown; traceparent?: unknown } | null;
+        const data = parse(entry.data) as {
+          deadlineAt?: unknown;
+          traceparent?: unknown;
+          firstSeq?: unknown;
+        } | null;
         if (typeof data?.deadlineAt === "number") this.deadlineAt = data.deadlineAt;
+        if (typeof data?.firstSeq === "number") this.firstSeq = data.firstSeq;
         if (typeof data?.traceparent === "string") this.traceparent = data.traceparent;
         break;
       }
@@ -189,6 +205,12 @@ export class ReplayIndex {
         break;
       case Entry.RunDeadlineExceeded:
         this.deliveries.push({ type: "deadline" });
+        break;
+      case Entry.RunLimitReached:
+        this.deliveries.push({
+          type: "limit",
+          error: (parse(entry.data) as { error: ErrorData }).error,
+        });
         break;
       case Entry.RunCompensating:
       case Entry.RunCancelling:

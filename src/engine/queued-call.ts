@@ -1,4 +1,5 @@
 import { BatonError, decodeJson, idempotencyKey, type ErrorData } from "../common/index.js";
+import { isTextOverLimit, outputTooLarge } from "./core/limits.js";
 import type { TaskRecord } from "../store/index.js";
 import { decideAfterFailure } from "./core/attempt-rules.js";
 import type { Op, QueuedCall } from "./op.js";
@@ -93,6 +94,20 @@ export function onTaskUpdate(run: RunPort, op: Op, task: TaskRecord): void {
   if (!call || op.settled || op.abandoned) return;
   switch (task.status) {
     case "completed": {
+      // A worker's reply past the limit: the call fails for good (it did take effect, so a
+      // compensation registered with compensateUnknown still runs with no output).
+      if (task.output !== null && isTextOverLimit(task.output, run.limits.maxOutputBytes)) {
+        run.complete(op, "failed", {
+          error: outputTooLarge(
+            `the reply of ${call.service}.${call.command} (seq ${op.seq})`,
+            run.limits.maxOutputBytes,
+          ),
+          attempts: task.attempt,
+          unknown: true,
+        });
+        run.recordCall(call.service, true, task.updatedAt - task.createdAt);
+        return;
+      }
       const output = decodeJson(task.output);
       run.complete(
         op,

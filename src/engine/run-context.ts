@@ -42,6 +42,10 @@ export class RunContext implements WorkflowContext {
     this.workflow = run.workflow;
   }
 
+  continueAsNew(input: unknown): Promise<never> {
+    return this.run.continueAsNew(input);
+  }
+
   /** A logger bound to the run, silent while it replays; made on first use. */
   get log(): Logger {
     return (this.logger ??= replayAwareLogger(this.runLogger(), () => this.run.isReplaying));

@@ -21,6 +21,15 @@ import type {
 } from "../store/index.js";
 import { completeChild } from "./child-run.js";
 import { RunCore, type RunEffect, type RunInput } from "./core/run-core.js";
+import {
+  historyTooLarge,
+  isHistoryOverLimit,
+  isValueOverLimit,
+  outputTooLarge,
+  resolveLimits,
+  type RunLimits,
+} from "./core/limits.js";
+import { refuseContinue, startNextGeneration } from "./continue-as-new.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
 import {
@@ -96,6 +105,10 @@ export class RunExecution implements RunPort {
   private deadlineTimer: TimerHandle | undefined;
   private readonly epochValue: number;
   private runTrace: RunTrace | undefined;
+  /** This run's limits: its workflow's own, else the server's, else the defaults. */
+  readonly limits: RunLimits;
+  /** ctx.continueAsNew was taken: this generation ends with the next write. */
+  continuing = false;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -108,6 +121,8 @@ export class RunExecution implements RunPort {
     this.workflow = record.workflow;
     this.epochValue = record.epoch;
     this.index = new ReplayIndex(journal);
+    this.nextSeq = this.index.firstSeq;
+    this.limits = resolveLimits(host.limits, definition.options.limits);
     this.core = new RunCore(this.index.rollback, true);
     this.writer = new RunJournalWriter(
       this,
@@ -195,6 +210,9 @@ export class RunExecution implements RunPort {
         return;
       case "deadline":
         this.feed({ type: "deadlinePassed" });
+        return;
+      case "limit":
+        this.feed({ type: "limitReached", error: delivery.error });
         return;
       case "op":
         break;
@@ -290,6 +308,14 @@ export class RunExecution implements RunPort {
       );
       return;
     }
+    if (isValueOverLimit(output, this.limits.maxOutputBytes)) {
+      const error = outputTooLarge(
+        `the output of run ${this.runId}`,
+        this.limits.maxOutputBytes,
+      );
+      this.onWorkflowThrew(new BatonError(error.code, error.message, { details: error.details }));
+      return;
+    }
     this.feed({ type: "workflowReturned", output });
   }
 
@@ -308,6 +334,7 @@ export class RunExecution implements RunPort {
     if (this.halted) return;
     if (this.replaying && this.replayRemaining === 0) this.endReplay();
     if (this.replaying) return;
+    this.checkHistory();
     if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
       this.writer.requestWrite();
     if (this.isIdle()) this.host.onIdle(this);
@@ -329,6 +356,12 @@ export class RunExecution implements RunPort {
       if (op.settleAfterReplay) this.settleInFlight(op);
     }
     this.feed({ type: "replayEnded" });
+    if (this.deferredContinue !== NO_CONTINUE) {
+      const input = this.deferredContinue;
+      this.deferredContinue = NO_CONTINUE;
+      this.beginContinue(input);
+      return;
+    }
     if (!this.terminal && !this.core.isStopping) this.armDeadline();
     this.writer.requestWrite();
     const reserved = this.pendingReserved;
@@ -394,7 +427,82 @@ export class RunExecution implements RunPort {
       case "discardUncommitted":
         this.writer.discardUncommitted();
         return;
+      case "continueAsNew":
+        return;
     }
+  }
+
+  /**
+   * Live, while the workflow runs: a journal at its limit stops the workflow (HISTORY_TOO_LARGE,
+   * journaled like the deadline) and it rolls back; a rollback itself is never cut short.
+   */
+  private checkHistory(): void {
+    if (this.replaying || this.halted || this.terminal || this.continuing) return;
+    const length = this.writer.appendedLength - this.index.firstPosition;
+    if (!isHistoryOverLimit(length, this.limits.maxHistory, this.core.isStopping)) return;
+    const error = historyTooLarge(this.runId, length, this.limits.maxHistory);
+    this.log.warn({ err: error }, "run stopped: its journal reached its limit");
+    this.feed({ type: "limitReached", error });
+  }
+
+  /**
+   * ctx.continueAsNew: refused (the promise rejects) where it cannot be; otherwise this
+   * generation ends and the next starts with `input`, both in the next write (continue-as-new.ts).
+   */
+  continueAsNew(input: unknown): Promise<never> {
+    const refused = refuseContinue({
+      runId: this.runId,
+      replayRemaining: this.replayRemaining,
+      phase: this.core.phase,
+      stopping: this.core.isStopping || this.halted || this.terminal !== undefined,
+      compensating: this.compensatingSeq !== undefined,
+      unsettled: [...this.ops.values()]
+        .filter((op) => !op.settled && !op.abandoned)
+        .map((op) => ({ seq: op.seq, kind: op.kind, name: op.name })),
+      input,
+      maxInputBytes: this.limits.maxOutputBytes,
+    });
+    if (refused === "ignore") return new Promise<never>(() => {});
+    if (refused) {
+      if (refused.code === "NON_DETERMINISM") {
+        this.park(new NonDeterminismError(refused.message));
+        return new Promise<never>(() => {});
+      }
+      return Promise.reject(new BatonError(refused.code, refused.message));
+    }
+    if (this.replaying) {
+      // Replay is over for the journal (nothing remains): continue once it is live.
+      this.deferredContinue = input;
+      return new Promise<never>(() => {});
+    }
+    this.beginContinue(input);
+    return new Promise<never>(() => {});
+  }
+
+  private deferredContinue: unknown = NO_CONTINUE;
+
+  private beginContinue(input: unknown): void {
+    const effects = this.core.handle({ type: "continueRequested" });
+    if (!effects.some((e) => e.type === "continueAsNew")) return;
+    this.continuing = true;
+    const dropped = this.core.state.saga.length;
+    if (dropped > 0)
+      this.log.info(
+        { compensations: dropped },
+        "continueAsNew: compensations registered in this generation are dropped",
+      );
+    // What only waits (timers, signal waits) is abandoned; nothing else is in flight (refused).
+    this.stopTimers();
+    for (const op of this.ops.values()) op.abandoned = true;
+    this.ops.clear();
+    startNextGeneration(this, this.writer, {
+      input,
+      firstSeq: this.nextSeq,
+      deadlineAt: this.index.deadlineAt,
+      traceparent: this.index.traceparent,
+      generation: this.record.generation + 1,
+      now: this.host.clock.now(),
+    });
   }
 
   /**
@@ -545,6 +653,7 @@ export class RunExecution implements RunPort {
    * operation; returns undefined (and parks the run) if it is not.
    */
   newOp(kind: OpKind, name: string): { op: Op; promise: Promise<unknown> } | undefined {
+    if (!this.replaying) this.checkHistory();
     const seq = this.nextSeq++;
     const recorded = this.index.ops.get(seq);
     if (recorded && (recorded.kind !== kind || recorded.name !== name)) {
@@ -748,7 +857,8 @@ export class RunExecution implements RunPort {
 
   /** A cancel or an operator's action, durable as a reserved signal: consumed, then acted on. */
   private receiveReserved(signal: SignalRecord): void {
-    if (this.terminal || this.halted) return;
+    // Left in the store for the next generation, which reads it when it starts.
+    if (this.terminal || this.halted || this.continuing) return;
     if (this.replaying) {
       if (!this.pendingReserved.some((s) => s.signalId === signal.signalId))
         this.pendingReserved.push(signal);
@@ -794,6 +904,8 @@ export class RunExecution implements RunPort {
   /** What the run's row should say now. */
   snapshot(): Snapshot {
     if (this.terminal) return { status: this.terminal.status, wakeAt: null, waitingOn: null };
+    // The next generation starts as soon as this write is durable (or on restart: not waiting).
+    if (this.continuing) return { status: RunStatus.Running, wakeAt: null, waitingOn: null };
     const rollingBack = this.core.phase !== "running";
     const current = rollingBack ? this.core.current : undefined;
     if (current && current.state !== "running") {
@@ -864,6 +976,8 @@ export class RunExecution implements RunPort {
     return idempotencyKey(this.runId, seq);
   }
 }
+
+const NO_CONTINUE = Symbol("no continue");
 
 function isReserved(signal: SignalRecord): boolean {
   return signal.name.startsWith(RESERVED_SIGNAL_PREFIX);

@@ -19,6 +19,8 @@ interface InFlightWrite {
   entries: JournalEntry[];
   children: string[];
   terminal: boolean;
+  /** The generation this write starts (ctx.continueAsNew), if it starts one. */
+  continuedTo: number | undefined;
   snapshot: Snapshot;
   queuedServices: string[];
   withdrew: boolean;
@@ -46,6 +48,9 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
   private writtenSnapshot: Snapshot;
   private rowStale = false;
   private durableWaiters: Array<{ position: number; resolve: (ok: boolean) => void }> = [];
+  /** The next generation, set by ctx.continueAsNew: it goes out with the next write. */
+  private nextGeneration: { input: string | null; firstEntry: JournalEntry } | undefined;
+  private readonly generation: number;
 
   constructor(
     private readonly run: WriterRunPort,
@@ -55,6 +60,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
   ) {
     this.length = length;
     this.committedLength = length;
+    this.generation = record.generation;
     this.writtenSnapshot = {
       status: record.status,
       wakeAt: record.wakeAt,
@@ -74,6 +80,17 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
   /** The row as last committed. */
   get lastWritten(): Snapshot {
     return this.writtenSnapshot;
+  }
+
+  /** The position the next entry takes (journal positions go on across generations). */
+  get appendedLength(): number {
+    return this.length;
+  }
+
+  /** ctx.continueAsNew: the next write ends this generation and starts the next one. */
+  continueAsNew(next: { input: string | null; firstEntry: JournalEntry }): void {
+    this.nextGeneration = next;
+    this.requestWrite();
   }
 
   /** Some entry appended so far is not durable yet. */
@@ -171,6 +188,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       this.pendingChildren.length === 0 &&
       this.pendingRequeues.length === 0 &&
       this.pendingWithdrawals.length === 0 &&
+      !this.nextGeneration &&
       sameSnapshot(snapshot, this.writtenSnapshot)
     ) {
       return undefined;
@@ -191,12 +209,15 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     this.pendingRequeues = [];
     this.pendingWithdrawals = [];
     const terminal = run.terminal;
+    const next = this.nextGeneration;
+    this.nextGeneration = undefined;
     const queuedServices = [...new Set([...tasks.map((t) => t.service), ...this.requeuedServices])];
     this.requeuedServices = [];
     this.inFlight = {
       entries,
       children: children.map((c) => c.runId),
       terminal: terminal !== undefined,
+      continuedTo: next ? this.generation + 1 : undefined,
       snapshot,
       queuedServices,
       withdrew: withdrawals.length > 0,
@@ -226,6 +247,14 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       ...(tasks.length ? { enqueueTasks: tasks } : {}),
       ...(requeues.length ? { requeueTasks: requeues } : {}),
       ...(withdrawals.length ? { withdrawTasks: withdrawals } : {}),
+      ...(next
+        ? {
+            continueAsNew: {
+              input: next.input,
+              firstEntry: { ...next.firstEntry, position: this.committedLength + entries.length },
+            },
+          }
+        : {}),
     };
   }
 
@@ -266,6 +295,12 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     if (written.terminal) {
       run.halt();
       this.host.onTerminal(run);
+      return;
+    }
+    if (written.continuedTo !== undefined) {
+      // This generation is over and the next is durable: the host starts it from the store.
+      run.halt();
+      this.host.onContinued(run, written.continuedTo);
       return;
     }
     if (

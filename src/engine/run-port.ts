@@ -1,6 +1,7 @@
 import type { BatonError, Logger } from "../common/index.js";
 import type { NewRun, NewTask } from "../store/index.js";
 import type { WorkflowOptions } from "./definitions.js";
+import type { RunLimits } from "./core/limits.js";
 import type { ExecutionHost } from "./host.js";
 import type { OpEntryData, OpEvent } from "./journal.js";
 import type { Op, Wait } from "./op.js";
@@ -42,6 +43,8 @@ export interface RunPort extends WriterRunPort {
   executing: number;
   readonly hostRef: ExecutionHost;
   readonly definitionOptions: WorkflowOptions<unknown>;
+  /** The run's size limits (core/limits.ts). */
+  readonly limits: RunLimits;
   readonly writer: JournalWriterPort;
   /** The run's spans (OpenTelemetry API; a no-op without an SDK). */
   readonly trace: RunTrace;
@@ -60,4 +63,6 @@ export interface RunPort extends WriterRunPort {
   enqueueTask(task: NewTask): void;
   requeueTask(op: Op, taskKey: string, visibleAt: number): void;
   recordCall(service: string, ok: boolean, latencyMs: number): void;
+  /** ctx.continueAsNew (continue-as-new.ts). */
+  continueAsNew(input: unknown): Promise<never>;
 }

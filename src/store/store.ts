@@ -279,6 +279,8 @@ export interface RunRecord {
   epoch: number;
   /** The node that executes the run, if one does. */
   owner?: string | null;
+  /** 1, and one more at each ctx.continueAsNew; the journal holds this generation only. */
+  generation: number;
 }
 
 /**
@@ -364,8 +366,27 @@ export type WriteOp =
        */
       withdrawTasks?: string[];
       events?: EventRecord[];
+      /**
+       * ctx.continueAsNew: after the entries above, in the same transaction, the run's next
+       * generation starts — its input replaced, `generation` one more, every journal entry before
+       * `firstEntry` deleted and `firstEntry` (at position `expectedLength + entries.length`)
+       * written; the run's signals stay (unconsumed ones are the next generation's).
+       */
+      continueAsNew?: { input: string | null; firstEntry: JournalEntry };
     }
-  | { type: "insertSignal"; runId: string; name: string; payload: string | null; sentAt: number };
+  | {
+      type: "insertSignal";
+      runId: string;
+      name: string;
+      payload: string | null;
+      sentAt: number;
+      /**
+       * Refuse the signal (TOO_MANY_SIGNALS, nothing written) if the run already holds this many
+       * unconsumed signals of its own (Baton's reserved `baton:` ones do not count). Checked in
+       * the transaction that inserts, under a lock of the run's row: two nodes cannot overshoot.
+       */
+      maxPending?: number;
+    };
 
 export type WriteResult =
   | { ok: true; created?: boolean; run?: RunRecord; signalId?: number }

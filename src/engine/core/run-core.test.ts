@@ -77,6 +77,11 @@ const INPUTS = {
   workflowThrew: threw,
   cancelRequested: { type: "cancelRequested", reason: "operator" },
   deadlinePassed: { type: "deadlinePassed" },
+  limitReached: {
+    type: "limitReached",
+    error: { code: "HISTORY_TOO_LARGE", message: "journal at its limit" },
+  },
+  continueRequested: { type: "continueRequested" },
   phaseMarker: { type: "phaseMarker" },
   replayEnded: { type: "replayEnded" },
   nonDeterminism: { type: "nonDeterminism", error: { code: "NON_DETERMINISM", message: "x" } },
@@ -108,6 +113,8 @@ function short(effect: RunEffect): Short {
       return "discard";
     case "deliverMarker":
       return "marker";
+    case "continueAsNew":
+      return "continue";
   }
 }
 
@@ -131,6 +138,11 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
       ["append run.deadline_exceeded", "stop keep[]", "append run.compensating", "marker"],
       "settling",
     ],
+    limitReached: [
+      ["append run.limit_reached", "stop keep[]", "append run.compensating", "marker"],
+      "settling",
+    ],
+    continueRequested: [["continue"], "ended"],
     phaseMarker: [NONE, "running"],
     replayEnded: [NONE, "running"],
     nonDeterminism: [PARK, "parked"],
@@ -150,6 +162,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "settling"],
     cancelRequested: [NONE, "settling"],
     deadlinePassed: [NONE, "settling"],
+    limitReached: [NONE, "settling"],
+    continueRequested: [NONE, "settling"],
     phaseMarker: [NONE, "settling"],
     replayEnded: [NONE, "settling"],
     nonDeterminism: [PARK, "parked"],
@@ -168,6 +182,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "settling"],
     cancelRequested: [NONE, "settling"],
     deadlinePassed: [NONE, "settling"],
+    limitReached: [NONE, "settling"],
+    continueRequested: [NONE, "settling"],
     // The workflow reacted to everything before it: the rollback starts, newest first.
     phaseMarker: [["compensate 2#1"], "compensating"],
     replayEnded: [NONE, "settling"],
@@ -188,6 +204,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     // A compensation is running: the rollback goes on.
     cancelRequested: [NONE, "compensating"],
     deadlinePassed: [NONE, "compensating"],
+    limitReached: [NONE, "compensating"],
+    continueRequested: [NONE, "compensating"],
     phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
@@ -209,6 +227,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "compensating"],
     cancelRequested: [NONE, "compensating"],
     deadlinePassed: [NONE, "compensating"],
+    limitReached: [NONE, "compensating"],
+    continueRequested: [NONE, "compensating"],
     phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
@@ -231,6 +251,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     // Waiting on a failed compensation, a cancel is the operator's "stop here".
     cancelRequested: [["finish failed COMPENSATION_FAILED"], "ended"],
     deadlinePassed: [NONE, "compensating"],
+    limitReached: [NONE, "compensating"],
+    continueRequested: [NONE, "compensating"],
     phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
@@ -249,6 +271,8 @@ const TABLE: Record<PhaseName, Record<InputName, [Short[], string]>> = {
     workflowThrew: [NONE, "compensating"],
     cancelRequested: [["finish failed COMPENSATION_FAILED"], "ended"],
     deadlinePassed: [NONE, "compensating"],
+    limitReached: [NONE, "compensating"],
+    continueRequested: [NONE, "compensating"],
     phaseMarker: [NONE, "compensating"],
     replayEnded: [NONE, "compensating"],
     nonDeterminism: [PARK, "parked"],
@@ -280,7 +304,7 @@ const ROWS = Object.entries(TABLE).flatMap(([phase, byInput]) =>
 );
 
 describe("run core: every input in every phase", () => {
-  it("has a row for each of the 9 phases × 16 inputs", () => {
+  it("has a row for each of the 9 phases × 18 inputs", () => {
     expect(ROWS).toHaveLength(Object.keys(PHASES).length * Object.keys(INPUTS).length);
   });
 

@@ -28,7 +28,9 @@ export type Phase = "running" | "settling" | "compensating" | "parked" | "ended"
 export type StopReason =
   | { kind: "failure"; error: ErrorData; causeSeq?: number }
   | { kind: "cancel"; reason: string }
-  | { kind: "deadline"; error: ErrorData };
+  | { kind: "deadline"; error: ErrorData }
+  /** A limit of the run was reached (HISTORY_TOO_LARGE): a fact from outside, like the deadline. */
+  | { kind: "limit"; error: ErrorData };
 
 /** A completed (or unknown-outcome) operation whose compensation is registered. */
 export interface Compensable {
@@ -99,6 +101,13 @@ export type RunInput =
   | { type: "workflowThrew"; error: ErrorData; causeSeq?: number }
   | { type: "cancelRequested"; reason: string }
   | { type: "deadlinePassed" }
+  /** The run's journal reached its limit (core/limits.ts decides when). */
+  | { type: "limitReached"; error: ErrorData }
+  /**
+   * The workflow called ctx.continueAsNew and the driver found nothing in flight: this generation
+   * ends and the next starts, in one commit.
+   */
+  | { type: "continueRequested" }
   /**
    * The rollback's phase marker (run.compensating / run.cancelling) reached the run: on replay
    * from the journal; live, delivered after the workflow reacted to everything before it, so
@@ -135,7 +144,9 @@ export type RunEffect =
       causeSeq?: number;
     }
   /** Non-determinism: drop what this session appended and did not commit. */
-  | { type: "discardUncommitted" };
+  | { type: "discardUncommitted" }
+  /** End this generation and start the next (the driver commits both at once). */
+  | { type: "continueAsNew" };
 
 export interface RunCoreState {
   readonly phase: Phase;
@@ -241,6 +252,13 @@ export class RunCore {
           kind: "deadline",
           error: { code: "DEADLINE_EXCEEDED", message: "the run's deadline passed" },
         });
+      case "limitReached":
+        return this.requestStop({ kind: "limit", error: input.error });
+      case "continueRequested":
+        // Only a running workflow continues; one that is stopping goes on stopping.
+        if (this.phaseValue !== "running" || this.stopValue) return NO_EFFECTS;
+        this.phaseValue = "ended";
+        return [{ type: "continueAsNew" }];
       case "phaseMarker":
         if (this.phaseValue !== "settling" || !this.awaitingMarker) return [];
         this.awaitingMarker = false;
@@ -305,6 +323,8 @@ export class RunCore {
         });
       if (reason.kind === "deadline")
         effects.push({ type: "append", entry: "run.deadline_exceeded", data: {} });
+      if (reason.kind === "limit")
+        effects.push({ type: "append", entry: "run.limit_reached", data: { error: reason.error } });
     }
     effects.push({ type: "stopWorkflow", keep: [...this.inFlightSet] });
     if (this.replayingValue) {

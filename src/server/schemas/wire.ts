@@ -95,6 +95,10 @@ export const RunSchema = documented(
     steps: documented(z.array(StepSchema), "empty in list answers; get one run for its steps"),
     waitingOn: WaitingOnSchema.optional(),
     parentRunId: z.string().optional(),
+    generation: documented(
+      z.number().int().min(1).optional(),
+      "1, and one more at each ctx.continueAsNew of the run; the steps and history are this generation's",
+    ),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
 );

@@ -105,9 +105,11 @@ function keysOf(part: Part): Keys {
 }
 
 /** The parts of a batch, in application order. */
-export function partsOf(ops: readonly WriteOp[]): Part[] {
+export function partsOf(ops: readonly WriteOp[], skip?: ReadonlySet<number>): Part[] {
   const parts: Part[] = [];
   ops.forEach((op, index) => {
+    // Applied apart (postgres-generations.ts), after the segments.
+    if (op.type === "insertSignal" && skip?.has(index)) return;
     switch (op.type) {
       case "createRun":
         parts.push({ kind: "newRun", gate: -1, run: op.run, createOp: index });
@@ -149,10 +151,10 @@ export function partsOf(ops: readonly WriteOp[]): Part[] {
  * segment; a run touched twice (a signal to a run appended in the same batch, a run id created
  * twice) starts the next segment there.
  */
-export function planSegments(ops: readonly WriteOp[]): Segment[] {
+export function planSegments(ops: readonly WriteOp[], skip?: ReadonlySet<number>): Segment[] {
   const segments: Segment[] = [];
   let current = new Segment();
-  for (const part of partsOf(ops)) {
+  for (const part of partsOf(ops, skip)) {
     if (current.tryAdd(part)) continue;
     segments.push(current);
     current = new Segment();

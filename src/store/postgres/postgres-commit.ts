@@ -4,6 +4,7 @@ import type { WriteOp, WriteResult } from "../store.js";
 import { planSegments, segmentParams, type Segment } from "./postgres-batch.js";
 import { COMMIT_SEGMENT_SQL, type SegmentResultRow } from "./postgres-commit-sql.js";
 import { isRetriableAbort, storeFailed, withClient } from "./postgres-errors.js";
+import { insertLimitedSignal, isSpecialWrite, startGeneration } from "./postgres-generations.js";
 import { toRunRecord, type RunRow } from "../rows.js";
 
 /** A batch aborted by a deadlock or a serialization failure wrote nothing: it is applied again. */
@@ -16,10 +17,14 @@ const ATTEMPTS = 3;
  */
 export async function commitBatch(pool: Pool, ops: readonly WriteOp[]): Promise<WriteResult[]> {
   if (ops.length === 0) return [];
-  const segments = planSegments(ops);
+  const special = new Set<number>();
+  ops.forEach((op, index) => {
+    if (isSpecialWrite(op)) special.add(index);
+  });
+  const segments = planSegments(ops, special);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withClient(pool, (client) => applySegments(client, ops, segments));
+      return await withClient(pool, (client) => applySegments(client, ops, segments, special));
     } catch (e) {
       if (attempt < ATTEMPTS && isRetriableAbort(e)) continue;
       throw storeFailed("commit", e);
@@ -31,10 +36,11 @@ async function applySegments(
   client: PoolClient,
   ops: readonly WriteOp[],
   segments: readonly Segment[],
+  special: ReadonlySet<number>,
 ): Promise<WriteResult[]> {
   const results = new Array<WriteResult | undefined>(ops.length);
   const settled = new Map<number, boolean>();
-  const inTransaction = segments.length > 1;
+  const inTransaction = segments.length > 1 || special.size > 0;
   if (inTransaction) await client.query("BEGIN");
   try {
     for (const segment of segments) {
@@ -67,6 +73,12 @@ async function applySegments(
         if (inTransaction) await readExisting(client, existing, results);
         else await readExistingAfterCommit(client, existing, results);
       }
+    }
+    // After the segments, in their transaction: a continue applies only if its append did.
+    for (const index of special) {
+      const op = ops[index]!;
+      if (op.type === "insertSignal") results[index] = await insertLimitedSignal(client, op);
+      else if (op.type === "appendRun" && settled.get(index)) await startGeneration(client, op);
     }
     if (inTransaction) await client.query("COMMIT");
   } catch (e) {

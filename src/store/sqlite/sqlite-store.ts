@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { BatonError, type ErrorData, type RunStatus } from "../../common/index.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { toRunRecord, type RunRow } from "../rows.js";
+import { RESERVED_SIGNAL_LIKE, tooManySignals } from "../signal-limit.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
@@ -150,7 +151,9 @@ export class SqliteStore implements Store {
             },
           };
         }
-        for (const entry of op.entries) this.insertEntry(op.runId, entry);
+        // A generation that ends in this write keeps none of its entries: skip writing them.
+        if (!op.continueAsNew) for (const entry of op.entries) this.insertEntry(op.runId, entry);
+        else this.startGeneration(op.runId, newLength, op.continueAsNew);
         for (const { signalId, seq } of op.consumedSignals ?? []) {
           this.statement(
             "UPDATE signals SET consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL",
@@ -167,6 +170,12 @@ export class SqliteStore implements Store {
         return { ok: true };
       }
       case "insertSignal": {
+        // The transaction is IMMEDIATE (one writer at a time): counting, then inserting, is atomic.
+        if (
+          op.maxPending !== undefined &&
+          this.countPendingSignals(op.runId) >= op.maxPending
+        )
+          return { ok: false, error: tooManySignals(op.runId, op.maxPending) };
         const signalId = Number(
           this.statement(
             "INSERT INTO signals (run_id, name, payload, sent_at) VALUES (?, ?, ?, ?)",
@@ -200,6 +209,26 @@ export class SqliteStore implements Store {
     }
     this.insertEntry(run.runId, run.firstEntry);
     return { ok: true, created: true };
+  }
+
+  /** ctx.continueAsNew: the run's next generation, in the transaction that ended the last. */
+  private startGeneration(
+    runId: string,
+    length: number,
+    next: { input: string | null; firstEntry: JournalEntry },
+  ): void {
+    this.statement(
+      "UPDATE runs SET input = ?, generation = generation + 1, journal_length = ? WHERE run_id = ?",
+    ).run(next.input, length + 1, runId);
+    this.statement("DELETE FROM journal WHERE run_id = ? AND position < ?").run(runId, length);
+    this.insertEntry(runId, { ...next.firstEntry, position: length });
+  }
+
+  private countPendingSignals(runId: string): number {
+    const row = this.statement(
+      `SELECT count(*) AS n FROM signals WHERE run_id = ? AND consumed_seq IS NULL AND name NOT LIKE '${RESERVED_SIGNAL_LIKE}'`,
+    ).get(runId) as { n: number };
+    return row.n;
   }
 
   private insertEntry(runId: string, entry: JournalEntry): void {
