@@ -18,6 +18,7 @@ import {
   type AnyWorkflow,
   type ListQuery,
   type ServiceDefinition,
+  type RunLimits,
   type StartOptions,
   type StartedRun,
   type WorkflowDefinition,
@@ -51,6 +52,12 @@ export interface BatonOptions {
   nodeId?: string;
   /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
   leaseMs?: number;
+  /**
+   * Size limits of every run; a workflow's own `limits` win. Defaults: 10,000 journal entries per
+   * generation (`maxHistory`), 1 MiB of JSON per output or input (`maxOutputBytes`), 1,000
+   * unconsumed signals (`maxSignals`). See docs/operations.md.
+   */
+  limits?: Partial<RunLimits>;
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -110,6 +117,7 @@ export class Baton {
       workflows,
       transports,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
       ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
       ...(options.replayAfterEveryOp !== undefined
         ? { replayAfterEveryOp: options.replayAfterEveryOp }

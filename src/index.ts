@@ -21,6 +21,8 @@ export {
   type StepOptions,
   type ChildOptions,
   type RetryPolicy,
+  DEFAULT_LIMITS,
+  type RunLimits,
   type StartOptions,
   type StartedRun,
   type ListQuery,

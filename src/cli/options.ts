@@ -36,6 +36,15 @@ export function parseSeq(value: string): number {
   return seq;
 }
 
+/** A size limit (docs/operations.md, "Limits"): a whole number, 1 or more. */
+export function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError("expected a whole number, 1 or more.");
+  }
+  return n;
+}
+
 /** A number of events per second, 0 included. */
 export function parseRate(value: string): number {
   const rate = Number(value);

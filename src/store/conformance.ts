@@ -244,6 +244,7 @@ export function storeConformance(
           journalLength: 1,
           epoch: aNumber(),
           owner: null,
+          generation: 1,
         });
         expect(await store.readJournal("r-1")).toEqual([run.firstEntry]);
       });
@@ -2030,6 +2031,119 @@ export function storeConformance(
             updatedAt: T0 + 1_000,
           },
         ]);
+      });
+    });
+
+    describe("generations (continueAsNew)", () => {
+      const nextGeneration = (input: string): NonNullable<AppendRun["continueAsNew"]> => ({
+        input,
+        firstEntry: {
+          position: 0, // the store places it after the entries of the write
+          seq: null,
+          type: "run.started",
+          name: null,
+          data: '{"generation":2,"firstSeq":3}',
+          at: T0 + 50,
+        },
+      });
+
+      it("starts the next generation in the write that ends the last: new input, fresh journal", async () => {
+        await createRuns(["r-1"]);
+        await commitOne(await appendOp("r-1", { entries: [entry(1)] }));
+        expect(await getRun("r-1")).toMatchObject({ generation: 1, journalLength: 2 });
+        const result = await commitOne(
+          await appendOp("r-1", {
+            entries: [entry(2)],
+            events: [event("r-1", "run.continued", T0 + 50)],
+            continueAsNew: nextGeneration('{"n":2}'),
+          }),
+        );
+        expect(result).toEqual({ ok: true });
+        expect(await getRun("r-1")).toMatchObject({
+          generation: 2,
+          input: '{"n":2}',
+          status: "running",
+          journalLength: 4,
+        });
+        // Positions go on counting: the new generation's first entry follows the last one's end.
+        expect(await store.readJournal("r-1")).toEqual([
+          { ...nextGeneration("").firstEntry, position: 3 },
+        ]);
+        expect((await store.readEvents(0, 10)).map((e) => e.type)).toContain("run.continued");
+      });
+
+      it("keeps unconsumed signals for the next generation and applies consumptions first", async () => {
+        await createRuns(["r-1"]);
+        const first = await commitOne(signal("r-1", "a", T0 + 1));
+        const second = await commitOne(signal("r-1", "b", T0 + 2));
+        await commitOne(
+          await appendOp("r-1", {
+            consumedSignals: [{ signalId: (first as { signalId: number }).signalId, seq: 1 }],
+            continueAsNew: nextGeneration("null"),
+          }),
+        );
+        expect((await store.pendingSignals("r-1")).map((s) => s.signalId)).toEqual([
+          (second as { signalId: number }).signalId,
+        ]);
+      });
+
+      it("a fenced continue changes nothing: neither generation, input nor journal", async () => {
+        await createRuns(["r-1"]);
+        const before = await getRun("r-1");
+        const stale = await appendOp("r-1", { continueAsNew: nextGeneration('{"x":1}') });
+        await commitOne(await appendOp("r-1", { entries: [entry(1)] }));
+        const result = await commitOne(stale);
+        expect(result).toMatchObject({ ok: false, error: { code: "LEASE_LOST" } });
+        expect(await getRun("r-1")).toMatchObject({ generation: 1, input: before.input });
+        expect(await store.readJournal("r-1")).toHaveLength(2);
+      });
+    });
+
+    describe("signal limit (maxPending)", () => {
+      const limited = (runId: string, name: string, maxPending: number): WriteOp => ({
+        ...(signal(runId, name, T0 + 10) as Extract<WriteOp, { type: "insertSignal" }>),
+        maxPending,
+      });
+
+      it("refuses a signal past the run's unconsumed ones with TOO_MANY_SIGNALS and writes nothing", async () => {
+        await createRuns(["r-1"]);
+        expect(await commitOne(limited("r-1", "a", 2))).toMatchObject({ ok: true });
+        expect(await commitOne(limited("r-1", "b", 2))).toMatchObject({ ok: true });
+        expect(await commitOne(limited("r-1", "c", 2))).toMatchObject({
+          ok: false,
+          error: { code: "TOO_MANY_SIGNALS" },
+        });
+        expect((await store.pendingSignals("r-1")).map((s) => s.name)).toEqual(["a", "b"]);
+      });
+
+      it("counts neither consumed signals nor Baton's own", async () => {
+        await createRuns(["r-1"]);
+        const a = (await commitOne(limited("r-1", "a", 1))) as { signalId: number };
+        await commitOne(signal("r-1", "baton:cancel", T0 + 11));
+        await commitOne(
+          await appendOp("r-1", { consumedSignals: [{ signalId: a.signalId, seq: 1 }] }),
+        );
+        expect(await commitOne(limited("r-1", "b", 1))).toMatchObject({ ok: true });
+      });
+
+      it("lets no two signals in one batch overshoot the limit", async () => {
+        await createRuns(["r-1"]);
+        const results = await store.commit([
+          limited("r-1", "a", 1),
+          limited("r-1", "b", 1),
+          limited("r-1", "c", 1),
+        ]);
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(await store.pendingSignals("r-1")).toHaveLength(1);
+      });
+
+      it("lets no concurrent batches overshoot the limit", async () => {
+        await createRuns(["r-1"]);
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.commit([limited("r-1", `s${i}`, 3)])),
+        );
+        expect(results.flat().filter((r) => r.ok)).toHaveLength(3);
+        expect(await store.pendingSignals("r-1")).toHaveLength(3);
       });
     });
 

@@ -6,6 +6,7 @@ import {
   hostOption,
   insecureNoAuthOption,
   parseDuration,
+  parseLimit,
   portOption,
   tokenOption,
 } from "../options.js";
@@ -21,6 +22,9 @@ interface ServeOptions {
   allowedOrigin?: string[];
   nodeId?: string;
   leaseMs?: number;
+  maxHistory?: number;
+  maxOutputBytes?: number;
+  maxSignals?: number;
 }
 
 /**
@@ -65,6 +69,30 @@ export function registerServeCommands(program: Command): void {
           .env("BATON_LEASE_MS")
           .argParser(parseDuration),
       )
+      .addOption(
+        new Option(
+          "--max-history <entries>",
+          "journal entries per run generation before it fails HISTORY_TOO_LARGE (default 10000)",
+        )
+          .env("BATON_MAX_HISTORY")
+          .argParser(parseLimit),
+      )
+      .addOption(
+        new Option(
+          "--max-output-bytes <bytes>",
+          "bytes of JSON of a step's, call's or run's output and of a run's input (default 1048576)",
+        )
+          .env("BATON_MAX_OUTPUT_BYTES")
+          .argParser(parseLimit),
+      )
+      .addOption(
+        new Option(
+          "--max-signals <n>",
+          "signals a run may hold unconsumed; one more is refused 409 TOO_MANY_SIGNALS (default 1000)",
+        )
+          .env("BATON_MAX_SIGNALS")
+          .argParser(parseLimit),
+      )
       .action((options: ServeOptions) => serve(options, isDev));
   }
 }
@@ -96,6 +124,11 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       logger,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      limits: {
+        ...(options.maxHistory !== undefined ? { maxHistory: options.maxHistory } : {}),
+        ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
+        ...(options.maxSignals !== undefined ? { maxSignals: options.maxSignals } : {}),
+      },
     });
     let url: string;
     try {
