@@ -432,9 +432,7 @@ export class Engine implements ExecutionHost {
       ? undefined
       : resolveLimits(
           this.limits,
-          workflowName === undefined
-            ? undefined
-            : this.workflows.get(workflowName)?.options.limits,
+          workflowName === undefined ? undefined : this.workflows.get(workflowName)?.options.limits,
         ).maxSignals;
     const result = await this.committer.submit({
       type: "insertSignal",

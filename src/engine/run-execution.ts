@@ -309,10 +309,7 @@ export class RunExecution implements RunPort {
       return;
     }
     if (isValueOverLimit(output, this.limits.maxOutputBytes)) {
-      const error = outputTooLarge(
-        `the output of run ${this.runId}`,
-        this.limits.maxOutputBytes,
-      );
+      const error = outputTooLarge(`the output of run ${this.runId}`, this.limits.maxOutputBytes);
       this.onWorkflowThrew(new BatonError(error.code, error.message, { details: error.details }));
       return;
     }

@@ -69,7 +69,11 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
   afterEach(() => fixture.cleanup());
 
   it("runs generation after generation under one runId, counting them, each with a fresh journal", async () => {
-    const baton = await fixture.open({ db: fixture.db(), workflows: [counter], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [counter],
+      replayAfterEveryOp,
+    });
     const events: BatonEvent[] = [];
     baton.on((event) => events.push(event));
     await baton.start(counter, { n: 0, until: 20, per: 5, sum: 0 }, { runId: "c-1" });
@@ -80,12 +84,17 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
     expect(run.input).toEqual({ n: 15, until: 20, per: 5, sum: 105 });
     // This generation's journal only: it starts where the last one ended, seqs counting on.
     const history = await baton.history("c-1");
-    expect(history[0]).toMatchObject({ type: "run.started", data: { generation: 4, firstSeq: 16 } });
+    expect(history[0]).toMatchObject({
+      type: "run.started",
+      data: { generation: 4, firstSeq: 16 },
+    });
     expect(history.filter((e) => e.seq !== undefined).every((e) => e.seq! >= 16)).toBe(true);
     expect(run.steps.map((s) => s.seq)).toEqual([16, 17, 18, 19, 20]);
-    expect(
-      events.filter((e) => e.type === EventType.RunContinued).map((e) => e.data),
-    ).toEqual([{ generation: 2 }, { generation: 3 }, { generation: 4 }]);
+    expect(events.filter((e) => e.type === EventType.RunContinued).map((e) => e.data)).toEqual([
+      { generation: 2 },
+      { generation: 3 },
+      { generation: 4 },
+    ]);
     // A continue is not an end: one terminal event, for the last generation.
     expect(events.filter((e) => e.type === EventType.RunCompleted)).toHaveLength(1);
   });
@@ -119,7 +128,7 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
   it("is refused while a step is in flight, inside a step, and during a compensation", async () => {
     const baton = await fixture.open({ db: fixture.db(), workflows: [misuse], replayAfterEveryOp });
     await baton.start(misuse, { where: "inFlight" }, { runId: "m-1" });
-    const inFlight = (await baton.result("m-1")) as { refused: string; message: string };
+    const inFlight = await baton.result<{ refused: string; message: string }>("m-1");
     expect(inFlight.refused).toBe("CONTINUE_AS_NEW_REFUSED");
     expect(inFlight.message).toContain("step slow (seq 1) is in flight");
 
@@ -135,7 +144,11 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
   });
 
   it("takes a cancel in the generation it reaches, and the run ends there", async () => {
-    const baton = await fixture.open({ db: fixture.db(), workflows: [patient], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [patient],
+      replayAfterEveryOp,
+    });
     await baton.start(patient, { generation: 1 }, { runId: "p-1" });
     await waitFor(async () => {
       const run = await baton.get("p-1");

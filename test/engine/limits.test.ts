@@ -36,7 +36,9 @@ const bigStep = workflow("bigStep", async (ctx, input: { bytes: number }) => {
   return calls;
 });
 
-const bigOutput = workflow("bigOutput", async (_ctx, input: { bytes: number }) => big(input.bytes));
+const bigOutput = workflow("bigOutput", async (_ctx, input: { bytes: number; pad?: string }) =>
+  big(input.bytes),
+);
 
 const inbox = workflow("inbox", async (ctx) => ctx.waitForSignal("never"));
 
@@ -45,7 +47,11 @@ describe.each(EXECUTION_MODES)("limits ($name)", ({ replayAfterEveryOp }) => {
   afterEach(() => fixture.cleanup());
 
   it("fails a run whose journal reaches its limit with HISTORY_TOO_LARGE, suggesting continueAsNew", async () => {
-    const baton = await fixture.open({ db: fixture.db(), workflows: [forever], replayAfterEveryOp });
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [forever],
+      replayAfterEveryOp,
+    });
     await baton.start(forever, undefined, { runId: "f-1" });
     await waitFor(async () => (await baton.get("f-1")).status === "failed");
     const run = await baton.get("f-1");

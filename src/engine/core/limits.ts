@@ -43,7 +43,7 @@ export function resolveLimits(
 export function invalidLimit(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === "number" && Number.isInteger(value) && value > 0) return undefined;
-  return `limit ${name} must be a whole number ≥ 1, got ${String(value)}`;
+  return `limit ${name} must be a whole number ≥ 1, got ${JSON.stringify(value) ?? typeof value}`;
 }
 
 /**

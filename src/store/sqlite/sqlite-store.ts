@@ -171,10 +171,7 @@ export class SqliteStore implements Store {
       }
       case "insertSignal": {
         // The transaction is IMMEDIATE (one writer at a time): counting, then inserting, is atomic.
-        if (
-          op.maxPending !== undefined &&
-          this.countPendingSignals(op.runId) >= op.maxPending
-        )
+        if (op.maxPending !== undefined && this.countPendingSignals(op.runId) >= op.maxPending)
           return { ok: false, error: tooManySignals(op.runId, op.maxPending) };
         const signalId = Number(
           this.statement(
