@@ -138,6 +138,7 @@ export class ServerMetrics {
           return;
         case EventType.RunStarted:
         case EventType.RunRetried:
+        case EventType.RunContinued:
         case EventType.RunUpdated:
         case EventType.CompensationFailed:
           return;
