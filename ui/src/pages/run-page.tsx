@@ -211,6 +211,14 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
               ` + ${timeline.compensations.length} compensation${timeline.compensations.length > 1 ? "s" : ""}`}
           </dd>
         </div>
+        {run.generation !== undefined && run.generation > 1 && (
+          <div>
+            <dt>Generation</dt>
+            <dd title="continued as new this many times, plus one; steps are this generation's">
+              {run.generation}
+            </dd>
+          </div>
+        )}
         {run.parentRunId && (
           <div>
             <dt>Parent run</dt>
