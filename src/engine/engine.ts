@@ -361,6 +361,7 @@ export class Engine implements ExecutionHost {
       createdAt,
       updatedAt: createdAt,
       steps: [],
+      generation: 1,
       created: true,
     };
   }

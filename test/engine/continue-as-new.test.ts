@@ -143,6 +143,21 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
     expect(run.steps.find((s) => s.name === "noted")?.output).toBe("CONTINUE_AS_NEW_REFUSED");
   });
 
+  it("ends a child run with its last generation: the parent waits through every continue", async () => {
+    const parent = workflow("parent", async (ctx) => ({
+      fromChild: await ctx.child(counter, { n: 0, until: 6, per: 2, sum: 0 }),
+    }));
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [parent, counter],
+      replayAfterEveryOp,
+    });
+    await baton.start(parent, undefined, { runId: "parent-1" });
+    expect(await baton.result("parent-1")).toEqual({ fromChild: { n: 6, sum: 15 } });
+    const child = await baton.get("parent-1:1");
+    expect(child).toMatchObject({ generation: 3, parentRunId: "parent-1", status: "completed" });
+  });
+
   it("takes a cancel in the generation it reaches, and the run ends there", async () => {
     const baton = await fixture.open({
       db: fixture.db(),
