@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EventType, workflow, type BatonError, type BatonEvent } from "../../src/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";
+import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
 import { waitFor } from "../support/wait-for.js";
 
 /** Counts to `until` in generations of `per` steps, carrying its state in the input. */
@@ -172,5 +173,44 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
     await baton.cancel("p-1", "enough");
     await waitFor(async () => (await baton.get("p-1")).status === "cancelled");
     expect((await baton.get("p-1")).generation).toBe(3);
+  });
+});
+
+describePostgres("ctx.continueAsNew on PostgreSQL (a node of a cluster)", () => {
+  const fixture = batonFixture();
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await fixture.cleanup();
+    await database?.drop();
+    database = undefined;
+  });
+
+  it("counts generations, carries signals and keeps the journal to the current generation", async () => {
+    database = await freshDatabase();
+    const baton = await fixture.open({ db: database.url, workflows: [counter, relay] });
+    await baton.start(counter, { n: 0, until: 12, per: 4, sum: 0 }, { runId: "pg-c" });
+    expect(await baton.result("pg-c")).toEqual({ n: 12, sum: 66 });
+    const run = await baton.get("pg-c");
+    expect(run.generation).toBe(3);
+    expect(run.steps.map((s) => s.seq)).toEqual([9, 10, 11, 12]);
+
+    await baton.start(relay, { phase: 1 }, { runId: "pg-r" });
+    await baton.signal("pg-r", "x", 1);
+    await baton.signal("pg-r", "x", 2);
+    await baton.signal("pg-r", "go");
+    expect(await baton.result("pg-r")).toEqual({ got: [1, 2] });
+  });
+
+  it("refuses a signal past the limit with TOO_MANY_SIGNALS", async () => {
+    database = await freshDatabase();
+    const baton = await fixture.open({
+      db: database.url,
+      workflows: [relay],
+      limits: { maxSignals: 2 },
+    });
+    await baton.start(relay, { phase: 1 }, { runId: "pg-l" });
+    await baton.signal("pg-l", "x", 1);
+    await baton.signal("pg-l", "x", 2);
+    await expect(baton.signal("pg-l", "x", 3)).rejects.toMatchObject({ code: "TOO_MANY_SIGNALS" });
   });
 });
