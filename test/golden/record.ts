@@ -11,7 +11,7 @@ import { tempDbUrl } from "../support/temp-db.js";
 import type { GoldenJournal } from "./golden-journal.js";
 import { GOLDEN_WORKFLOWS } from "./workflows.js";
 
-const version = "0.2.0";
+const version = "0.3.0";
 
 async function record(
   name: string,
@@ -162,4 +162,12 @@ await record(
     await b.skipCompensation("g-rollback-3", 2);
   },
   { deadline: 500 },
+);
+await record(
+  "v0.3-history-limit",
+  "a loop reaches its history limit (maxHistory 12): HISTORY_TOO_LARGE, its compensation runs",
+  "g-limit-1",
+  "goldenHistoryLimit",
+  undefined,
+  async () => {},
 );

@@ -88,4 +88,23 @@ export const goldenRollback = workflow(
   },
 );
 
-export const GOLDEN_WORKFLOWS = [goldenOrder, goldenFanOut, goldenChild, goldenRollback];
+/** Loops until its journal reaches the history limit; its one compensation then runs. */
+export const goldenHistoryLimit = workflow(
+  "goldenHistoryLimit",
+  async (ctx) => {
+    await ctx.step("reserve", body({ held: true }), {
+      compensate: () => ctx.step("release", body({ released: true })),
+    });
+    for (let i = 0; i < 1_000; i++) await ctx.step("tick", body(i));
+    return "never";
+  },
+  { limits: { maxHistory: 12 } },
+);
+
+export const GOLDEN_WORKFLOWS = [
+  goldenOrder,
+  goldenFanOut,
+  goldenChild,
+  goldenRollback,
+  goldenHistoryLimit,
+];
