@@ -100,7 +100,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
 
   /** No write in flight and no entry waiting for one. */
   get isIdle(): boolean {
-    return !this.inFlight && this.pending.length === 0 && !this.rowStale;
+    return !this.inFlight && this.pending.length === 0 && !this.rowStale && !this.nextGeneration;
   }
 
   append(seq: number | null, type: string, name: string | null, data: unknown): void {

@@ -38,6 +38,9 @@ function describeRun(run: Run, context: CliContext, now: number): string[] {
   field("started", `${formatClock(run.createdAt)}  ${out.dim(run.createdAt)}`);
   if (ended) field("ended", formatClock(run.updatedAt));
   if (run.parentRunId) field("parent", run.parentRunId);
+  // Generation 1 is every run's; a later one says the run continued as new (steps are its own).
+  if (run.generation !== undefined && run.generation > 1)
+    field("gen", `${run.generation} (continued as new; steps and input are this generation's)`);
   // On a terminal long values are cut to one line; piped, they are printed whole.
   const room = context.isInteractive ? context.columns - 10 : 100_000;
   field("input", formatJson(run.input, room));
