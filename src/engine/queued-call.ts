@@ -94,8 +94,8 @@ export function onTaskUpdate(run: RunPort, op: Op, task: TaskRecord): void {
   if (!call || op.settled || op.abandoned) return;
   switch (task.status) {
     case "completed": {
-      // A worker's reply past the limit: the call fails for good (it did take effect, so a
-      // compensation registered with compensateUnknown still runs with no output).
+      // A worker's reply past the limit: the call fails for good, as a step's output past it does
+      // (docs/workflows.md, "Limits": its work was done, but with no output it is not compensated).
       if (task.output !== null && isTextOverLimit(task.output, run.limits.maxOutputBytes)) {
         run.complete(op, "failed", {
           error: outputTooLarge(
@@ -103,7 +103,6 @@ export function onTaskUpdate(run: RunPort, op: Op, task: TaskRecord): void {
             run.limits.maxOutputBytes,
           ),
           attempts: task.attempt,
-          unknown: true,
         });
         run.recordCall(call.service, true, task.updatedAt - task.createdAt);
         return;
