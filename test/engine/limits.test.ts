@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { workflow, type BatonError } from "../../src/index.js";
+import { queue, service, workflow, type BatonError } from "../../src/index.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";
@@ -41,6 +41,9 @@ const bigOutput = workflow("bigOutput", async (_ctx, input: { bytes: number; pad
 );
 
 const inbox = workflow("inbox", async (ctx) => ctx.waitForSignal("never"));
+
+const archive = service("archive", queue());
+const fetchArchive = workflow("fetchArchive", async (ctx) => ctx.call(archive, "fetch", {}));
 
 describe.each(EXECUTION_MODES)("limits ($name)", ({ replayAfterEveryOp }) => {
   const fixture = batonFixture();
@@ -90,6 +93,23 @@ describe.each(EXECUTION_MODES)("limits ($name)", ({ replayAfterEveryOp }) => {
     const run = await baton.get("big-1");
     expect(run.error?.code).toBe("OUTPUT_TOO_LARGE");
     expect(run.steps[0]).toMatchObject({ name: "fetch", status: "failed", attempts: 1 });
+  });
+
+  it("fails a queued call whose worker's reply is over the limit with OUTPUT_TOO_LARGE", async () => {
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [fetchArchive],
+      services: [archive],
+      replayAfterEveryOp,
+      limits: { maxOutputBytes: 1_000 },
+    });
+    await baton.start(fetchArchive, undefined, { runId: "a-1" });
+    const [task] = await baton.engine.pollTasks("archive", { workerId: "w-1", waitMs: 5_000 });
+    await baton.engine.completeTask(task!.taskId, { blob: big(2_000) });
+    await waitFor(async () => (await baton.get("a-1")).status === "failed");
+    const run = await baton.get("a-1");
+    expect(run.error?.code).toBe("OUTPUT_TOO_LARGE");
+    expect(run.steps[0]).toMatchObject({ name: "archive.fetch", status: "failed" });
   });
 
   it("bounds a run's own output and its start input the same way", async () => {
