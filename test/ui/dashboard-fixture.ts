@@ -66,8 +66,15 @@ export function createWorkflows(order: OrderServices) {
     { onCompensationFailure: "event" },
   );
 
+  /** Continues as new twice: its run page shows generation 3. */
+  const ticker = workflow("ticker", async (ctx, input: { generation: number }) => {
+    await ctx.step("tick", () => input.generation);
+    if (input.generation < 3) return ctx.continueAsNew({ generation: input.generation + 1 });
+    return { generations: input.generation };
+  });
+
   return {
-    workflows: [placeOrder, approval, fulfilment, reservation],
+    workflows: [placeOrder, approval, fulfilment, reservation, ticker],
     services: [...order.services, labels],
   };
 }

@@ -384,6 +384,13 @@ describe("the dashboard", () => {
     expect(run).toMatchObject({ status: "failed", error: { code: "PARTIALLY_COMPENSATED" } });
   });
 
+  it("shows the generation of a run that continued as new", async () => {
+    await start("ticker", "t-1", { generation: 1 });
+    await waitForStatus("t-1", "completed");
+    await openRun("t-1");
+    expect(await page.getByTestId("run-generation").textContent()).toBe("3");
+  });
+
   it("draws parallel steps as branches, the timer as a wait, and links the child run", async () => {
     await openRun("f-1");
     const timeline = page.getByTestId("timeline");

@@ -214,7 +214,10 @@ export function RunPage({ runId, onTitle }: { runId: string; onTitle: (title: st
         {run.generation !== undefined && run.generation > 1 && (
           <div>
             <dt>Generation</dt>
-            <dd title="continued as new this many times, plus one; steps are this generation's">
+            <dd
+              data-testid="run-generation"
+              title="continued as new this many times, plus one; steps are this generation's"
+            >
               {run.generation}
             </dd>
           </div>
