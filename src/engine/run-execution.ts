@@ -62,6 +62,9 @@ import {
 
 type QueuedDelivery = Delivery & { replay: boolean };
 
+/** No continueAsNew is waiting for replay to end. */
+const NO_CONTINUE = Symbol("no continue");
+
 /**
  * The driver of one run in memory: executes the workflow function, carries out what the run's
  * core (core/run-core.ts, where the rules are) decides, journals every ctx operation, replays the
@@ -109,6 +112,8 @@ export class RunExecution implements RunPort {
   readonly limits: RunLimits;
   /** ctx.continueAsNew was taken: this generation ends with the next write. */
   continuing = false;
+  /** The input of a continueAsNew called as replay ran out: taken once the run is live. */
+  private deferredContinue: unknown = NO_CONTINUE;
 
   constructor(
     private readonly host: ExecutionHost,
@@ -475,8 +480,6 @@ export class RunExecution implements RunPort {
     this.beginContinue(input);
     return new Promise<never>(() => {});
   }
-
-  private deferredContinue: unknown = NO_CONTINUE;
 
   private beginContinue(input: unknown): void {
     const effects = this.core.handle({ type: "continueRequested" });
@@ -973,8 +976,6 @@ export class RunExecution implements RunPort {
     return idempotencyKey(this.runId, seq);
   }
 }
-
-const NO_CONTINUE = Symbol("no continue");
 
 function isReserved(signal: SignalRecord): boolean {
   return signal.name.startsWith(RESERVED_SIGNAL_PREFIX);
