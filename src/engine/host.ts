@@ -58,8 +58,13 @@ export interface ExecutionHost {
 
 /**
  * Named points where crash tests stop the engine (test/crash/): after a journal commit, after a
- * command was sent but before its reply is recorded, after a reply is recorded, and at the
- * start of each compensation.
+ * command was sent but before its reply is recorded, after a reply is recorded, at the start of
+ * each compensation, and after a generation's end and the next one's start committed.
  */
 export type FaultPoint =
-  "after-journal-commit" | "after-command-sent" | "after-reply-recorded" | "during-compensation";
+  | "after-journal-commit"
+  | "after-command-sent"
+  | "after-reply-recorded"
+  | "during-compensation"
+  /** The write that ended a generation and started the next (ctx.continueAsNew) committed. */
+  | "after-generation-commit";

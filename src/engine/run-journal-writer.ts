@@ -299,6 +299,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     }
     if (written.continuedTo !== undefined) {
       // This generation is over and the next is durable: the host starts it from the store.
+      this.host.fault("after-generation-commit", run.runId);
       run.halt();
       this.host.onContinued(run, written.continuedTo);
       return;

@@ -1,22 +1,24 @@
 /**
  * One incarnation of the generations crash test's engine process (see generations-crash.test.ts).
  *
- *   node --import tsx test/crash/generations-child.ts <dbPath> <effectsPath> <incarnation>
+ *   node --import tsx test/crash/generations-child.ts <dbPath> <effectsPath> <incarnation> [killAt]
  *
  * Opens Baton on `dbPath` (startup recovery resumes the run an earlier, killed incarnation left),
  * idempotently starts run `loop-1` of `looper` — ITERATIONS iterations of one step each,
  * continuing as new every PER_GENERATION — and waits for its end. Each step records its execution
  * in a separate SQLite "effects" database, fsynced before it returns. Prints READY once loaded and
- * DONE {json} at the end; the parent kills it with SIGKILL at random moments in between.
+ * DONE {json} at the end; the parent kills it with SIGKILL at random moments in between. With
+ * `killAt` n, the process SIGKILLs itself at the n-th "after-generation-commit" fault point: right
+ * after the write that ended a generation and started the next, before anything else happens.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { Baton, workflow, type Logger } from "../../src/index.js";
 
-export const ITERATIONS = 200;
+export const ITERATIONS = 120;
 export const PER_GENERATION = 10;
 
-const [dbPath, effectsPath, incarnationArg] = process.argv.slice(2);
+const [dbPath, effectsPath, incarnationArg, killAtGenerationCommit] = process.argv.slice(2);
 if (!dbPath || !effectsPath || !incarnationArg) {
   process.stderr.write("usage: generations-child.ts <dbPath> <effectsPath> <incarnation>\n");
   process.exit(2);
@@ -49,7 +51,7 @@ const looper = workflow("looper", async (ctx, state: LoopState) => {
     sum += await ctx.step("add", async (info) => {
       insertEffect.run(info.idempotencyKey, at, INCARNATION);
       // A service's moment of work: a kill may land after the effect and before the journal.
-      await delay(2);
+      await delay(4);
       return at;
     });
   }
@@ -65,7 +67,20 @@ const quiet: Logger = {
   child: () => quiet,
 };
 
-const baton = await Baton.open({ db: `sqlite:${dbPath}`, workflows: [looper], logger: quiet });
+let generationCommits = 0;
+const baton = await Baton.open({
+  // A SIGKILL is a process crash, not a power loss: WAL commits survive it without a full fsync.
+  db: `sqlite:${dbPath}?synchronous=normal`,
+  workflows: [looper],
+  logger: quiet,
+  faultInjector: (point) => {
+    if (
+      point === "after-generation-commit" &&
+      ++generationCommits === Number(killAtGenerationCommit)
+    )
+      process.kill(process.pid, "SIGKILL");
+  },
+});
 process.stdout.write("READY\n");
 await baton.start(looper, { i: 0, sum: 0 }, { runId: "loop-1" });
 const output = await baton.result("loop-1");
