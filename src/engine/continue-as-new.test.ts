@@ -3,7 +3,7 @@ import { refuseContinue, type ContinueRequest } from "./continue-as-new.js";
 
 const base: ContinueRequest = {
   runId: "r-1",
-  replayRemaining: 0,
+  replayRemainingOps: 0,
   phase: "running",
   stopping: false,
   compensating: false,
@@ -58,7 +58,7 @@ describe("continueAsNew: when it is taken", () => {
     },
     {
       case: "the journal has more (replay)",
-      change: { replayRemaining: 2 },
+      change: { replayRemainingOps: 2 },
       answer: "NON_DETERMINISM",
     },
     { case: "input that is not JSON", change: { input: { f: () => 1 } }, answer: "INPUT_NOT_JSON" },

@@ -7,8 +7,8 @@ import { Entry } from "./journal.js";
 /** What ctx.continueAsNew is judged on. */
 export interface ContinueRequest {
   runId: string;
-  /** Journal deliveries replay has yet to hand back. */
-  replayRemaining: number;
+  /** Operations' completions replay has yet to hand back (run-level facts not counted). */
+  replayRemainingOps: number;
   phase: Phase;
   /** Cancelled, past its deadline or limit, ended: the workflow is being stopped already. */
   stopping: boolean;
@@ -30,7 +30,7 @@ export function refuseContinue(
   request: ContinueRequest,
 ): { code: string; message: string } | "ignore" | undefined {
   const { runId } = request;
-  if (request.replayRemaining > 0)
+  if (request.replayRemainingOps > 0)
     return {
       code: "NON_DETERMINISM",
       message: `run ${runId}: the code called continueAsNew, but the journal has more`,

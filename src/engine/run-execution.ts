@@ -362,7 +362,9 @@ export class RunExecution implements RunPort {
       const input = this.deferredContinue;
       this.deferredContinue = NO_CONTINUE;
       this.beginContinue(input);
-      return;
+      // Taken: reserved signals stay in the store for the next generation. Not taken (the replay
+      // stopped the workflow first): the run goes on as any replayed run.
+      if (this.continuing) return;
     }
     if (!this.terminal && !this.core.isStopping) this.armDeadline();
     this.writer.requestWrite();
@@ -454,7 +456,9 @@ export class RunExecution implements RunPort {
   continueAsNew(input: unknown): Promise<never> {
     const refused = refuseContinue({
       runId: this.runId,
-      replayRemaining: this.replayRemaining,
+      // Run-level facts still to replay (a cancel, the deadline) stop the workflow: not a mismatch.
+      replayRemainingOps:
+        this.replayRemaining > 0 ? this.queue.filter((d) => d.replay && d.type === "op").length : 0,
       phase: this.core.phase,
       stopping: this.core.isStopping || this.halted || this.terminal !== undefined,
       compensating: this.compensatingSeq !== undefined,
@@ -473,7 +477,7 @@ export class RunExecution implements RunPort {
       return Promise.reject(new BatonError(refused.code, refused.message));
     }
     if (this.replaying) {
-      // Replay is over for the journal (nothing remains): continue once it is live.
+      // Continue once live, if what remains of the journal (a cancel, say) does not stop it first.
       this.deferredContinue = input;
       return new Promise<never>(() => {});
     }

@@ -176,6 +176,38 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
   });
 });
 
+describe.each(EXECUTION_MODES)(
+  "a cancel racing continueAsNew ($name)",
+  ({ replayAfterEveryOp }) => {
+    const fixture = batonFixture();
+    afterEach(() => fixture.cleanup());
+
+    const hopper = workflow("hopper", async (ctx, input: { generation: number }) => {
+      await ctx.waitForSignal("hop");
+      if (input.generation < 2) return ctx.continueAsNew({ generation: input.generation + 1 });
+      return ctx.waitForSignal("never");
+    });
+
+    it.each([0, 1, 2, 3, 4])(
+      "is never lost: the run ends cancelled in the generation that took it (race %i)",
+      async (race) => {
+        const baton = await fixture.open({
+          db: fixture.db(),
+          workflows: [hopper],
+          replayAfterEveryOp,
+        });
+        const runId = `h-${race}`;
+        await baton.start(hopper, { generation: 1 }, { runId });
+        await waitFor(async () => (await baton.get(runId)).status === "waiting");
+        // The signal that makes generation 1 continue and the cancel, sent at once.
+        await Promise.all([baton.signal(runId, "hop"), baton.cancel(runId, "race")]);
+        await waitFor(async () => (await baton.get(runId)).status === "cancelled");
+        expect([1, 2]).toContain((await baton.get(runId)).generation);
+      },
+    );
+  },
+);
+
 describePostgres("ctx.continueAsNew on PostgreSQL (a node of a cluster)", () => {
   const fixture = batonFixture();
   let database: TestDatabase | undefined;
