@@ -61,4 +61,25 @@ describe("limits over HTTP", () => {
     };
     expect(run).toMatchObject({ generation: 1 });
   });
+
+  it("answers 413 INPUT_TOO_LARGE for a start input past the output limit, and makes no run", async () => {
+    const baton = await fixture.open({
+      db: fixture.db(),
+      workflows: [inbox],
+      limits: { maxOutputBytes: 1_000 },
+    });
+    const server = createServer(baton.engine, { logger: false, processMetrics: false, port: 0 });
+    servers.push(server);
+    const url = await server.listen();
+    const refused = await fetch(`${url}/v1/workflows/inbox/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ runId: "big-1", input: { pad: "x".repeat(2_000) } }),
+    });
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      "INPUT_TOO_LARGE",
+    );
+    expect((await fetch(`${url}/v1/runs/big-1`)).status).toBe(404);
+  });
 });
