@@ -99,6 +99,11 @@ export interface AmqpTransportSpec {
   url: string;
   /** The service's command queue (asserted durable). */
   queue: string;
+  /**
+   * Where services reply (asserted durable): `baton.replies.{nodeId}` unless set — set it when
+   * several Baton deployments share one broker (a single node's id is `local`).
+   */
+  replyQueue?: string;
   /** How long a published command may wait for its reply before it is published again (ms). */
   leaseMs?: number;
   /** Commands published at once at most, awaiting their confirms (default 100). */

@@ -27,22 +27,24 @@ const REPLY_PREFETCH = 100;
 export function amqp(options: {
   url: string;
   queue: string;
+  replyQueue?: string;
   leaseMs?: number;
   maxInFlight?: number;
 }): AmqpTransportSpec {
-  const { url, queue, leaseMs, maxInFlight } = options ?? {};
+  const { url, queue, replyQueue, leaseMs, maxInFlight } = options ?? {};
   if (typeof url !== "string" || !/^amqps?:\/\/[^\s]+$/.test(url)) {
     throw new ValidationError("INVALID_DEFINITION", "amqp url must be an amqp:// or amqps:// URL");
   }
-  if (
-    typeof queue !== "string" ||
-    queue.length === 0 ||
-    queue.length > 255 ||
-    queue.startsWith("amq.")
-  ) {
+  if (!isQueueName(queue)) {
     throw new ValidationError(
       "INVALID_DEFINITION",
       "amqp queue must be a name of 1–255 characters, not starting with amq.",
+    );
+  }
+  if (replyQueue !== undefined && !isQueueName(replyQueue)) {
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      "amqp replyQueue must be a name of 1–255 characters, not starting with amq.",
     );
   }
   if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 100)) {
@@ -64,6 +66,7 @@ export function amqp(options: {
     kind: "amqp",
     url,
     queue,
+    ...(replyQueue !== undefined ? { replyQueue } : {}),
     ...(leaseMs !== undefined ? { leaseMs } : {}),
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
   };
@@ -103,7 +106,7 @@ export class AmqpTransport implements QueueTransport {
   attach(port: TaskPort): void {
     if (this.port || this.closed) return;
     this.port = port;
-    const replyQueue = replyQueueName(port.nodeId);
+    const replyQueue = this.replyQueue(port);
     const connection = new AmqpConnection(
       this.spec.url,
       `${this.service} (${redact(this.spec.url)})`,
@@ -125,14 +128,19 @@ export class AmqpTransport implements QueueTransport {
     this.pumping = this.pump(port, connection);
   }
 
+  private replyQueue(port: TaskPort): string {
+    return this.spec.replyQueue ?? replyQueueName(port.nodeId);
+  }
+
   describe(): string {
     const state = this.connection?.state;
     const where = `RabbitMQ queue ${this.spec.queue}`;
     if (!state || state.state === "closed") return `${where}: this node does not relay commands`;
     if (state.state === "connected")
       return `sent through ${where} (broker connected): waiting for the ${this.service} service's reply`;
-    const error = state.lastError ? ` (${state.lastError})` : "";
-    return `${where}: the broker is unreachable since ${new Date(state.since).toISOString()}${error}; the command waits and is published once it is back`;
+    if (state.lastError === undefined)
+      return `${where}: connecting to the broker; the command is published once connected`;
+    return `${where}: the broker is unreachable since ${new Date(state.since).toISOString()} (${state.lastError}); the command waits and is published once it is back`;
   }
 
   async close(): Promise<void> {
@@ -181,7 +189,7 @@ export class AmqpTransport implements QueueTransport {
    */
   private async publish(task: Task, port: TaskPort, connection: AmqpConnection): Promise<void> {
     this.inFlight++;
-    const message = commandMessage(task, replyQueueName(port.nodeId), Date.now());
+    const message = commandMessage(task, this.replyQueue(port), Date.now());
     const leaseEnds = Date.parse(task.leaseExpiresAt);
     try {
       for (let attempt = 0; !this.closed && Date.now() < leaseEnds; attempt++) {
@@ -299,6 +307,12 @@ function publishConfirmed(
 /** A poll interval's or back-off's wait (never a wait for a condition that could notify). */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isQueueName(name: unknown): name is string {
+  return (
+    typeof name === "string" && name.length > 0 && name.length <= 255 && !name.startsWith("amq.")
+  );
 }
 
 function redact(url: string): string {

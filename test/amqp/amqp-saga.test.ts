@@ -1,0 +1,273 @@
+/**
+ * The order saga with payments behind RabbitMQ, served by a separate worker process written
+ * with plain amqplib (examples/order-demo/payments-amqp.ts): a real broker (.ci/rabbitmq.sh), a
+ * real SQLite file, the broker's application restarted with rabbitmqctl in the middle of load.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect } from "amqplib";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  Baton,
+  StepFailedError,
+  amqp,
+  local,
+  service,
+  workflow,
+  type Run,
+} from "../../src/index.js";
+import { EXAMPLE_DIR, ProcessGroup } from "../demo/harness/processes.js";
+import { findBroker, rabbitmqctl, uniqueQueue } from "../support/rabbitmq.js";
+import { tempDbUrl } from "../support/temp-db.js";
+import { waitFor } from "../support/wait-for.js";
+
+const broker = await findBroker();
+const SEED = process.env.TEST_SEED ?? String(Date.now() % 100_000);
+
+interface Order {
+  orderId: string;
+  amount: number;
+}
+
+interface Effect {
+  command: string;
+  key: string;
+  outcome: { ok: boolean; output?: { orderId?: string; refunded?: string | null } };
+}
+
+/** The saga of the demo: inventory and shipping in process, payments through RabbitMQ. */
+function orderSaga(url: string, queue: string, replyQueue: string) {
+  const shipFails = new Set<string>();
+  const inventory = service(
+    "inventory",
+    local({
+      reserve: (order: Order) => ({ reservationId: `res-${order.orderId}` }),
+      release: (r: { reservationId: string }) => ({ released: r.reservationId }),
+    }),
+  );
+  const payments = service("payments", amqp({ url, queue, replyQueue, leaseMs: 15_000 }));
+  const shipping = service(
+    "shipping",
+    local({
+      ship: (order: Order) => {
+        if (shipFails.has(order.orderId))
+          throw new StepFailedError("no carrier", { code: "NO_CARRIER" });
+        return { trackingId: `trk-${order.orderId}` };
+      },
+    }),
+  );
+  const placeOrder = workflow(
+    "placeOrder",
+    async (ctx, order: Order) => {
+      const reservation = await ctx.call<{ reservationId: string }>(inventory, "reserve", order, {
+        compensate: (r) => ctx.call(inventory, "release", r),
+      });
+      const payment = await ctx.call<{ paymentId: string }>(payments, "charge", order, {
+        compensate: (p) => ctx.call(payments, "refund", p),
+      });
+      const shipment = await ctx.call(shipping, "ship", order);
+      return { reservation, payment, shipment };
+    },
+    // The worker fails 5% of charges transiently: retried quickly, enough times never to run out.
+    { retry: { maxAttempts: 12, initialIntervalMs: 10, maxIntervalMs: 200 } },
+  );
+  return { services: [inventory, payments, shipping], workflows: [placeOrder], shipFails };
+}
+
+function readEffects(file: string): Effect[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as Effect);
+}
+
+const TERMINAL = new Set(["completed", "compensated", "failed", "cancelled"]);
+
+describe.skipIf("skip" in broker)(
+  `payments through RabbitMQ${"skip" in broker ? ` (skipped: ${broker.skip})` : ""}`,
+  () => {
+    const { url, node } = broker as { url: string; node: string };
+    const processes = new ProcessGroup();
+    const cleanups: Array<() => Promise<void> | void> = [];
+
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      await processes.killAll();
+    });
+
+    async function setUp() {
+      const db = tempDbUrl();
+      const queue = uniqueQueue("payments");
+      const replyQueue = uniqueQueue("baton.replies.test");
+      const effectsFile = join(db.dir, "payments-effects.jsonl");
+      const saga = orderSaga(url, queue, replyQueue);
+      const open = () =>
+        Baton.open({ db: db.url, workflows: saga.workflows, services: saga.services });
+      let baton = await open();
+      cleanups.push(
+        () => db.cleanup(),
+        () => deleteQueues(url, [queue, replyQueue]),
+        () => baton.close(),
+      );
+      const startWorker = async () => {
+        const worker = processes.startTs("payments", join(EXAMPLE_DIR, "payments-amqp.ts"), [], {
+          AMQP_URL: url,
+          PAYMENTS_QUEUE: queue,
+          EFFECTS_FILE: effectsFile,
+          PAYMENTS_FAIL_RATE: "0.05",
+          LATENCY_MS: "0-5",
+          RANDOM_SEED: SEED,
+          LOG_LEVEL: "warn",
+        });
+        await worker.waitForOutput(/payments consuming RabbitMQ queue/);
+        return worker;
+      };
+      return {
+        saga,
+        queue,
+        replyQueue,
+        effects: () => readEffects(effectsFile),
+        baton: () => baton,
+        reopen: async () => {
+          baton = await open();
+        },
+        startWorker,
+      };
+    }
+
+    it("one order completes and one compensates, the refund through RabbitMQ too", async () => {
+      const t = await setUp();
+      await t.startWorker();
+      const ok = await t.baton().start("placeOrder", { orderId: "ok-1", amount: 30 });
+      t.saga.shipFails.add("bad-1");
+      const bad = await t.baton().start("placeOrder", { orderId: "bad-1", amount: 40 });
+      expect((await t.baton().wait(ok.runId, 20_000)).status).toBe("completed");
+      const compensated = await t.baton().wait(bad.runId, 20_000);
+      expect(compensated.status, `seed ${SEED}`).toBe("compensated");
+      const effects = t.effects().filter((e) => e.outcome.ok);
+      expect(
+        effects.filter((e) => e.command === "charge").map((e) => e.outcome.output?.orderId),
+      ).toEqual(expect.arrayContaining(["ok-1", "bad-1"]));
+      const refunds = effects.filter((e) => e.command === "refund");
+      expect(refunds).toHaveLength(1);
+      expect(refunds[0]!.outcome.output).toMatchObject({ orderId: "bad-1" });
+      expect(refunds[0]!.outcome.output?.refunded).toMatch(/^pay-/);
+    }, 40_000);
+
+    it("a reply that arrives while the orchestrator is down is recorded after its restart", async () => {
+      const t = await setUp();
+      const run = await t.baton().start("placeOrder", { orderId: "late-1", amount: 10 });
+      // The charge is published (no worker yet): the run waits on the broker's service.
+      const waiting = await waitFor(
+        async () => {
+          const r = await t.baton().get(run.runId);
+          return /RabbitMQ queue.*broker connected/.test(r.waitingOn?.reason ?? "") && r;
+        },
+        { what: "the run waiting on RabbitMQ", timeoutMs: 10_000, intervalMs: 20 },
+      );
+      expect(waiting.waitingOn).toMatchObject({ kind: "task", service: "payments" });
+      await waitFor(async () => (await queueDepth(url, t.queue)) === 1, {
+        what: "the charge in the command queue",
+        intervalMs: 20,
+      });
+      await t.baton().close();
+      await t.startWorker();
+      await waitFor(async () => (await queueDepth(url, t.replyQueue)) === 1, {
+        what: "the reply in Baton's reply queue while Baton is down",
+        intervalMs: 20,
+      });
+      await t.reopen();
+      expect((await t.baton().wait(run.runId, 20_000)).status).toBe("completed");
+      expect(t.effects().filter((e) => e.command === "charge")).toHaveLength(1);
+      await waitFor(async () => (await queueDepth(url, t.replyQueue)) === 0, {
+        what: "the reply acknowledged once recorded",
+        intervalMs: 20,
+      });
+    }, 40_000);
+
+    it("200 orders across a broker restart: all end, each charged once in effect", async () => {
+      const t = await setUp();
+      await t.startWorker();
+      const ids = Array.from({ length: 200 }, (_, i) => `order-${i}`);
+      const started = Date.now();
+      await Promise.all(
+        ids.map((orderId) =>
+          t.baton().start("placeOrder", { orderId, amount: 10 }, { runId: orderId }),
+        ),
+      );
+      const charges = () => t.effects().filter((e) => e.command === "charge" && e.outcome.ok);
+      await waitFor(() => charges().length >= 30, {
+        what: "some charges before the restart",
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
+      let restarted = false;
+      cleanups.push(async () => {
+        if (!restarted) await rabbitmqctl(node, "start_app");
+      });
+      await rabbitmqctl(node, "stop_app");
+      // The outage lands in the middle of the load, not after it.
+      expect(charges().length).toBeLessThan(200);
+      try {
+        // Runs waiting on payments now say the broker is unreachable.
+        await waitFor(
+          async () => {
+            const { runs } = await t.baton().list({ status: "waiting", limit: 50 });
+            for (const summary of runs) {
+              const run = await t.baton().get(summary.runId);
+              if (/unreachable/.test(run.waitingOn?.reason ?? "")) return run;
+            }
+            return undefined;
+          },
+          { what: "a run saying the broker is unreachable", timeoutMs: 15_000, intervalMs: 50 },
+        );
+      } finally {
+        await rabbitmqctl(node, "start_app");
+        restarted = true;
+      }
+      const runs = await waitFor(
+        async () => {
+          const all: Run[] = await Promise.all(ids.map((id) => t.baton().get(id)));
+          return all.every((r) => TERMINAL.has(r.status)) && all;
+        },
+        { what: "all 200 runs terminal", timeoutMs: 45_000, intervalMs: 100 },
+      );
+      const elapsed = Date.now() - started;
+      const byStatus = runs.reduce<Record<string, number>>(
+        (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+        {},
+      );
+      expect(byStatus, `seed ${SEED}`).toEqual({ completed: 200 });
+      const perOrder = new Map<string, number>();
+      for (const e of charges()) {
+        const order = e.outcome.output?.orderId ?? "?";
+        perOrder.set(order, (perOrder.get(order) ?? 0) + 1);
+      }
+      expect(perOrder.size).toBe(200);
+      expect([...perOrder.values()].every((n) => n === 1)).toBe(true);
+      console.info(`200 orders across a broker restart in ${elapsed} ms (seed ${SEED})`);
+    }, 90_000);
+  },
+);
+
+async function queueDepth(url: string, queue: string): Promise<number> {
+  const connection = await connect(url);
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function deleteQueues(url: string, queues: string[]): Promise<void> {
+  const connection = await connect(url).catch(() => undefined);
+  if (!connection) return;
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
