@@ -9,6 +9,12 @@ export { LocalTransport, local } from "./local/local-transport.js";
 export { HttpTransport, http, type HttpOptions } from "./http/http-transport.js";
 export { queue, DEFAULT_LEASE_MS } from "./queue/queue-transport.js";
 export { amqp, AmqpTransport } from "./amqp/amqp-transport.js";
+export {
+  AmqpEventBridge,
+  DEFAULT_EVENTS_EXCHANGE,
+  type AmqpEventsOptions,
+  type EventBridgeStats,
+} from "./amqp/amqp-event-bridge.js";
 
 export interface TransportDefaults {
   /** Lease of queue services that do not set their own. */

@@ -1,7 +1,12 @@
 /**
- * The order saga with payments behind RabbitMQ, served by a separate worker process written
- * with plain amqplib (examples/order-demo/payments-amqp.ts): a real broker (.ci/rabbitmq.sh), a
- * real SQLite file, the broker's application restarted with rabbitmqctl in the middle of load.
+ * RabbitMQ, on a real broker (.ci/rabbitmq.sh) and real SQLite files. One file on purpose: a
+ * test here restarts the broker's application (rabbitmqctl stop_app / start_app), which would
+ * disturb any other broker test running beside it; tests of one file run one after another.
+ *
+ * - The order saga with payments behind RabbitMQ, served by a separate worker process written
+ *   with plain amqplib (examples/order-demo/payments-amqp.ts), the broker restarted mid-load.
+ * - The event bridge: a consumer bound to `run.#` / `order.#` receives the runs' events; a
+ *   broker that is down stalls no run, and what the full buffer drops is counted in /metrics.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +21,7 @@ import {
   workflow,
   type Run,
 } from "../../src/index.js";
-import { EXAMPLE_DIR, ProcessGroup } from "../demo/harness/processes.js";
+import { EXAMPLE_DIR, ProcessGroup, freePort } from "../demo/harness/processes.js";
 import { findBroker, rabbitmqctl, uniqueQueue } from "../support/rabbitmq.js";
 import { tempDbUrl } from "../support/temp-db.js";
 import { waitFor } from "../support/wait-for.js";
@@ -248,6 +253,109 @@ describe.skipIf("skip" in broker)(
       expect([...perOrder.values()].every((n) => n === 1)).toBe(true);
       console.info(`200 orders across a broker restart in ${elapsed} ms (seed ${SEED})`);
     }, 90_000);
+  },
+);
+
+describe.skipIf("skip" in broker)(
+  `the event bridge to RabbitMQ${"skip" in broker ? ` (skipped: ${broker.skip})` : ""}`,
+  () => {
+    const { url } = broker as { url: string };
+    const cleanups: Array<() => Promise<void> | void> = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    const greet = workflow("greet", async (ctx, name: string) => {
+      const { text } = await ctx.call<{ text: string }>(greeter, "hello", name);
+      return text;
+    });
+    const greeter = service(
+      "greeter",
+      local({ hello: (name: string) => ({ text: `hello ${name}` }) }),
+    );
+
+    it("a consumer bound to run.# and order.# receives every run event, routing key = type", async () => {
+      const db = tempDbUrl();
+      const exchange = uniqueQueue("baton.events.test");
+      cleanups.push(() => db.cleanup());
+      // The consumer's queue is bound before Baton publishes anything.
+      const connection = await connect(url);
+      cleanups.push(() => connection.close().catch(() => undefined));
+      const channel = await connection.createChannel();
+      await channel.assertExchange(exchange, "topic", { durable: true });
+      cleanups.push(async () => {
+        const c = await connect(url);
+        await (await c.createChannel()).deleteExchange(exchange);
+        await c.close();
+      });
+      const { queue } = await channel.assertQueue("", { exclusive: true });
+      await channel.bindQueue(queue, exchange, "run.#");
+      await channel.bindQueue(queue, exchange, "order.#");
+      const received: Array<{
+        key: string;
+        body: { type: string; runId: string };
+        persistent: boolean;
+      }> = [];
+      await channel.consume(
+        queue,
+        (message) => {
+          if (!message) return;
+          received.push({
+            key: message.fields.routingKey,
+            body: JSON.parse(message.content.toString()) as { type: string; runId: string },
+            persistent: message.properties.deliveryMode === 2,
+          });
+        },
+        { noAck: true },
+      );
+
+      const baton = await Baton.open({
+        db: db.url,
+        workflows: [greet],
+        services: [greeter],
+        events: { amqp: { url, exchange } },
+      });
+      cleanups.push(() => baton.close());
+      const run = await baton.start(greet, "ada");
+      expect(await baton.result(run.runId)).toBe("hello ada");
+      const mine = await waitFor(
+        () => {
+          const events = received.filter((r) => r.body.runId === run.runId);
+          return events.some((e) => e.key === "run.completed") && events;
+        },
+        { what: "run.completed on the exchange", intervalMs: 20 },
+      );
+      expect(mine.map((e) => e.key)).toEqual(
+        expect.arrayContaining(["run.started", "run.completed"]),
+      );
+      expect(mine.every((e) => e.key === e.body.type && e.persistent)).toBe(true);
+      // step.* events are published too, but this consumer bound only run.# and order.#.
+      expect(mine.some((e) => e.key.startsWith("step."))).toBe(false);
+    });
+
+    it("a broker that is down stalls no run; what the full buffer cannot hold is counted", async () => {
+      const db = tempDbUrl();
+      cleanups.push(() => db.cleanup());
+      // Nothing listens on this port: the bridge keeps reconnecting while the runs go on.
+      const down = `amqp://guest:guest@127.0.0.1:${await freePort()}`;
+      const baton = await Baton.open({
+        db: db.url,
+        workflows: [greet],
+        services: [greeter],
+        events: { amqp: { url: down, maxBuffered: 5 } },
+      });
+      cleanups.push(() => baton.close());
+      const runs = await Promise.all(["a", "b", "c", "d"].map((n) => baton.start(greet, n)));
+      for (const run of runs)
+        expect((await baton.wait(run.runId, 10_000)).status).toBe("completed");
+      const serving = await baton.serve({ port: 0 });
+      cleanups.push(() => serving.close());
+      const metrics = await (await fetch(`${serving.url}/metrics`)).text();
+      expect(metrics).toMatch(/^baton_event_bridge_buffered 5$/m);
+      expect(metrics).toMatch(/^baton_event_bridge_connected 0$/m);
+      const dropped = Number(/^baton_event_bridge_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+      expect(dropped).toBeGreaterThan(0);
+    });
   },
 );
 
