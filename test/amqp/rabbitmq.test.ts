@@ -8,7 +8,8 @@
  * - The event bridge: a consumer bound to `run.#` / `order.#` receives the runs' events; a
  *   broker that is down stalls no run, and what the full buffer drops is counted in /metrics.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
@@ -252,6 +253,60 @@ describe.skipIf("skip" in broker)(
       expect(perOrder.size).toBe(200);
       expect([...perOrder.values()].every((n) => n === 1)).toBe(true);
       console.info(`200 orders across a broker restart in ${elapsed} ms (seed ${SEED})`);
+    }, 90_000);
+  },
+);
+
+describe.skipIf("skip" in broker)(
+  `baton demo --amqp${"skip" in broker ? ` (skipped: ${broker.skip})` : ""}`,
+  () => {
+    const { url } = broker as { url: string };
+    const processes = new ProcessGroup();
+    const dirs: string[] = [];
+    afterEach(async () => {
+      await processes.killAll();
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("runs the order demo with payments through RabbitMQ and a plain amqplib worker", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "baton-demo-amqp-"));
+      dirs.push(dir);
+      const port = await freePort();
+      const queue = uniqueQueue("payments.demo");
+      const demo = processes.startBaton(
+        "demo",
+        [
+          "demo",
+          "--amqp",
+          url,
+          "--port",
+          String(port),
+          "--data-dir",
+          dir,
+          "--orders-per-second",
+          "10",
+        ],
+        { PAYMENTS_QUEUE: queue, PAYMENTS_FAIL_RATE: "0", SHIPPING_FAIL_RATE: "0.3" },
+      );
+      await demo.waitForOutput(/Ctrl-C stops/, 45_000);
+      expect(demo.output).toMatch(/payments\s+RabbitMQ queue payments, worker pid \d+/);
+      const api = `http://127.0.0.1:${port}/v1`;
+      const count = async (status: string) =>
+        ((await (await fetch(`${api}/runs?status=${status}&limit=100`)).json()) as { runs: Run[] })
+          .runs.length;
+      await waitFor(
+        async () => (await count("completed")) >= 3 && (await count("compensated")) >= 1,
+        {
+          what: "completed and compensated orders",
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        },
+      );
+      const effects = readEffects(join(dir, "payments-effects.jsonl"));
+      expect(effects.some((e) => e.command === "charge" && e.outcome.ok)).toBe(true);
+      demo.kill("SIGINT");
+      expect(await demo.exited).toEqual({ code: 0, signal: null });
+      await deleteQueues(url, [queue]);
     }, 90_000);
   },
 );
