@@ -192,6 +192,67 @@ describe.skipIf("skip" in broker)(
       });
     }, 40_000);
 
+    it("a run cancelled with its charge published and unanswered settles it, then refunds through RabbitMQ", async () => {
+      const t = await setUp();
+      const run = await t.baton().start("placeOrder", { orderId: "cancel-1", amount: 25 });
+      await waitFor(async () => (await queueDepth(url, t.queue)) === 1, {
+        what: "the charge published, no worker to take it",
+        intervalMs: 20,
+      });
+      await t.baton().cancel(run.runId, "customer changed their mind");
+      // The charge may still land: the rollback waits for it, saying so, and ends no sooner.
+      const settling = await waitFor(
+        async () => {
+          const r = await t.baton().get(run.runId);
+          return r.status === "compensating" && r.waitingOn?.kind === "task" && r;
+        },
+        { what: "the rollback waiting on the published charge", intervalMs: 20 },
+      );
+      expect(settling.waitingOn?.reason).toMatch(/RabbitMQ queue/);
+      await t.startWorker();
+      const ended = await t.baton().wait(run.runId, 20_000);
+      expect(ended.status).toBe("cancelled");
+      const effects = t.effects().filter((e) => e.outcome.ok);
+      expect(effects.filter((e) => e.command === "charge")).toHaveLength(1);
+      const refunds = effects.filter((e) => e.command === "refund");
+      expect(refunds).toHaveLength(1);
+      expect(refunds[0]!.outcome.output).toMatchObject({ orderId: "cancel-1" });
+      expect(refunds[0]!.outcome.output?.refunded).toMatch(/^pay-/);
+    }, 40_000);
+
+    it("malformed replies end the attempt with AMQP_REPLY_INVALID, never the process", async () => {
+      const t = await setUp();
+      const run = await t.baton().start("placeOrder", { orderId: "garbled-1", amount: 5 });
+      // A hand-written service that answers badly: no correlation id first, then not JSON.
+      const connection = await connect(url);
+      cleanups.push(() => connection.close().catch(() => undefined));
+      const channel = await connection.createChannel();
+      await channel.assertQueue(t.queue, { durable: true });
+      const command = await waitFor(async () => (await channel.get(t.queue)) || undefined, {
+        what: "the charge on the command queue",
+        intervalMs: 20,
+      });
+      const { replyTo, correlationId } = command.properties as {
+        replyTo: string;
+        correlationId: string;
+      };
+      expect(correlationId).toMatch(new RegExp(`^${run.runId}:\\d+$`));
+      channel.sendToQueue(replyTo, Buffer.from('{"output": 1}'));
+      channel.sendToQueue(replyTo, Buffer.from("{not json"), { correlationId });
+      channel.ack(command);
+      const ended = await t.baton().wait(run.runId, 20_000);
+      expect(ended.status).toBe("compensated");
+      const charge = ended.steps?.find((s) => s.name === "payments.charge");
+      expect(charge?.error).toMatchObject({
+        code: "AMQP_REPLY_INVALID",
+        message: expect.stringMatching(/invalid reply: the reply is not JSON/),
+      });
+      await waitFor(async () => (await queueDepth(url, t.replyQueue)) === 0, {
+        what: "both replies acknowledged",
+        intervalMs: 20,
+      });
+    }, 40_000);
+
     it("200 orders across a broker restart: all end, each charged once in effect", async () => {
       const t = await setUp();
       await t.startWorker();
