@@ -116,7 +116,7 @@ export class AmqpEventBridge {
     if (this.closed) return;
     const deadline = Date.now() + CLOSE_FLUSH_MS;
     // Wall time: shutting down is about this process. A poll interval of a bounded wait.
-    while (this.buffer.length > 0 && Date.now() < deadline)
+    while (this.draining && this.buffer.length > 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20));
     this.closed = true;
     this.wake?.();

@@ -171,7 +171,7 @@ export class AmqpTransport implements QueueTransport {
           signal: this.stop.signal,
         });
       } catch (e) {
-        if (this.closed) return;
+        if (this.closed || (e as { code?: unknown }).code === "ENGINE_CLOSED") return;
         port.logger.warn(
           { service: this.service, err: e },
           "cannot take commands for RabbitMQ; retrying",
