@@ -22,7 +22,7 @@ import {
   workflow,
   type Run,
 } from "../../src/index.js";
-import { EXAMPLE_DIR, ProcessGroup, freePort } from "../demo/harness/processes.js";
+import { EXAMPLE_DIR, ProcessGroup, REPO, freePort } from "../demo/harness/processes.js";
 import { findBroker, rabbitmqctl, uniqueQueue } from "../support/rabbitmq.js";
 import { tempDbUrl } from "../support/temp-db.js";
 import { waitFor } from "../support/wait-for.js";
@@ -450,6 +450,64 @@ describe.skipIf("skip" in broker)(
       // step.* events are published too, but this consumer bound only run.# and order.#.
       expect(mine.some((e) => e.key.startsWith("step."))).toBe(false);
     });
+
+    it("baton server --events-amqp URL --events-exchange NAME publishes the server's run events", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "baton-events-cli-"));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const exchange = uniqueQueue("baton.events.cli");
+      const connection = await connect(url);
+      cleanups.push(() => connection.close().catch(() => undefined));
+      const channel = await connection.createChannel();
+      await channel.assertExchange(exchange, "topic", { durable: true });
+      cleanups.push(async () => {
+        const c = await connect(url);
+        await (await c.createChannel()).deleteExchange(exchange);
+        await c.close();
+      });
+      const { queue } = await channel.assertQueue("", { exclusive: true });
+      await channel.bindQueue(queue, exchange, "run.#");
+      const keys: Array<{ key: string; runId: string }> = [];
+      await channel.consume(
+        queue,
+        (m) => {
+          if (m)
+            keys.push({
+              key: m.fields.routingKey,
+              runId: (JSON.parse(m.content.toString()) as { runId: string }).runId,
+            });
+        },
+        { noAck: true },
+      );
+      const processes = new ProcessGroup();
+      cleanups.push(() => processes.killAll());
+      const server = processes.startBaton("server", [
+        "server",
+        "--workflows",
+        join(REPO, "test", "cli", "fixtures", "cli-workflows.ts"),
+        "--db",
+        `sqlite:${join(dir, "baton.db")}`,
+        "--port",
+        "0",
+        "--events-amqp",
+        url,
+        "--events-exchange",
+        exchange,
+      ]);
+      const [, base = ""] = await server.waitForOutput(/listening on (http:\/\/[\d.]+:\d+)/);
+      const response = await fetch(`${base}/v1/workflows/greet/runs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: { name: "Ada" }, runId: "cli-greet-1" }),
+      });
+      expect(response.status).toBeLessThan(300);
+      await waitFor(
+        () => keys.some((k) => k.runId === "cli-greet-1" && k.key === "run.completed"),
+        { what: "run.completed of cli-greet-1 on the exchange", intervalMs: 20 },
+      );
+      expect(keys.filter((k) => k.runId === "cli-greet-1").map((k) => k.key)).toContain(
+        "run.started",
+      );
+    }, 60_000);
 
     it("a broker that is down stalls no run; what the full buffer cannot hold is counted", async () => {
       const db = tempDbUrl();
