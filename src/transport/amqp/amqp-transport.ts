@@ -2,13 +2,8 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { ValidationError, type Task } from "../../common/index.js";
 import type { AmqpTransportSpec, QueueTransport, TaskPort } from "../transport.js";
 import { AmqpConnection, reconnectDelay } from "./amqp-connection.js";
-import {
-  commandMessage,
-  decodeReply,
-  replyKey,
-  replyQueueName,
-  type CommandMessage,
-} from "./amqp-envelope.js";
+import { commandMessage, replyKey, replyQueueName, type CommandMessage } from "./amqp-envelope.js";
+import { replyAction, verdictOnError } from "./amqp-replies.js";
 
 const DEFAULT_MAX_IN_FLIGHT = 100;
 /** How long one poll of the durable queue waits for a task (it is woken when one is queued). */
@@ -243,39 +238,22 @@ export class AmqpTransport implements QueueTransport {
       return "ack";
     }
     try {
-      const task = await port.findTask(key);
-      if (
-        !task ||
-        !task.deliveryId ||
-        (task.status !== "leased" && task.status !== "withdrawing")
-      ) {
-        // Already recorded (a duplicate), ended without it (expired), or for no command of ours.
-        return "ack";
-      }
-      const reply = decodeReply(message.content);
-      if (reply.kind === "output") await port.complete(task.deliveryId, reply.output);
-      else if (reply.kind === "error")
-        await port.fail(task.deliveryId, reply.error, reply.retryable);
-      else {
-        port.logger.warn(
-          { service: task.service, key, reason: reply.reason },
-          "invalid RabbitMQ reply",
-        );
-        await port.fail(
-          task.deliveryId,
-          {
-            code: "AMQP_REPLY_INVALID",
-            message: `service ${task.service} answered command ${key} with an invalid reply: ${reply.reason}`,
-          },
-          false,
-        );
+      // Recorded durably first, acknowledged after: a crash in between has the broker deliver
+      // the reply again, and the duplicate finds the command settled and is ignored.
+      const action = replyAction(key, await port.findTask(key), message.content);
+      if (action.kind === "complete") await port.complete(action.deliveryId, action.output);
+      else if (action.kind === "fail") {
+        if (action.invalid !== undefined)
+          port.logger.warn(
+            { service: this.service, key, reason: action.invalid },
+            "invalid RabbitMQ reply",
+          );
+        await port.fail(action.deliveryId, action.error, action.retryable);
       }
       return "ack";
     } catch (e) {
-      const code = (e as { code?: unknown }).code;
-      // Its lease ran out (it is published again) or the task moved on: nothing to record.
-      if (code === "LEASE_LOST" || code === "TASK_NOT_FOUND") return "ack";
-      if (this.closed || code === "ENGINE_CLOSED") return "leave";
+      const verdict = verdictOnError((e as { code?: unknown }).code, this.closed);
+      if (verdict !== "retry") return verdict;
       port.logger.warn(
         { service: this.service, key, err: e },
         "RabbitMQ reply not recorded; retrying",
