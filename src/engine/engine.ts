@@ -233,7 +233,10 @@ export class Engine implements ExecutionHost {
     return {
       nodeId: this.nodeId,
       logger: this.logger,
-      poll: (service, request) => this.pollTasks(service, request),
+      poll: (service, request) => {
+        this.assertOpen();
+        return this.tasks.poll(service, request);
+      },
       complete: (taskId, output) => this.completeTask(taskId, output),
       fail: (taskId, error, retryable) => this.failTask(taskId, error, retryable),
       findTask: (taskKey) => this.store.findTask(taskKey),
@@ -613,6 +616,18 @@ export class Engine implements ExecutionHost {
   /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
   pollTasks(service: string, request: PollRequest): Promise<Task[]> {
     this.assertOpen();
+    const transport = this.transports.get(service);
+    // Its relay inside Baton takes these tasks (taskPort); a worker polling too would take
+    // commands that then never reach the broker.
+    if (transport?.kind === "queue" && transport.via !== undefined) {
+      return Promise.reject(
+        new NotFoundError(
+          "SERVICE_NOT_FOUND",
+          `service ${service} is reached through RabbitMQ: its commands are not polled from Baton`,
+          { service },
+        ),
+      );
+    }
     return this.tasks.poll(service, request);
   }
 

@@ -161,6 +161,21 @@ describe.skipIf("skip" in broker)(
       expect(refunds[0]!.outcome.output?.refunded).toMatch(/^pay-/);
     }, 40_000);
 
+    it("refuses a worker polling Baton for a service reached through RabbitMQ", async () => {
+      const t = await setUp();
+      const serving = await t.baton().serve({ port: 0 });
+      cleanups.push(() => serving.close());
+      const response = await fetch(`${serving.url}/v1/services/payments/tasks/poll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ workerId: "stray" }),
+      });
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({
+        error: { code: "SERVICE_NOT_FOUND", message: expect.stringMatching(/through RabbitMQ/) },
+      });
+    });
+
     it("a reply that arrives while the orchestrator is down is recorded after its restart", async () => {
       const t = await setUp();
       const run = await t.baton().start("placeOrder", { orderId: "late-1", amount: 10 });
