@@ -8,85 +8,20 @@
  * - The event bridge: a consumer bound to `run.#` / `order.#` receives the runs' events; a
  *   broker that is down stalls no run, and what the full buffer drops is counted in /metrics.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  Baton,
-  StepFailedError,
-  amqp,
-  local,
-  service,
-  workflow,
-  type Run,
-} from "../../src/index.js";
+import { Baton, local, service, workflow, type Run } from "../../src/index.js";
 import { EXAMPLE_DIR, ProcessGroup, REPO, freePort } from "../demo/harness/processes.js";
 import { findBroker, rabbitmqctl, uniqueQueue } from "../support/rabbitmq.js";
 import { tempDbUrl } from "../support/temp-db.js";
+import { deleteQueues, orderSaga, queueDepth, readEffects } from "./amqp-fixture.js";
 import { waitFor } from "../support/wait-for.js";
 
 const broker = await findBroker();
 const SEED = process.env.TEST_SEED ?? String(Date.now() % 100_000);
-
-interface Order {
-  orderId: string;
-  amount: number;
-}
-
-interface Effect {
-  command: string;
-  key: string;
-  outcome: { ok: boolean; output?: { orderId?: string; refunded?: string | null } };
-}
-
-/** The saga of the demo: inventory and shipping in process, payments through RabbitMQ. */
-function orderSaga(url: string, queue: string, replyQueue: string) {
-  const shipFails = new Set<string>();
-  const inventory = service(
-    "inventory",
-    local({
-      reserve: (order: Order) => ({ reservationId: `res-${order.orderId}` }),
-      release: (r: { reservationId: string }) => ({ released: r.reservationId }),
-    }),
-  );
-  const payments = service("payments", amqp({ url, queue, replyQueue, leaseMs: 15_000 }));
-  const shipping = service(
-    "shipping",
-    local({
-      ship: (order: Order) => {
-        if (shipFails.has(order.orderId))
-          throw new StepFailedError("no carrier", { code: "NO_CARRIER" });
-        return { trackingId: `trk-${order.orderId}` };
-      },
-    }),
-  );
-  const placeOrder = workflow(
-    "placeOrder",
-    async (ctx, order: Order) => {
-      const reservation = await ctx.call<{ reservationId: string }>(inventory, "reserve", order, {
-        compensate: (r) => ctx.call(inventory, "release", r),
-      });
-      const payment = await ctx.call<{ paymentId: string }>(payments, "charge", order, {
-        compensate: (p) => ctx.call(payments, "refund", p),
-      });
-      const shipment = await ctx.call(shipping, "ship", order);
-      return { reservation, payment, shipment };
-    },
-    // The worker fails 5% of charges transiently: retried quickly, enough times never to run out.
-    { retry: { maxAttempts: 12, initialIntervalMs: 10, maxIntervalMs: 200 } },
-  );
-  return { services: [inventory, payments, shipping], workflows: [placeOrder], shipFails };
-}
-
-function readEffects(file: string): Effect[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as Effect);
-}
 
 const TERMINAL = new Set(["completed", "compensated", "failed", "cancelled"]);
 
@@ -549,25 +484,3 @@ describe.skipIf("skip" in broker)(
     });
   },
 );
-
-async function queueDepth(url: string, queue: string): Promise<number> {
-  const connection = await connect(url);
-  try {
-    const channel = await connection.createChannel();
-    // Declared as Baton declares it (durable): a queue the relay has not declared yet is empty.
-    return (await channel.assertQueue(queue, { durable: true })).messageCount;
-  } finally {
-    await connection.close();
-  }
-}
-
-async function deleteQueues(url: string, queues: string[]): Promise<void> {
-  const connection = await connect(url).catch(() => undefined);
-  if (!connection) return;
-  try {
-    const channel = await connection.createChannel();
-    for (const queue of queues) await channel.deleteQueue(queue);
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-}
