@@ -25,6 +25,8 @@ interface ServeOptions {
   maxHistory?: number;
   maxOutputBytes?: number;
   maxSignals?: number;
+  eventsAmqp?: string;
+  eventsExchange: string;
 }
 
 /**
@@ -93,6 +95,17 @@ export function registerServeCommands(program: Command): void {
           .env("BATON_MAX_SIGNALS")
           .argParser(parseLimit),
       )
+      .addOption(
+        new Option(
+          "--events-amqp <url>",
+          "also publish every event to a RabbitMQ topic exchange at this amqp:// URL (routing key = topic)",
+        ).env("BATON_EVENTS_AMQP"),
+      )
+      .addOption(
+        new Option("--events-exchange <name>", "the exchange for --events-amqp")
+          .env("BATON_EVENTS_EXCHANGE")
+          .default("baton.events"),
+      )
       .action((options: ServeOptions) => serve(options, isDev));
   }
 }
@@ -129,6 +142,9 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
         ...(options.maxOutputBytes !== undefined ? { maxOutputBytes: options.maxOutputBytes } : {}),
         ...(options.maxSignals !== undefined ? { maxSignals: options.maxSignals } : {}),
       },
+      ...(options.eventsAmqp !== undefined
+        ? { events: { amqp: { url: options.eventsAmqp, exchange: options.eventsExchange } } }
+        : {}),
     });
     let url: string;
     try {
