@@ -119,6 +119,21 @@ function waitingOn(op: Op): WaitingOn {
           `waiting for signal "${op.signalName ?? op.name}"` + (until ? ` until ${until}` : ""),
         ...(until ? { until } : {}),
       };
+    case "event": {
+      const topic = op.eventWait?.topic ?? op.name;
+      const where = op.eventWait?.where;
+      return {
+        kind: "event",
+        seq: op.seq,
+        topic,
+        ...(where ? { where } : {}),
+        reason:
+          `waiting for event ${topic}` +
+          (where ? ` where ${JSON.stringify(where)}` : "") +
+          (until ? ` until ${until}` : ""),
+        ...(until ? { until } : {}),
+      };
+    }
     case "child":
       return {
         kind: "child",

@@ -727,6 +727,7 @@ export function storeConformance(
       });
 
       it("reads one topic after a position", async () => {
+        expect(await store.lastEventPosition()).toBe(0);
         await store.publishEvent({ event: userEvent("a.b", "1", T0 + 1), createRuns: [] });
         await store.publishEvent({ event: userEvent("c.d", "2", T0 + 2), createRuns: [] });
         await store.publishEvent({ event: userEvent("a.b", "3", T0 + 3), createRuns: [] });
@@ -736,6 +737,8 @@ export function storeConformance(
           (await store.readEvents(ab[0]!.position!, 10, { topic: "a.b" })).map((e) => e.eventId),
         ).toEqual(["3"]);
         expect(await store.readEvents(0, 10, { topic: "x.y" })).toEqual([]);
+        const all = await store.readEvents(0, 10);
+        expect(await store.lastEventPosition()).toBe(all[2]!.position);
       });
 
       it("marks the runs waiting for a new event's topic due, and only those", async () => {

@@ -47,6 +47,11 @@ export interface Store {
    * event id already in the log writes nothing and answers with the event that has it.
    */
   publishEvent(publish: EventPublish): Promise<EventPublishResult>;
+  /**
+   * The highest position in the event log (0 when empty), such that every event at or below it
+   * has committed: an event committed later gets a higher one.
+   */
+  lastEventPosition(): Promise<number>;
 
   // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**

@@ -36,30 +36,52 @@ export class PostgresEvents {
   constructor(private readonly pool: pg.Pool) {}
 
   async read(afterId: number, limit: number, filter: EventFilter = {}): Promise<EventRecord[]> {
+    const rows = await this.whenSettled("read events", (client) =>
+      filter.topic === undefined
+        ? client.query<EventRow>(
+            `SELECT ${COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
+            [afterId, limit],
+          )
+        : client.query<EventRow>(
+            `SELECT ${COLUMNS} FROM events WHERE type = $3 AND event_id > $1 ORDER BY event_id LIMIT $2`,
+            [afterId, limit, filter.topic],
+          ),
+    );
+    return rows.map(toEventRecord);
+  }
+
+  async lastPosition(): Promise<number> {
+    const rows = await this.whenSettled("read the event log's end", (client) =>
+      client.query<{ p: string | number }>("SELECT COALESCE(max(event_id), 0) AS p FROM events"),
+    );
+    return Number(rows[0]?.p ?? 0);
+  }
+
+  /**
+   * Runs a read once every position drawn so far has committed or rolled back: exclusive against
+   * writers, which hold EVENTS_LOCK shared from drawing a position until they commit; the read's
+   * snapshot, taken after the lock is granted, sees them all. A reader that pages by position can
+   * therefore never skip an event that commits later with a smaller one.
+   */
+  private async whenSettled<R extends pg.QueryResultRow>(
+    action: string,
+    read: (client: pg.PoolClient) => Promise<pg.QueryResult<R>>,
+  ): Promise<R[]> {
     try {
       return await withClient(this.pool, async (client) => {
         await client.query("BEGIN");
         try {
           await client.query("SELECT pg_advisory_xact_lock($1)", [EVENTS_LOCK]);
-          const { rows } =
-            filter.topic === undefined
-              ? await client.query<EventRow>(
-                  `SELECT ${COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
-                  [afterId, limit],
-                )
-              : await client.query<EventRow>(
-                  `SELECT ${COLUMNS} FROM events WHERE type = $3 AND event_id > $1 ORDER BY event_id LIMIT $2`,
-                  [afterId, limit, filter.topic],
-                );
+          const { rows } = await read(client);
           await client.query("COMMIT");
-          return rows.map(toEventRecord);
+          return rows;
         } catch (e) {
           await client.query("ROLLBACK").catch(() => undefined);
           throw e;
         }
       });
     } catch (e) {
-      throw storeFailed("read events", e);
+      throw storeFailed(action, e);
     }
   }
 

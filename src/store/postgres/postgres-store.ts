@@ -177,6 +177,10 @@ export class PostgresStore implements Store {
     return this.events.read(afterId, limit, filter);
   }
 
+  lastEventPosition(): Promise<number> {
+    return this.events.lastPosition();
+  }
+
   publishEvent(publish: EventPublish): Promise<EventPublishResult> {
     return this.events.publish(publish);
   }

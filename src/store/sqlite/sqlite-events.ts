@@ -86,6 +86,13 @@ export class SqliteEvents {
     return rows.map(toEventRecord);
   }
 
+  lastPosition(): number {
+    const row = this.statement("SELECT COALESCE(max(event_id), 0) AS p FROM events").get() as {
+      p: number;
+    };
+    return Number(row.p);
+  }
+
   private findByKey(eventId: string): EventRecord | undefined {
     const row = this.statement(`SELECT ${COLUMNS} FROM events WHERE event_key = ?`).get(eventId) as
       EventRow | undefined;

@@ -353,6 +353,10 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.events.read(afterId, limit, filter));
   }
 
+  lastEventPosition(): Promise<number> {
+    return Promise.resolve(this.events.lastPosition());
+  }
+
   publishEvent(publish: EventPublish): Promise<EventPublishResult> {
     try {
       return Promise.resolve(this.events.publish(publish));
