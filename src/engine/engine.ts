@@ -603,7 +603,11 @@ export class Engine implements ExecutionHost {
    * Publishes a user event (docs/events.md): durable when this resolves, with the runs its
    * triggers start; an id already in the log publishes nothing and answers with that event.
    */
-  async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish(
+    topic: string,
+    data: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
     this.assertOpen();
     const result = await publishEvent(
       this.store,

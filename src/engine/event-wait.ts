@@ -31,7 +31,10 @@ export async function beginEventWait(
       after = await run.hostRef.lastEventPosition();
     } catch (e) {
       run.log.warn({ err: e, seq: op.seq }, "could not read the event log's end; trying again");
-      run.hostRef.clock.setTimer(RETRY_MS, () => void beginEventWait(run, op, timeoutAt, onTimeout));
+      run.hostRef.clock.setTimer(
+        RETRY_MS,
+        () => void beginEventWait(run, op, timeoutAt, onTimeout),
+      );
       return;
     }
     if (op.settled || op.abandoned || run.halted || wait.after >= 0) return;

@@ -1,11 +1,5 @@
 import type { BatonEvent, Clock, Logger } from "../common/index.js";
-import type {
-  EventFilter,
-  NewRun,
-  RunRecord,
-  SignalRecord,
-  TaskRecord,
-} from "../store/index.js";
+import type { EventFilter, NewRun, RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
 import type { TriggerEvent } from "./context.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";

@@ -290,7 +290,10 @@ export class RunContext implements WorkflowContext {
     if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
       return rejectUsage(`ctx.waitForEvent ${topic}: timeout must be a duration in ms`);
     }
-    if (where !== undefined && (typeof where !== "object" || where === null || Array.isArray(where))) {
+    if (
+      where !== undefined &&
+      (typeof where !== "object" || where === null || Array.isArray(where))
+    ) {
       return rejectUsage(`ctx.waitForEvent ${topic}: where must be an object of field values`);
     }
     const problem = where === undefined ? undefined : findNonJson(where, "where");

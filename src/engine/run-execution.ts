@@ -708,7 +708,8 @@ export class RunExecution implements RunPort {
   onEventPublished(topic: string): void {
     if (this.replaying || this.halted) return;
     for (const op of this.ops.values()) {
-      if (op.eventWait?.topic === topic && !op.settled && !op.abandoned) void checkEventWait(this, op);
+      if (op.eventWait?.topic === topic && !op.settled && !op.abandoned)
+        void checkEventWait(this, op);
     }
   }
 

@@ -27,7 +27,7 @@ import type {
 } from "../store.js";
 import { commitBatch } from "./postgres-commit.js";
 import { PostgresEvents } from "./postgres-events.js";
-import { storeFailed, withClient } from "./postgres-errors.js";
+import { storeFailed } from "./postgres-errors.js";
 import { migrate } from "./postgres-migrations.js";
 import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
