@@ -210,6 +210,11 @@ export const BatonEventSchema = documented(
   },
 );
 
+/** The answer of a publish that wrote the event. */
+export const PublishedSchema = z.object({
+  id: documented(z.string(), "the event's id (the one given, or a generated one)"),
+});
+
 /** The answer of 202s: the request is durable; the run acts on it in its own time. */
 export const AcceptedSchema = z.object({ runId: z.string() });
 
