@@ -34,7 +34,9 @@ export function liveSnapshot(
       if (op.kind === "step" || op.kind === "call") busy = true;
       continue;
     }
-    if (!first) first = op;
+    // An event wait is the one the row must name: a publish finds the runs to wake by the topic
+    // in waitingOn, while timers, signals, children and tasks wake their run by id or time.
+    if (!first || (op.wait.kind === "event" && first.wait?.kind !== "event")) first = op;
     // A queued task wakes its run when a worker replies; its retry time is the queue's business.
     if (
       op.wait.kind !== "task" &&

@@ -17,6 +17,14 @@ const settlement = workflow("settlement", async (ctx, input: { orderId: string }
   }
 });
 
+/** An event or a timer, whichever comes first: the row names the event wait (publishes find it so). */
+const racer = workflow("racer", async (ctx) =>
+  Promise.race([
+    ctx.sleep(3_600_000).then(() => "slept"),
+    ctx.waitForEvent<{ n: number }>("race.go").then((data) => `got ${data.n}`),
+  ]),
+);
+
 const shipper = workflow(
   "shipper",
   async (ctx, input: { orderId: string }) => {
@@ -38,7 +46,7 @@ describe.each(EXECUTION_MODES)("events ($name)", ({ replayAfterEveryOp }) => {
   async function open(clock = new ManualClock(), db = fixture.db()) {
     return fixture.open({
       db,
-      workflows: [settlement, shipper, notifier],
+      workflows: [settlement, shipper, notifier, racer],
       clock,
       replayAfterEveryOp,
     });
@@ -85,6 +93,21 @@ describe.each(EXECUTION_MODES)("events ($name)", ({ replayAfterEveryOp }) => {
     const second = await open(new ManualClock(), db);
     await second.publish("payment.settled", { orderId: "o-3", cents: 30 });
     expect(await second.result("s-3")).toEqual({ paid: 30 });
+  });
+
+  it("wakes a run racing an event against a timer, after a restart", async () => {
+    const db = fixture.db();
+    const first = await open(new ManualClock(), db);
+    await first.start(racer, undefined, { runId: "race-1" });
+    const waiting = await waitFor(async () => {
+      const run = await first.get("race-1");
+      return run.status === "waiting" && run;
+    });
+    expect(waiting.waitingOn).toMatchObject({ kind: "event", topic: "race.go" });
+    await first.close();
+    const second = await open(new ManualClock(), db);
+    await second.publish("race.go", { n: 7 });
+    expect(await second.result("race-1")).toBe("got 7");
   });
 
   it("starts one run per event id through triggers, and ctx.emit triggers in turn", async () => {
