@@ -12,6 +12,12 @@ export const ErrorCodes = {
   INPUT_NOT_JSON: 400,
   INVALID_CURSOR: 400,
   INVALID_STATUS: 400,
+  /** A duration that is not a whole number followed by ms, s, m, h or d (or 0). */
+  INVALID_DURATION: 400,
+  /** Tags on start: not string keys and values, too many, or too long. */
+  INVALID_TAGS: 400,
+  /** A `tag` filter that is not `key:value`, or a creation time bound that is not ISO 8601. */
+  INVALID_FILTER: 400,
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,

@@ -8,3 +8,5 @@ export * from "./runs.js";
 export * from "./events.js";
 export type * from "./tasks.js";
 export * from "./trace.js";
+export * from "./duration.js";
+export * from "./tags.js";
