@@ -133,6 +133,12 @@ export interface WorkflowOptions<I> {
    * and rolls back (compensations are not bound by it). `start(..., { deadline })` overrides it.
    */
   deadline?: number;
+  /**
+   * How long the workflow's runs are kept once they end, then deleted with their journal, tasks,
+   * signals and events: a duration such as "90s", "15m", "12h" or "30d", or ms; `0` keeps them
+   * forever. Overrides the node's default (`Baton.open({ retention })`, `baton server --retention`).
+   */
+  retention?: string | number;
 }
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;

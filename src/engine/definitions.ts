@@ -1,5 +1,6 @@
 import { ValidationError } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
+import { parseRetention } from "./retention.js";
 import type {
   ServiceDefinition,
   WorkflowDefinition,
@@ -49,6 +50,7 @@ export function workflow<I, O>(
       `workflow ${name}: the second argument must be an async function`,
     );
   }
+  if (options.retention !== undefined) parseRetention(name, options.retention);
   return Object.freeze({ kind: "workflow", name: assertName("workflow", name), fn, options });
 }
 

@@ -10,6 +10,7 @@ import {
   fromErrorData,
   isTerminal,
   newRunId,
+  validateTags,
   type BatonEvent,
   type Clock,
   type HistoryEvent,
@@ -44,6 +45,8 @@ import { ServiceStats } from "./service-stats.js";
 import { LocalServiceView, SharedServiceView } from "./service-view.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 import { runStartedData } from "./tracing.js";
+import { DEFAULT_RETENTION_MS, retentionOf } from "./retention.js";
+import { RetentionSweeper, type RetentionSweeperOptions } from "./retention-sweeper.js";
 
 export interface EngineOptions {
   store: Store;
@@ -62,12 +65,21 @@ export interface EngineOptions {
   cluster?: ClusterOptions;
   /** Test hook called at named fault points; crash tests kill the process there. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
+  /**
+   * How long runs are kept once they end, in ms, unless their workflow says (default 30 days);
+   * 0 keeps them forever. Fixed on each run as it ends (docs/operations.md, "Retention").
+   */
+  retentionMs?: number;
+  /** Batch size and pacing of the sweeper that deletes expired runs. */
+  sweeper?: RetentionSweeperOptions;
 }
 
 export interface StartOptions {
   runId?: string;
   /** Time limit in ms from now; overrides the workflow's `deadline` (docs/workflows.md). */
   deadline?: number;
+  /** Tags to search the run by: at most 16 string keys and values (INVALID_TAGS otherwise). */
+  tags?: Record<string, string>;
   /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
   traceparent?: string;
 }
@@ -114,6 +126,8 @@ export class Engine implements ExecutionHost {
   readonly nodeId: string;
   private closed = false;
   private rescanTimer: TimerHandle | undefined;
+  private readonly retentionMs: number;
+  private readonly sweeper: RetentionSweeper;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -124,6 +138,14 @@ export class Engine implements ExecutionHost {
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs < 0) {
+      throw new ValidationError(
+        "INVALID_DURATION",
+        `retention must be a whole number of ms, 0 or more, got ${String(options.retentionMs)}`,
+      );
+    }
+    this.sweeper = new RetentionSweeper(this.store, this.clock, this.logger, options.sweeper);
     this.workflows = indexWorkflows(options.workflows);
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
@@ -222,6 +244,9 @@ export class Engine implements ExecutionHost {
     // Leases and queue deadlines that ran out while no process watched.
     this.tasks.noteExpiry();
     this.scheduleRescan();
+    await this.sweeper
+      .start()
+      .catch((e: unknown) => this.logger.warn({ err: e }, "retention: could not read expiries"));
   }
 
   /**
@@ -261,6 +286,7 @@ export class Engine implements ExecutionHost {
     const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
     const runId =
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
+    const tags = options.tags === undefined ? undefined : validateTags(options.tags);
     const parsed = validateInput(definition, input);
     const now = this.clock.now();
     const deadlineMs = options.deadline ?? definition.options.deadline;
@@ -278,6 +304,7 @@ export class Engine implements ExecutionHost {
       parentRunId: null,
       parentSeq: null,
       owner: this.nodeId,
+      ...(tags && Object.keys(tags).length ? { tags } : {}),
       firstEntry: {
         position: 0,
         seq: null,
@@ -633,6 +660,7 @@ export class Engine implements ExecutionHost {
     this.closed = true;
     this.rescanTimer?.cancel();
     this.scheduler.stop();
+    await this.sweeper.close();
     await this.tasks.close();
     await this.sharedView?.stop();
     await this.cluster?.leave();
@@ -659,6 +687,24 @@ export class Engine implements ExecutionHost {
 
   findWorkflow(name: string): WorkflowDefinition | undefined {
     return this.workflows.get(name);
+  }
+
+  retentionOf(workflow: string): number {
+    return retentionOf(this.workflows.get(workflow), this.retentionMs);
+  }
+
+  onRunExpires(deleteAfter: number): void {
+    this.sweeper.note(deleteAfter);
+  }
+
+  /** Rows deleted by retention since this engine started, by table. */
+  get retentionDeleted(): ReadonlyMap<string, number> {
+    return this.sweeper.deleted;
+  }
+
+  /** Deletes every run past its retention now, in batches (tests, operators). */
+  sweepExpiredRuns(): Promise<void> {
+    return this.sweeper.sweepNow();
   }
 
   findTransport(service: string): Transport | undefined {
