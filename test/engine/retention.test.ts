@@ -81,9 +81,7 @@ describe("retention", () => {
     const baton = await fixture.open({ db: fixture.db(), clock, workflows, retention: "1d" });
     await baton.start(parent, {}, { runId: "parent-1" });
     await baton.result("parent-1");
-    const [{ runId: childId }] = (await baton.list({ workflow: "child" })).runs as [
-      { runId: string },
-    ];
+    const childId = (await baton.list({ workflow: "child" })).runs[0]!.runId;
 
     clock.advance(10 * MINUTE); // past the child's minute: its parent still holds it
     await baton.engine.sweepExpiredRuns();
