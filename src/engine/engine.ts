@@ -369,6 +369,7 @@ export class Engine implements ExecutionHost {
       createdAt,
       updatedAt: createdAt,
       steps: [],
+      ...(run.tags ? { tags: run.tags } : {}),
       created: true,
     };
   }
