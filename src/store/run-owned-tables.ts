@@ -26,7 +26,9 @@ export function expiredRunsSql(
 ): string {
   return `SELECT run_id FROM runs r
     WHERE r.delete_after <= ${param(now)}
-      AND r.status IN ('completed', 'compensated', 'failed', 'cancelled')
+      -- NOT IN on purpose: an IN list would lead the planner to the status index (every terminal
+      -- run, sorted) instead of the delete_after range it needs.
+      AND r.status NOT IN ('pending', 'running', 'waiting', 'compensating')
       AND (r.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p WHERE p.run_id = r.parent_run_id))
     ORDER BY r.delete_after LIMIT ${param(limit)}`;
 }
