@@ -145,7 +145,11 @@ export class Engine implements ExecutionHost {
         `retention must be a whole number of ms, 0 or more, got ${String(options.retentionMs)}`,
       );
     }
-    this.sweeper = new RetentionSweeper(this.store, this.clock, this.logger, options.sweeper);
+    this.sweeper = new RetentionSweeper(this.store, this.clock, this.logger, {
+      // Several nodes: a node also looks now and then for runs other nodes left to expire.
+      ...(options.cluster ? { idleRecheckMs: 15 * 60_000 } : {}),
+      ...options.sweeper,
+    });
     this.workflows = indexWorkflows(options.workflows);
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;

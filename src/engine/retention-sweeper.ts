@@ -7,6 +7,11 @@ export interface RetentionSweeperOptions {
   batchSize?: number;
   /** How long to wait before looking again at runs due that could not go yet (default 1 min). */
   recheckMs?: number;
+  /**
+   * Several nodes: how often to look even when no run this node knows of expires (another node's
+   * runs may, and that node may be gone). Absent on a single node: it never looks in vain.
+   */
+  idleRecheckMs?: number;
 }
 
 /** Longest pause between two full batches: the sweeper takes at most about half the writer. */
@@ -21,6 +26,7 @@ const MAX_PAUSE_MS = 100;
 export class RetentionSweeper {
   private readonly batchSize: number;
   private readonly recheckMs: number;
+  private readonly idleRecheckMs: number | undefined;
   private timer: TimerHandle | undefined;
   private timerAt: number | undefined;
   private sweeping: Promise<void> | undefined;
@@ -38,11 +44,19 @@ export class RetentionSweeper {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.recheckMs = options.recheckMs ?? 60_000;
+    this.idleRecheckMs = options.idleRecheckMs;
   }
 
   /** Reads the earliest expiry in the store and arms the sweep for it. */
   async start(): Promise<void> {
-    this.note((await this.store.nextRunExpiry()) ?? null);
+    const next = nextSweepAt({
+      now: this.clock.now(),
+      batchWasFull: false,
+      nextExpiry: await this.store.nextRunExpiry(),
+      recheckMs: 0, // due now: sweep at once
+      ...(this.idleRecheckMs !== undefined ? { idleRecheckMs: this.idleRecheckMs } : {}),
+    });
+    this.note(next ?? null);
   }
 
   /** A run may be deleted from `at` on (null: never): sweep then, unless a sweep comes sooner. */
@@ -104,6 +118,7 @@ export class RetentionSweeper {
           batchWasFull,
           nextExpiry: batchWasFull ? undefined : await this.store.nextRunExpiry(),
           recheckMs: this.recheckMs,
+          ...(this.idleRecheckMs !== undefined ? { idleRecheckMs: this.idleRecheckMs } : {}),
         });
         if (this.closed || next !== now) break;
         if (++batches % 20 === 0) {

@@ -59,4 +59,20 @@ describe("nextSweepAt", () => {
   ])("$why", ({ batchWasFull, nextExpiry, expected }) => {
     expect(nextSweepAt({ now, batchWasFull, nextExpiry, recheckMs: 60_000 })).toBe(expected);
   });
+
+  it.each([
+    { nextExpiry: undefined, expected: now + 900_000, why: "nothing expires: look again anyway" },
+    { nextExpiry: now + 5, expected: now + 5, why: "the next expiry, sooner than the idle look" },
+    { nextExpiry: now + 86_400_000, expected: now + 900_000, why: "no later than the idle look" },
+  ])("several nodes: $why", ({ nextExpiry, expected }) => {
+    expect(
+      nextSweepAt({
+        now,
+        batchWasFull: false,
+        nextExpiry,
+        recheckMs: 60_000,
+        idleRecheckMs: 900_000,
+      }),
+    ).toBe(expected);
+  });
 });

@@ -33,15 +33,20 @@ export function deleteAfter(endedAt: number, retentionMs: number): number | null
 /**
  * When the sweeper looks next, after a batch: at once if the batch was full (more are due), at
  * the next expiry if it lies ahead, after `recheckMs` if runs are due that could not go (children
- * whose parent lives, rows another node's sweep holds), and never if no run expires.
+ * whose parent lives, rows another node's sweep holds). If no run expires: never on a single node
+ * (every run that ends there tells it), after `idleRecheckMs` with several nodes (another node's
+ * runs may end, and that node may die before it deletes them). No look is later than that either.
  */
 export function nextSweepAt(facts: {
   now: number;
   batchWasFull: boolean;
   nextExpiry: number | undefined;
   recheckMs: number;
+  idleRecheckMs?: number;
 }): number | undefined {
   if (facts.batchWasFull) return facts.now;
-  if (facts.nextExpiry === undefined) return undefined;
-  return facts.nextExpiry > facts.now ? facts.nextExpiry : facts.now + facts.recheckMs;
+  const idle = facts.idleRecheckMs === undefined ? undefined : facts.now + facts.idleRecheckMs;
+  if (facts.nextExpiry === undefined) return idle;
+  const next = facts.nextExpiry > facts.now ? facts.nextExpiry : facts.now + facts.recheckMs;
+  return idle === undefined ? next : Math.min(next, idle);
 }
