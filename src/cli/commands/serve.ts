@@ -23,6 +23,8 @@ interface ServeOptions {
   nodeId?: string;
   leaseMs?: number;
   retention: string;
+  eventsAmqp?: string;
+  eventsExchange: string;
 }
 
 /**
@@ -76,6 +78,17 @@ export function registerServeCommands(program: Command): void {
           .default("30d")
           .argParser(parseRetention),
       )
+      .addOption(
+        new Option(
+          "--events-amqp <url>",
+          "also publish every event to a RabbitMQ topic exchange at this amqp:// URL (routing key = topic)",
+        ).env("BATON_EVENTS_AMQP"),
+      )
+      .addOption(
+        new Option("--events-exchange <name>", "the exchange for --events-amqp")
+          .env("BATON_EVENTS_EXCHANGE")
+          .default("baton.events"),
+      )
       .action((options: ServeOptions) => serve(options, isDev));
   }
 }
@@ -108,6 +121,9 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       retention: options.retention,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.eventsAmqp !== undefined
+        ? { events: { amqp: { url: options.eventsAmqp, exchange: options.eventsExchange } } }
+        : {}),
     });
     let url: string;
     try {
