@@ -89,6 +89,8 @@ export interface Run {
   parentRunId?: string;
   /** 1, and one more at each ctx.continueAsNew; steps and history are this generation's. */
   generation?: number;
+  /** The tags given on start, if any. */
+  tags?: Record<string, string>;
 }
 
 /** One journal entry as the history API shows it, oldest first. */

@@ -1,5 +1,6 @@
 import { ValidationError, assertUserTopic } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
+import { parseRetention } from "./retention.js";
 import type {
   ServiceDefinition,
   WorkflowDefinition,
@@ -72,6 +73,7 @@ export function workflow<I, O>(
     if (problem)
       throw new ValidationError("INVALID_DEFINITION", `workflow ${checkedName}: ${problem}`);
   }
+  if (options.retention !== undefined) parseRetention(checkedName, options.retention);
   return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
 }
 

@@ -115,6 +115,7 @@ export const RunSchema = documented(
       z.number().int().min(1).optional(),
       "1, and one more at each ctx.continueAsNew of the run; the steps and history are this generation's",
     ),
+    tags: documented(z.record(z.string(), z.string()).optional(), "the tags given on start"),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
 );
