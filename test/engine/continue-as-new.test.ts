@@ -118,12 +118,13 @@ describe.each(EXECUTION_MODES)("ctx.continueAsNew ($name)", ({ replayAfterEveryO
 
   it("carries signals not consumed yet over to the next generation", async () => {
     const baton = await fixture.open({ db: fixture.db(), workflows: [relay], replayAfterEveryOp });
-    await baton.start(relay, { phase: 1 }, { runId: "r-1" });
+    await baton.start(relay, { phase: 1 }, { runId: "r-1", tags: { customer: "c-17" } });
     await baton.signal("r-1", "x", 1);
     await baton.signal("r-1", "x", 2);
     await baton.signal("r-1", "go");
     expect(await baton.result("r-1")).toEqual({ got: [1, 2] });
-    expect((await baton.get("r-1")).generation).toBe(2);
+    // The run's tags are the run's, not a generation's: they stay.
+    expect(await baton.get("r-1")).toMatchObject({ generation: 2, tags: { customer: "c-17" } });
   });
 
   it("is refused while a step is in flight, inside a step, and during a compensation", async () => {
