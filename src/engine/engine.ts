@@ -22,7 +22,8 @@ import {
 } from "../common/index.js";
 import type { RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
-import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
+import type { WorkflowDefinition } from "./definitions.js";
+import { WorkflowVersions } from "./versions.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { ExecutionHost, FaultPoint } from "./host.js";
 import {
@@ -70,6 +71,12 @@ export interface StartOptions {
   deadline?: number;
   /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
   traceparent?: string;
+  /**
+   * Start this version of the workflow instead of the newest registered (VERSION_NOT_FOUND if
+   * it is not registered on this node): for canaries, and to keep starting the old code while a
+   * new version is tried out (docs/versions.md).
+   */
+  version?: number;
 }
 
 /** A run as `start` returns it: `created` is false when the run id already existed. */
@@ -96,7 +103,8 @@ export class Engine implements ExecutionHost {
   readonly committer: GroupCommitter;
   readonly replayAfterEveryOp: boolean;
   private readonly store: Store;
-  private readonly workflows: Map<string, WorkflowDefinition>;
+  private readonly workflows: ReadonlyMap<string, WorkflowDefinition>;
+  private readonly versions: WorkflowVersions;
   private readonly transports: ReadonlyMap<string, Transport>;
   private readonly runs: RunRegistry;
   private readonly reads: RunReads;
@@ -124,7 +132,8 @@ export class Engine implements ExecutionHost {
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
-    this.workflows = indexWorkflows(options.workflows);
+    this.versions = new WorkflowVersions(options.workflows);
+    this.workflows = this.versions.newest;
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
     const isClosed = (): boolean => this.closed;
@@ -133,7 +142,7 @@ export class Engine implements ExecutionHost {
       this.store,
       this.clock,
       this.logger,
-      this.workflows,
+      this.versions,
       options.cacheSize ?? 2000,
       clusterNodeId,
       isClosed,
@@ -151,6 +160,7 @@ export class Engine implements ExecutionHost {
       this.transports,
       (runId) => this.runs.get(runId),
       clusterNodeId,
+      (workflow) => this.versions.versionsOf(workflow),
     );
     this.endWaiters = new EndWaiters(
       this.store,
@@ -258,7 +268,10 @@ export class Engine implements ExecutionHost {
     options: StartOptions = {},
   ): Promise<StartedRun> {
     this.assertOpen();
-    const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
+    const definition = this.versions.forNewRun(
+      typeof workflow === "string" ? workflow : workflow.name,
+      options.version,
+    );
     const runId =
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
     const parsed = validateInput(definition, input);
@@ -278,6 +291,7 @@ export class Engine implements ExecutionHost {
       parentRunId: null,
       parentSeq: null,
       owner: this.nodeId,
+      version: definition.version,
       firstEntry: {
         position: 0,
         seq: null,
@@ -286,6 +300,7 @@ export class Engine implements ExecutionHost {
         data: runStartedData(
           deadlineMs === undefined ? undefined : now + deadlineMs,
           options.traceparent,
+          definition.version,
         ),
         at: now,
       },
@@ -342,6 +357,7 @@ export class Engine implements ExecutionHost {
       createdAt,
       updatedAt: createdAt,
       steps: [],
+      version: definition.version,
       created: true,
     };
   }

@@ -52,6 +52,7 @@ import {
 } from "./run-snapshot.js";
 
 type QueuedDelivery = Delivery & { replay: boolean };
+type RecordedOpName = { kind: OpKind; name: string };
 
 /**
  * The driver of one run in memory: executes the workflow function, carries out what the run's
@@ -80,6 +81,8 @@ export class RunExecution implements RunPort {
   private consumedSignalIds: Set<number> | undefined;
   private logger: Logger | undefined;
   private nextSeq = 1;
+  /** The highest seq in the journal, found on first use. */
+  private lastRecordedSeq: number | undefined;
   private pumping = false;
   private replayRemaining: number;
   replaying = true;
@@ -539,6 +542,13 @@ export class RunExecution implements RunPort {
   }
 
   // ─── Operations (called by RunContext) ───────────────────────────────────────────────
+
+  /** What the journal has at the next seq, without taking it (for patches: patches.ts). */
+  peekNext(): { recorded: RecordedOpName | undefined; journalGoesPast: boolean } {
+    const seq = this.nextSeq;
+    this.lastRecordedSeq ??= Math.max(0, ...this.index.ops.keys());
+    return { recorded: this.index.ops.get(seq), journalGoesPast: this.lastRecordedSeq > seq };
+  }
 
   /**
    * Registers the next operation. If the journal already has it, checks that it is the same

@@ -21,6 +21,7 @@ export interface RunRow {
   journal_length: number;
   epoch: number;
   owner: string | null;
+  version: number;
 }
 
 export interface TaskRow {
@@ -72,6 +73,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     journalLength: row.journal_length,
     epoch: row.epoch,
     owner: row.owner,
+    version: row.version,
   };
 }
 

@@ -34,7 +34,10 @@ export interface Store {
   ): Promise<Array<{ runId: string; wakeAt: number }>>;
   /** The earliest wake-up time of any waiting run (with `nodeId`: as findDueRuns). */
   nextWakeAt(nodeId?: string): Promise<number | undefined>;
-  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
+  /** Runs per workflow, version and status. */
+  countRunsByWorkflow(): Promise<
+    Array<{ workflow: string; version: number; status: RunStatus; count: number }>
+  >;
   readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 
   // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
@@ -279,6 +282,8 @@ export interface RunRecord {
   epoch: number;
   /** The node that executes the run, if one does. */
   owner?: string | null;
+  /** The workflow version the run executes (1 for runs made before versions existed). */
+  version: number;
 }
 
 /**
@@ -323,6 +328,8 @@ export interface NewRun {
   firstEntry: JournalEntry;
   /** The node that creates the run owns it from the start. */
   owner?: string | null;
+  /** The workflow version the run executes; 1 if not given. */
+  version?: number;
 }
 
 /** The state of a run after a write: every append carries it, so the row is always current. */

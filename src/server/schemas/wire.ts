@@ -40,7 +40,7 @@ export const ErrorBodySchema = documented(z.object({ error: ErrorDataSchema }), 
 export const StepSchema = documented(
   z.object({
     seq: count,
-    kind: z.enum(["step", "call", "sleep", "signal", "child", "now", "random", "uuid"]),
+    kind: z.enum(["step", "call", "sleep", "signal", "child", "now", "random", "uuid", "patch"]),
     name: z.string(),
     status: z.enum(["running", "waiting", "completed", "failed"]),
     attempts: count,
@@ -55,7 +55,7 @@ export const StepSchema = documented(
 
 export const WaitingOnSchema = documented(
   z.object({
-    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator"]),
+    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator", "version"]),
     reason: documented(z.string(), "what the run waits on, in words an operator can act on"),
     seq: count.optional(),
     until: documented(
@@ -73,6 +73,10 @@ export const WaitingOnSchema = documented(
     compensates: documented(
       count,
       "retry and operator waits of a rollback: the seq whose compensation failed",
+    ).optional(),
+    version: documented(
+      z.number().int().min(1),
+      "version: the workflow version that no node at hand has",
     ).optional(),
   }),
   {
@@ -95,6 +99,10 @@ export const RunSchema = documented(
     steps: documented(z.array(StepSchema), "empty in list answers; get one run for its steps"),
     waitingOn: WaitingOnSchema.optional(),
     parentRunId: z.string().optional(),
+    version: documented(
+      z.number().int().min(1),
+      "the workflow version the run executes: the one it started with",
+    ),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
 );
@@ -122,6 +130,21 @@ export const WorkflowSummarySchema = documented(
   z.object({
     name: z.string(),
     registered: documented(z.boolean(), "false for a workflow known only from stored runs"),
+    version: documented(
+      z.number().int().min(1),
+      "the version a new run takes: the newest registered (absent when not registered)",
+    ).optional(),
+    versions: documented(
+      z.array(
+        z.object({
+          version: z.number().int().min(1),
+          registered: documented(z.boolean(), "whether this node has the code of this version"),
+          inFlight: documented(count, "runs of this version not yet terminal"),
+          total: documented(count, "runs of this version in the store"),
+        }),
+      ),
+      "every version registered or found in stored runs, lowest first",
+    ),
     ...(Object.fromEntries(RUN_STATUSES.map((status) => [status, count])) as Record<
       RunStatus,
       typeof count

@@ -237,6 +237,7 @@ export function segmentParams(
           parent_seq: run.parentSeq,
           created_at: run.createdAt,
           owner: run.owner ?? null,
+          version: run.version ?? 1,
         });
         entries.push(entryRow(gate, true, run.runId, run.firstEntry));
         break;
