@@ -1,20 +1,21 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Baton, workflow, type Baton as BatonType } from "../../src/index.js";
+import { Baton, workflow, type AnyWorkflow } from "../../src/index.js";
 import { batonFixture } from "../support/open-baton.js";
 import { EXECUTION_MODES } from "../support/modes.js";
 import { waitFor } from "../support/wait-for.js";
 import { orderWorkflow } from "../versions/fixtures/order.js";
 
-const stepNames = async (baton: BatonType, runId: string): Promise<string[]> =>
+const stepNames = async (baton: Baton, runId: string): Promise<string[]> =>
   (await baton.get(runId)).steps.map((s) => s.name);
 
-const waitingOn = async (baton: BatonType, runId: string, signal: string): Promise<void> =>
-  waitFor(async () => (await baton.get(runId)).waitingOn?.signal === signal);
+async function waitingOn(baton: Baton, runId: string, signal: string): Promise<void> {
+  await waitFor(async () => (await baton.get(runId)).waitingOn?.signal === signal);
+}
 
 describe.each(EXECUTION_MODES)("versions and patches ($name)", ({ replayAfterEveryOp }) => {
   const fixture = batonFixture();
   afterEach(() => fixture.cleanup());
-  const open = (db: string, workflows: Parameters<typeof Baton.open>[0]["workflows"]) =>
+  const open = (db: string, workflows: AnyWorkflow[]) =>
     fixture.open({ db, workflows, replayAfterEveryOp });
 
   it("a run keeps the version it started with; new runs take the highest", async () => {
