@@ -67,7 +67,7 @@ export class RunReads {
     /** This node's id when several nodes share the store; undefined on a single node. */
     private readonly nodeId: string | undefined,
     /** The versions of a workflow registered on this node. */
-    private readonly versionsOf: (workflow: string) => readonly number[] = () => [],
+    private readonly versionsOf: (workflow: string) => readonly number[],
   ) {}
 
   /** The run, with its steps; throws RUN_NOT_FOUND. */
@@ -126,9 +126,11 @@ export class RunReads {
       }
       return;
     }
-    const successor = this.workflows.has(record.workflow)
-      ? "a live node takes it over within seconds"
-      : `it waits for a node that runs workflow ${record.workflow} to take it over`;
+    const successor = !this.workflows.has(record.workflow)
+      ? `it waits for a node that runs workflow ${record.workflow} to take it over`
+      : !this.versionsOf(record.workflow).includes(record.version)
+        ? `it waits for a node that runs version ${record.version} of workflow ${record.workflow} to take it over`
+        : "a live node takes it over within seconds";
     run.waitingOn = {
       kind: "lease",
       reason: `its node ${owner} stopped renewing its lease${since}; ${successor}`,

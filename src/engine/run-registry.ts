@@ -193,6 +193,8 @@ export class RunRegistry {
       if (!seen || isTerminal(seen.status)) return;
       if (!this.workflows.has(seen.workflow, seen.version)) {
         this.noteLacking(seen);
+        // Its own from before a restart with other code: give it back for a node that has it.
+        if (seen.owner === nodeId) await this.store.releaseRun(runId, nodeId, seen.epoch);
         return;
       }
     }
