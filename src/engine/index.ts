@@ -18,3 +18,4 @@ export {
 } from "./definitions.js";
 export type { WorkflowContext, StepInfo, StepOptions, ChildOptions } from "./context.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+export { ReplayChecker, type ReplayVerdict } from "./replay-check.js";

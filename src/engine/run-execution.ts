@@ -309,7 +309,15 @@ export class RunExecution implements RunPort {
   /** The workflow has reacted to everything delivered so far. */
   private onQuiescent(): void {
     if (this.halted) return;
-    if (this.replaying && this.replayRemaining === 0) this.endReplay();
+    if (this.replaying && this.replayRemaining === 0) {
+      // Replay-only: the journal matched up to its end; nothing goes live from here.
+      if (this.host.replayOnly) {
+        this.halt();
+        this.host.replayOnly(this, undefined);
+        return;
+      }
+      this.endReplay();
+    }
     if (this.replaying) return;
     if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
       this.writer.requestWrite();
@@ -527,6 +535,11 @@ export class RunExecution implements RunPort {
    */
   park(error: NonDeterminismError): void {
     if (this.halted || this.terminal) return;
+    if (this.host.replayOnly) {
+      this.halt();
+      this.host.replayOnly(this, error);
+      return;
+    }
     this.log.error({ err: error.toJSON() }, "run parked: workflow code does not match its journal");
     this.stopTimers();
     this.replaying = false;
