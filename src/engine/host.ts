@@ -5,7 +5,10 @@ import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
 
 /** Told how a replay-only run ended: matched its journal (no error) or diverged from it. */
-export type ReplayOnlyListener = (run: HostedRun, divergence: NonDeterminismError | undefined) => void;
+export type ReplayOnlyListener = (
+  run: HostedRun,
+  divergence: NonDeterminismError | undefined,
+) => void;
 
 /** The execution as its host sees it. */
 export interface HostedRun {
