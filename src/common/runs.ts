@@ -36,12 +36,16 @@ export function isRunStatus(value: unknown): value is RunStatus {
 
 /** What a run that is not terminal waits on, in words an operator can act on. */
 export interface WaitingOn {
-  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator" | "version";
+  kind:
+    "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator" | "event" | "version";
   reason: string;
   seq?: number;
   /** timer: when it fires; signal: when the wait times out; retry: the next attempt. */
   until?: string;
   signal?: string;
+  /** event: the topic waited for, and the top-level data fields the event must equal. */
+  topic?: string;
+  where?: Record<string, unknown>;
   childRunId?: string;
   step?: string;
   attempt?: number;
@@ -56,7 +60,17 @@ export interface WaitingOn {
 }
 
 export type OpKind =
-  "step" | "call" | "sleep" | "signal" | "child" | "now" | "random" | "uuid" | "patch";
+  | "step"
+  | "call"
+  | "sleep"
+  | "signal"
+  | "child"
+  | "now"
+  | "random"
+  | "uuid"
+  | "emit"
+  | "event"
+  | "patch";
 
 /** One operation of a run as operators see it (the Run's `steps`). */
 export interface StepView {

@@ -8,7 +8,7 @@ import {
   type OpKind,
   type TimerHandle,
 } from "../common/index.js";
-import type { JournalEntry, RunRecord } from "../store/index.js";
+import type { JournalEntry, NewRun, RunRecord } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import type { AnyWorkflow, WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost, HostedRun } from "./host.js";
@@ -191,6 +191,17 @@ class ReplayOnlyHost implements ExecutionHost {
   emit(_event: BatonEvent): void {}
   holdsLease(): boolean {
     return true;
+  }
+  /** A replay-only run starts no run: a trigger of an event it emits is not its replay's business. */
+  triggerRuns(): NewRun[] {
+    return [];
+  }
+  onUserEvents(): void {}
+  readEvents(): Promise<BatonEvent[]> {
+    return Promise.resolve([]);
+  }
+  lastEventPosition(): Promise<number> {
+    return Promise.resolve(0);
   }
   fault(): void {}
 }
