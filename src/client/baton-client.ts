@@ -72,6 +72,7 @@ export class BatonClient {
         ...(options.runId !== undefined ? { runId: options.runId } : {}),
         ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
         ...(options.version !== undefined ? { version: options.version } : {}),
+        ...(options.tags !== undefined ? { tags: options.tags } : {}),
       },
       ...(options.idempotencyKey !== undefined
         ? { headers: { "idempotency-key": options.idempotencyKey } }
@@ -97,6 +98,9 @@ export class BatonClient {
         runIdPrefix: query.runIdPrefix,
         limit: query.limit,
         cursor: query.cursor,
+        tag: query.tags && Object.entries(query.tags).map(([key, value]) => `${key}:${value}`),
+        createdAfter: isoOf(query.createdAfter),
+        createdBefore: isoOf(query.createdBefore),
       },
     });
     return body;
@@ -362,4 +366,8 @@ function env(name: string): string | undefined {
     .process;
   const value = processLike?.env?.[name];
   return value ? value : undefined;
+}
+
+function isoOf(time: Date | string | undefined): string | undefined {
+  return time instanceof Date ? time.toISOString() : time;
 }

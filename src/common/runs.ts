@@ -102,6 +102,8 @@ export interface Run {
   parentRunId?: string;
   /** The workflow version the run executes (docs/versions.md). */
   version: number;
+  /** The tags given on start, if any. */
+  tags?: Record<string, string>;
 }
 
 /** One journal entry as the history API shows it, oldest first. */

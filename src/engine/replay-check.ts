@@ -183,6 +183,11 @@ class ReplayOnlyHost implements ExecutionHost {
   recordCall(): void {}
   trackCall(): void {}
   onTerminal(): void {}
+  /** Runs kept forever: a replay-only run ends nothing that could expire. */
+  retentionOf(): number {
+    return 0;
+  }
+  onRunExpires(): void {}
   onIdle(): void {}
   onChildrenCreated(): void {}
   onLost(): void {}

@@ -22,6 +22,8 @@ export interface RunRow {
   epoch: number;
   owner: string | null;
   version: number;
+  tags: string | null;
+  delete_after: number | null;
 }
 
 export interface TaskRow {
@@ -74,6 +76,9 @@ export function toRunRecord(row: RunRow): RunRecord {
     epoch: row.epoch,
     owner: row.owner,
     version: row.version,
+    // Present only when set, so rows of runs that use neither compare as before.
+    ...(row.tags !== null ? { tags: JSON.parse(row.tags) as Record<string, string> } : {}),
+    ...(row.delete_after !== null ? { deleteAfter: row.delete_after } : {}),
   };
 }
 

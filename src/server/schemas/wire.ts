@@ -130,6 +130,7 @@ export const RunSchema = documented(
       z.number().int().min(1),
       "the workflow version the run executes: the one it started with",
     ),
+    tags: documented(z.record(z.string(), z.string()).optional(), "the tags given on start"),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
 );
