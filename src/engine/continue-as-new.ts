@@ -86,6 +86,8 @@ export function startNextGeneration(
     deadlineAt: number | undefined;
     traceparent: string | undefined;
     generation: number;
+    /** The run's workflow version: a run keeps its version across generations. */
+    version: number;
     now: number;
   },
 ): void {
@@ -96,6 +98,7 @@ export function startNextGeneration(
     type: Entry.RunStarted,
     name: null,
     data: JSON.stringify({
+      version: next.version,
       generation: next.generation,
       firstSeq: next.firstSeq,
       ...(next.deadlineAt === undefined ? {} : { deadlineAt: next.deadlineAt }),

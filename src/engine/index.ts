@@ -28,3 +28,4 @@ export type {
 export type { PublishOptions, PublishResult } from "./publish-event.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 export { DEFAULT_LIMITS, type RunLimits } from "./core/limits.js";
+export { ReplayChecker, type ReplayVerdict } from "./replay-check.js";

@@ -63,6 +63,7 @@ import {
 } from "./run-snapshot.js";
 
 type QueuedDelivery = Delivery & { replay: boolean };
+type RecordedOpName = { kind: OpKind; name: string };
 
 /** No continueAsNew is waiting for replay to end. */
 const NO_CONTINUE = Symbol("no continue");
@@ -94,6 +95,8 @@ export class RunExecution implements RunPort {
   private consumedSignalIds: Set<number> | undefined;
   private logger: Logger | undefined;
   private nextSeq = 1;
+  /** The highest seq in the journal, found on first use. */
+  private lastRecordedSeq: number | undefined;
   private pumping = false;
   private replayRemaining: number;
   replaying = true;
@@ -336,7 +339,15 @@ export class RunExecution implements RunPort {
   /** The workflow has reacted to everything delivered so far. */
   private onQuiescent(): void {
     if (this.halted) return;
-    if (this.replaying && this.replayRemaining === 0) this.endReplay();
+    if (this.replaying && this.replayRemaining === 0) {
+      // Replay-only: the journal matched up to its end; nothing goes live from here.
+      if (this.host.replayOnly) {
+        this.halt();
+        this.host.replayOnly(this, undefined);
+        return;
+      }
+      this.endReplay();
+    }
     if (this.replaying) return;
     this.checkHistory();
     if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
@@ -507,6 +518,7 @@ export class RunExecution implements RunPort {
       deadlineAt: this.index.deadlineAt,
       traceparent: this.index.traceparent,
       generation: this.record.generation + 1,
+      version: this.record.version,
       now: this.host.clock.now(),
     });
   }
@@ -638,6 +650,11 @@ export class RunExecution implements RunPort {
    */
   park(error: NonDeterminismError): void {
     if (this.halted || this.terminal) return;
+    if (this.host.replayOnly) {
+      this.halt();
+      this.host.replayOnly(this, error);
+      return;
+    }
     this.log.error({ err: error.toJSON() }, "run parked: workflow code does not match its journal");
     this.stopTimers();
     this.replaying = false;
@@ -653,6 +670,13 @@ export class RunExecution implements RunPort {
   }
 
   // ─── Operations (called by RunContext) ───────────────────────────────────────────────
+
+  /** What the journal has at the next seq, without taking it (for patches: patches.ts). */
+  peekNext(): { recorded: RecordedOpName | undefined; journalGoesPast: boolean } {
+    const seq = this.nextSeq;
+    this.lastRecordedSeq ??= Math.max(0, ...this.index.ops.keys());
+    return { recorded: this.index.ops.get(seq), journalGoesPast: this.lastRecordedSeq > seq };
+  }
 
   /**
    * Registers the next operation. If the journal already has it, checks that it is the same

@@ -22,6 +22,7 @@ export interface RunRow {
   epoch: number;
   owner: string | null;
   generation: number;
+  version: number;
   tags: string | null;
   delete_after: number | null;
 }
@@ -76,6 +77,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     epoch: row.epoch,
     owner: row.owner,
     generation: row.generation,
+    version: row.version,
     // Present only when set, so rows of runs that use neither compare as before.
     ...(row.tags !== null ? { tags: JSON.parse(row.tags) as Record<string, string> } : {}),
     ...(row.delete_after !== null ? { deleteAfter: row.delete_after } : {}),
