@@ -12,6 +12,7 @@ import type {
   WriteOp,
   WriteResult,
 } from "./store.js";
+import { scheduleConformance } from "./schedule-conformance.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
 
 type AppendRun = Extract<WriteOp, { type: "appendRun" }>;
@@ -2032,6 +2033,8 @@ export function storeConformance(
         ]);
       });
     });
+
+    scheduleConformance(() => store);
 
     describe("close", () => {
       it("closes the store", async () => {

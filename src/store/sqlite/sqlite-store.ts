@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from "../cursor.js";
 import { toRunRecord, type RunRow } from "../rows.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
 import type {
   EventRecord,
@@ -28,6 +29,7 @@ import type {
   WriteOp,
   WriteResult,
 } from "../store.js";
+import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:". */
@@ -47,6 +49,7 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
+  private readonly schedules = new SqliteSchedules((sql) => this.statement(sql));
 
   /** Held from open to close: no other process opens the same file meanwhile. */
   private readonly lock: SqliteFileLock | undefined;
@@ -548,6 +551,43 @@ export class SqliteStore implements Store {
   }
 
   /** One immediate transaction outside the group commit (worker calls). */
+  upsertSchedule(
+    spec: ScheduleSpec,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<{ created: boolean; schedule: ScheduleRecord }> {
+    return this.write(() => this.schedules.upsert(spec, nextFireAt, now));
+  }
+
+  findSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return Promise.resolve(this.schedules.find(name));
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return Promise.resolve(this.schedules.list());
+  }
+
+  advanceSchedule(advance: ScheduleAdvance): Promise<boolean> {
+    return this.write(() => this.schedules.advance(advance));
+  }
+
+  settleScheduleTicks(name: string, pendingSince: number): Promise<void> {
+    return this.write(() => this.schedules.settle(name, pendingSince));
+  }
+
+  setSchedulePaused(
+    name: string,
+    paused: boolean,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<boolean> {
+    return this.write(() => this.schedules.setPaused(name, paused, nextFireAt, now));
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.write(() => this.schedules.delete(name));
+  }
+
   private write<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(this.db.transaction(fn).immediate());
