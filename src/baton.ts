@@ -12,11 +12,14 @@ import {
 } from "./common/index.js";
 import {
   Engine,
+  checkSchedules,
   indexWorkflows,
+  isScheduleDefinition,
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
   type ListQuery,
+  type ScheduleDefinition,
   type ServiceDefinition,
   type StartOptions,
   type StartedRun,
@@ -34,6 +37,11 @@ export interface BatonOptions {
   workflows?: readonly AnyWorkflow[] | Record<string, unknown>;
   /** Service definitions: an array, or a module's exports. */
   services?: readonly ServiceDefinition[] | Record<string, unknown>;
+  /**
+   * Schedules (`schedule()` values): an array, or a module's exports. Upserted at start: the code's
+   * cron, workflow and input win, a paused schedule stays paused (docs/schedules.md).
+   */
+  schedules?: readonly ScheduleDefinition[] | Record<string, unknown>;
   /** Where time comes from; tests pass a `ManualClock` from "baton/testing". */
   clock?: Clock;
   logger?: Logger;
@@ -96,6 +104,7 @@ export class Baton {
   static async open(options: BatonOptions = {}): Promise<Baton> {
     const workflows = collect(options.workflows, isWorkflowDefinition);
     const services = collect(options.services, isServiceDefinition);
+    const schedules = collect(options.schedules, isScheduleDefinition);
     const transports = new Map<string, Transport>();
     for (const service of services) {
       if (transports.has(service.name)) {
@@ -109,6 +118,7 @@ export class Baton {
       logger,
       workflows,
       transports,
+      schedules,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
       ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
       ...(options.replayAfterEveryOp !== undefined
@@ -125,6 +135,7 @@ export class Baton {
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
+    checkSchedules(schedules, (name) => workflows.some((w) => w.name === name), Date.now());
     const store = openStore(options.db ?? "sqlite:./.baton/baton.db");
     try {
       await store.migrate();
@@ -250,7 +261,7 @@ function collect<T>(
   if (Array.isArray(source) && found.length !== values.length) {
     throw new ValidationError(
       "INVALID_DEFINITION",
-      "workflows and services must be values made by workflow() and service()",
+      "workflows, services and schedules must be values made by workflow(), service() and schedule()",
     );
   }
   return found;

@@ -8,3 +8,4 @@ export * from "./runs.js";
 export * from "./events.js";
 export type * from "./tasks.js";
 export * from "./trace.js";
+export * from "./schedules.js";

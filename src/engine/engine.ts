@@ -44,6 +44,8 @@ import { ServiceStats } from "./service-stats.js";
 import { LocalServiceView, SharedServiceView } from "./service-view.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 import { runStartedData } from "./tracing.js";
+import type { ScheduleDefinition } from "./schedules/schedule-spec.js";
+import { Schedules, checkSchedules } from "./schedules/schedules.js";
 
 export interface EngineOptions {
   store: Store;
@@ -62,6 +64,8 @@ export interface EngineOptions {
   cluster?: ClusterOptions;
   /** Test hook called at named fault points; crash tests kill the process there. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
+  /** Schedules declared in code, upserted when the engine recovers (docs/schedules.md). */
+  schedules?: readonly ScheduleDefinition[];
 }
 
 export interface StartOptions {
@@ -114,6 +118,8 @@ export class Engine implements ExecutionHost {
   readonly nodeId: string;
   private closed = false;
   private rescanTimer: TimerHandle | undefined;
+  /** Schedules: declared in code or through the API, and the ticker that fires them. */
+  readonly schedules: Schedules;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -125,6 +131,7 @@ export class Engine implements ExecutionHost {
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
+    checkSchedules(options.schedules ?? [], (name) => this.workflows.has(name), this.clock.now());
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
     const isClosed = (): boolean => this.closed;
@@ -186,6 +193,20 @@ export class Engine implements ExecutionHost {
       (runId) => void this.runs.activate(runId),
       clusterNodeId,
     );
+    this.schedules = new Schedules(
+      {
+        clock: this.clock,
+        logger: this.logger,
+        store: this.store,
+        hasWorkflow: (name) => this.workflows.has(name),
+        startRun: async (workflow, input, runId) => {
+          await this.start(workflow, input, { runId });
+        },
+        runStatus: async (runId) => (await this.store.findRun(runId))?.status,
+        onTicks: () => undefined,
+      },
+      options.schedules ?? [],
+    );
     if (options.cluster) {
       const inbox = new ClusterInbox(
         this.store,
@@ -222,6 +243,7 @@ export class Engine implements ExecutionHost {
     // Leases and queue deadlines that ran out while no process watched.
     this.tasks.noteExpiry();
     this.scheduleRescan();
+    await this.schedules.start();
   }
 
   /**
@@ -632,6 +654,7 @@ export class Engine implements ExecutionHost {
     if (this.closed) return;
     this.closed = true;
     this.rescanTimer?.cancel();
+    await this.schedules.stop();
     this.scheduler.stop();
     await this.tasks.close();
     await this.sharedView?.stop();

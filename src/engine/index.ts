@@ -9,6 +9,10 @@ export {
   CompensationFailurePolicy,
   isServiceDefinition,
   indexWorkflows,
+  schedule,
+  isScheduleDefinition,
+  type ScheduleDefinition,
+  type ScheduleOptions,
   type WorkflowDefinition,
   type AnyWorkflow,
   type WorkflowOptions,
@@ -18,3 +22,5 @@ export {
 } from "./definitions.js";
 export type { WorkflowContext, StepInfo, StepOptions, ChildOptions } from "./context.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+export { checkSchedules, type Schedules, type TickCounts } from "./schedules/schedules.js";
+export { tickRunId, manualRunId, LATE_AFTER_MS, CATCHUP_BOUND } from "./schedules/tick-decision.js";

@@ -1,7 +1,6 @@
-/** How a schedule treats a tick while its previous run is still going. */
-export type ScheduleOverlap = "skip" | "allow";
-/** Which ticks missed during downtime fire once a node looks again. */
-export type ScheduleCatchup = "none" | "latest" | "all";
+import type { ScheduleCatchup, ScheduleOverlap } from "../common/index.js";
+
+export type { ScheduleCatchup, ScheduleOverlap };
 
 /** What a schedule is: declared in code (`source: "code"`) or created through the API. */
 export interface ScheduleSpec {

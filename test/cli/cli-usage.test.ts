@@ -80,7 +80,7 @@ describe("the baton CLI on its own", () => {
       expect(missing.code).toBe(2);
       expect(missing.stderr.trim()).toBe("error: --workflows nowhere.ts: no such file");
       expect(empty.code).toBe(2);
-      expect(empty.stderr).toMatch(/exports no workflow\(\) or service\(\) values/);
+      expect(empty.stderr).toMatch(/exports no workflow\(\), service\(\) or schedule\(\) values/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

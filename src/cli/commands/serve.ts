@@ -85,7 +85,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
   // Registered before the engine opens, so the runs it resumes are traced too.
   const tracing = await startTracing(process.env, logger);
   try {
-    const { workflows, services } = await loadDefinitions(options.workflows ?? []);
+    const { workflows, services, schedules } = await loadDefinitions(options.workflows ?? []);
     if (workflows.length === 0) {
       logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
     }
@@ -93,6 +93,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       db: options.db,
       workflows,
       services,
+      schedules,
       logger,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
@@ -118,6 +119,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
         db: withoutPassword(options.db),
         workflows: workflows.map((w) => w.name),
         services: services.map((s) => `${s.name}(${s.transport.kind})`),
+        ...(schedules.length > 0 ? { schedules: schedules.map((s) => s.name) } : {}),
         auth: options.token !== undefined ? "bearer token" : "none",
         ...(security.warnings.length > 0 ? { warnings: security.warnings } : {}),
       },
