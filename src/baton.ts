@@ -20,6 +20,7 @@ import {
   type AnyWorkflow,
   type ListQuery,
   type ScheduleDefinition,
+  type Schedules,
   type ServiceDefinition,
   type StartOptions,
   type StartedRun,
@@ -204,6 +205,18 @@ export class Baton {
 
   on(listener: (event: BatonEvent) => void): () => void {
     return this.engine.on(listener);
+  }
+
+  /**
+   * The schedules (docs/schedules.md): list, get, save (create or replace), pause, resume,
+   * trigger, delete — what `/v1/schedules` offers.
+   *
+   * @example
+   * await baton.schedules.pause("nightly");
+   * const { runId } = await baton.schedules.trigger("nightly");
+   */
+  get schedules(): Schedules {
+    return this.engine.schedules;
   }
 
   /**
