@@ -6,6 +6,7 @@ import { registerDemoCommand } from "./commands/demo.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerRunOperations } from "./commands/run-operations.js";
 import { registerRunsCommand } from "./commands/runs.js";
+import { registerSchedulesCommand } from "./commands/schedules.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerShowCommand } from "./commands/show.js";
 import { processTerminal, type Terminal } from "./terminal.js";
@@ -49,6 +50,7 @@ export function buildProgram(context: CliContext): Command {
   registerRunsCommand(program, context);
   registerShowCommand(program, context);
   registerRunOperations(program, context);
+  registerSchedulesCommand(program, context);
   registerDemoCommand(program, context);
   program.addHelpText(
     "after",

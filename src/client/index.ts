@@ -17,6 +17,7 @@ export type {
   EventsOptions,
   PollOptions,
   TaskFailure,
+  SaveScheduleRequest,
 } from "./types.js";
 export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
 export type {
@@ -28,4 +29,7 @@ export type {
   ServiceInfo,
   Task,
   ErrorData,
+  Schedule,
+  ScheduleOverlap,
+  ScheduleCatchup,
 } from "../common/index.js";

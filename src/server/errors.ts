@@ -35,6 +35,10 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   runId: "INVALID_RUN_ID",
   "idempotency-key": "INVALID_RUN_ID",
   status: "INVALID_STATUS",
+  cron: "INVALID_CRON",
+  timezone: "INVALID_TIMEZONE",
+  overlap: "INVALID_SCHEDULE",
+  catchup: "INVALID_SCHEDULE",
 };
 
 /** A request part that fails its zod schema: INVALID_ARGUMENT (or the field's code), with the issues. */
