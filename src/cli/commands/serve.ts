@@ -46,7 +46,7 @@ export function registerServeCommands(program: Command): void {
       .addOption(hostOption())
       .option(
         "--workflows <files...>",
-        "ES modules (JS or TS) whose workflow() and service() exports to register",
+        "ES modules (JS or TS) whose workflow(), service() and schedule() exports to register",
       )
       .addOption(tokenOption())
       .addOption(insecureNoAuthOption())
