@@ -13,6 +13,11 @@ import { ensureDashboardBuilt } from "./dashboard-build.js";
 
 const UI_TIMEOUT = 15_000;
 
+/** What the page function below reads of an element (this project's TypeScript has no DOM types). */
+interface DomElement {
+  getAttribute(name: string): string | null;
+}
+
 const report = workflow("report", async (ctx, input: { kind: string }) =>
   ctx.step("write", () => ({ wrote: input.kind })),
 );
@@ -61,7 +66,9 @@ describe("the Schedules page", () => {
     await nextTimes.first().waitFor({ timeout: UI_TIMEOUT });
     const expected = (await baton.schedules.get("nightly")).nextFireTimes;
     expect(
-      await nextTimes.evaluateAll((els) => els.map((el) => el.getAttribute("datetime"))),
+      await nextTimes.evaluateAll((els: DomElement[]) =>
+        els.map((el) => el.getAttribute("datetime")),
+      ),
     ).toEqual(expected);
     await expect(card.textContent()).resolves.toContain("No runs yet.");
 
