@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BatonClient, type BatonClientError } from "../../src/client/index.js";
 import { ManualClock } from "../../src/testing/index.js";
+import { waitFor } from "../support/wait-for.js";
 import { call, expectError } from "./http.js";
 import { serverFixture } from "./server-fixture.js";
 
@@ -80,6 +81,28 @@ describe("/v1/schedules", () => {
     ]) {
       expect((await failure(act)).code).toBe("SCHEDULE_NOT_FOUND");
     }
+  });
+
+  it("counts the ticks fired and skipped in /metrics", async () => {
+    const clock = new ManualClock(T0);
+    const { server, baton } = await fixture.open({}, { clock });
+    await baton.schedules.save("waits", { cron: "*/10 * * * * *", workflow: "approval" });
+    clock.advance(10_000);
+    await waitFor(async () => (await baton.schedules.get("waits")).firedCount === 1, {
+      what: "a tick",
+    });
+    clock.advance(10_000); // the first run waits for a signal: this tick is skipped (overlap)
+    await waitFor(async () => (await baton.schedules.get("waits")).skippedCount === 1, {
+      what: "a skip",
+    });
+    const metrics = (await call(server.app, "GET", "/metrics")).text;
+    expect(metrics).toContain('baton_schedule_ticks_total{schedule="waits",outcome="fired"} 1');
+    expect(metrics).toContain(
+      'baton_schedule_ticks_total{schedule="waits",outcome="skipped_overlap"} 1',
+    );
+    expect(metrics).toContain(
+      'baton_schedule_ticks_total{schedule="waits",outcome="skipped_missed"} 0',
+    );
   });
 
   it.each([
