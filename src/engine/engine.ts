@@ -203,7 +203,6 @@ export class Engine implements ExecutionHost {
           await this.start(workflow, input, { runId });
         },
         runStatus: async (runId) => (await this.store.findRun(runId))?.status,
-        onTicks: () => undefined,
       },
       options.schedules ?? [],
     );

@@ -1,8 +1,4 @@
-import {
-  NotFoundError,
-  ValidationError,
-  type Schedule,
-} from "../../common/index.js";
+import { NotFoundError, ValidationError, type Schedule } from "../../common/index.js";
 import type { ScheduleRecord } from "../../store/index.js";
 import { CronSchedule } from "./cron.js";
 import type { ScheduleDefinition, ScheduleOptions } from "./schedule-spec.js";
@@ -13,6 +9,9 @@ import { manualRunId, type SkipReason } from "./tick-decision.js";
 /** How many next fire times and last runs a schedule's view lists. */
 const NEXT_FIRE_TIMES = 5;
 const LAST_RUNS = 5;
+
+/** What the schedules need from the engine: its clock, logger and store, and its runs. */
+export type SchedulesHost = Omit<TickerHost, "onTicks">;
 
 /** Ticks this node fired and skipped since it started, per schedule (the metrics). */
 export interface TickCounts {
@@ -30,16 +29,20 @@ export class Schedules {
   private readonly counts = new Map<string, TickCounts>();
 
   constructor(
-    private readonly host: TickerHost,
+    private readonly host: SchedulesHost,
     private readonly declared: readonly ScheduleDefinition[],
   ) {
     this.ticker = new ScheduleTicker({
-      ...pick(host),
+      clock: host.clock,
+      logger: host.logger,
+      store: host.store,
+      hasWorkflow: (name) => host.hasWorkflow(name),
+      startRun: (workflow, input, runId) => host.startRun(workflow, input, runId),
+      runStatus: (runId) => host.runStatus(runId),
       onTicks: (schedule, fired, skipped) => {
         const counts = this.countsOf(schedule);
         counts.fired += fired;
         for (const { reason } of skipped) counts.skipped[reason]++;
-        host.onTicks(schedule, fired, skipped);
       },
     });
   }
@@ -210,17 +213,6 @@ export function checkSchedules(
     }
     names.add(name);
   }
-}
-
-function pick(host: TickerHost): Omit<TickerHost, "onTicks"> {
-  return {
-    clock: host.clock,
-    logger: host.logger,
-    store: host.store,
-    hasWorkflow: (name) => host.hasWorkflow(name),
-    startRun: (workflow, input, runId) => host.startRun(workflow, input, runId),
-    runStatus: (runId) => host.runStatus(runId),
-  };
 }
 
 function notFound(name: string): NotFoundError {
