@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { schedule, workflow, type Baton, type BatonError, type Schedule } from "../../src/index.js";
+import { SqliteStore } from "../../src/store/index.js";
 import { ManualClock } from "../../src/testing/index.js";
 import { batonFixture } from "../support/open-baton.js";
 import { waitFor } from "../support/wait-for.js";
@@ -163,6 +164,61 @@ describe("schedules (ManualClock, SQLite)", () => {
       await waitFor(async () => (await runIds(baton, "catchup:")).length === fired.length + 1, {
         what: "the next tick on time",
       });
+    });
+  });
+
+  it("starts the runs of ticks a node decided but died before starting, once they are stale", async () => {
+    const db = fixture.db();
+    const declared = schedule("orphaned", {
+      cron: "*/10 * * * * *",
+      workflow: quick,
+      input: { kind: "orphaned" },
+    });
+    // A node decided the tick at +10 s (compare-and-set written) and died before creating its run.
+    const store = new SqliteStore({ path: db.slice("sqlite:".length) });
+    await store.migrate();
+    await store.upsertSchedule(
+      {
+        name: "orphaned",
+        cron: "*/10 * * * * *",
+        timezone: "UTC",
+        workflow: "quick",
+        input: '{"kind":"orphaned"}',
+        overlap: "skip",
+        catchup: "latest",
+        source: "code",
+      },
+      T0 + 10 * S,
+      T0,
+    );
+    const decided = await store.advanceSchedule({
+      name: "orphaned",
+      expectedNextFireAt: T0 + 10 * S,
+      nextFireAt: T0 + 20 * S,
+      pendingTicks: [T0 + 10 * S],
+      pendingSince: T0 + 10 * S,
+      lastTickAt: T0 + 10 * S,
+      lastRunId: `orphaned:${iso(T0 + 10 * S)}`,
+      fired: 1,
+      skipped: 0,
+      lastSkippedAt: null,
+      lastSkipReason: null,
+      now: T0 + 10 * S,
+    });
+    expect(decided).toBe(true);
+    await store.close();
+
+    const clock = new ManualClock(T0 + 12 * S);
+    const baton = await fixture.open({ db, clock, workflows: [quick], schedules: [declared] });
+    clock.advance(4 * S); // the pending tick is now 6 s old: stale, its deciding node is gone
+    const runId = `orphaned:${iso(T0 + 10 * S)}`;
+    await waitFor(async () => (await runIds(baton, "orphaned:")).includes(runId), {
+      what: "the orphaned tick's run",
+    });
+    expect(await baton.result(runId)).toEqual({ kind: "orphaned" });
+    expect(await baton.schedules.get("orphaned")).toMatchObject({
+      firedCount: 1,
+      lastRunId: runId,
     });
   });
 
