@@ -54,6 +54,7 @@ describe("the baton CLI on its own", () => {
       "cancel",
       "retry",
       "skip",
+      "schedules",
       "demo",
     ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
