@@ -136,7 +136,7 @@ export class Baton {
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
-    checkSchedules(schedules, (name) => workflows.some((w) => w.name === name), Date.now());
+    checkSchedules(schedules, workflows, Date.now());
     const store = openStore(options.db ?? "sqlite:./.baton/baton.db");
     try {
       await store.migrate();

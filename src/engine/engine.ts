@@ -131,7 +131,7 @@ export class Engine implements ExecutionHost {
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
-    checkSchedules(options.schedules ?? [], (name) => this.workflows.has(name), this.clock.now());
+    checkSchedules(options.schedules ?? [], options.workflows, this.clock.now());
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
     const isClosed = (): boolean => this.closed;
@@ -199,6 +199,7 @@ export class Engine implements ExecutionHost {
         logger: this.logger,
         store: this.store,
         hasWorkflow: (name) => this.workflows.has(name),
+        findWorkflow: (name) => this.workflows.get(name),
         startRun: async (workflow, input, runId) => {
           await this.start(workflow, input, { runId });
         },

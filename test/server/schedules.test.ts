@@ -106,40 +106,53 @@ describe("/v1/schedules", () => {
   });
 
   it.each([
-    { body: { name: "x", cron: "every monday", workflow: "greet" }, code: "INVALID_CRON" },
+    { body: { name: "x", cron: "every monday", workflow: "approval" }, code: "INVALID_CRON" },
     {
-      body: { name: "x", cron: "0 3 * * *", timezone: "Europe/Atlantis", workflow: "greet" },
+      body: { name: "x", cron: "0 3 * * *", timezone: "Europe/Atlantis", workflow: "approval" },
       code: "INVALID_TIMEZONE",
     },
     { body: { name: "x", cron: "0 3 * * *", workflow: "nowhere" }, code: "UNKNOWN_WORKFLOW" },
     {
-      body: { name: "x", cron: "0 3 * * *", workflow: "greet", overlap: "queue" },
+      body: { name: "x", cron: "0 3 * * *", workflow: "approval", overlap: "queue" },
       code: "INVALID_SCHEDULE",
     },
     {
-      body: { name: "x", cron: "0 3 * * *", workflow: "greet", catchup: "every" },
+      body: { name: "x", cron: "0 3 * * *", workflow: "approval", catchup: "every" },
       code: "INVALID_SCHEDULE",
     },
-    { body: { name: "9lives", cron: "0 3 * * *", workflow: "greet" }, code: "INVALID_SCHEDULE" },
-    { body: { name: "x", cron: 5, workflow: "greet" }, code: "INVALID_CRON" },
+    { body: { name: "9lives", cron: "0 3 * * *", workflow: "approval" }, code: "INVALID_SCHEDULE" },
+    { body: { name: "x", cron: 5, workflow: "approval" }, code: "INVALID_CRON" },
     {
-      body: { name: "x", cron: "0 3 * * *", workflow: "greet", every: "day" },
+      body: { name: "x", cron: "0 3 * * *", workflow: "approval", every: "day" },
       code: "INVALID_ARGUMENT",
     },
   ])("refuses $body with 400 $code and changes nothing", async ({ body, code }) => {
     const { server } = await fixture.open();
     await call(server.app, "POST", "/v1/schedules", {
-      json: { name: "keep", cron: "0 3 * * *", workflow: "greet" },
+      json: { name: "keep", cron: "0 3 * * *", workflow: "approval" },
     });
     const before = await call(server.app, "GET", "/v1/schedules");
+    expect(before.text).toContain('"name":"keep"');
     expectError(await call(server.app, "POST", "/v1/schedules", { json: body }), 400, code);
     expect((await call(server.app, "GET", "/v1/schedules")).body).toEqual(before.body);
+  });
+
+  it("refuses with 422 INPUT_INVALID an input the workflow's schema refuses, storing nothing", async () => {
+    const { server } = await fixture.open();
+    expectError(
+      await call(server.app, "POST", "/v1/schedules", {
+        json: { name: "hello", cron: "0 3 * * *", workflow: "greet", input: { name: "" } },
+      }),
+      422,
+      "INPUT_INVALID",
+    );
+    expect((await call(server.app, "GET", "/v1/schedules")).body).toEqual({ schedules: [] });
   });
 
   it("refuses to replace a schedule with a bad spec, keeping the one it has", async () => {
     const { server } = await fixture.open();
     const created = await call(server.app, "POST", "/v1/schedules", {
-      json: { name: "keep", cron: "0 3 * * *", workflow: "greet" },
+      json: { name: "keep", cron: "0 3 * * *", workflow: "approval" },
     });
     expect(created.status).toBe(201);
     expectError(

@@ -1,6 +1,8 @@
 import { NotFoundError, ValidationError, type Schedule } from "../../common/index.js";
 import type { ScheduleRecord } from "../../store/index.js";
 import { CronSchedule } from "./cron.js";
+import type { WorkflowDefinition } from "../context.js";
+import { validateInput } from "../validate-input.js";
 import type { ScheduleDefinition, ScheduleOptions } from "./schedule-spec.js";
 import { toScheduleSpec } from "./schedule-spec.js";
 import { ScheduleTicker, type TickerHost } from "./schedule-ticker.js";
@@ -10,8 +12,10 @@ import { manualRunId, type SkipReason } from "./tick-decision.js";
 const NEXT_FIRE_TIMES = 5;
 const LAST_RUNS = 5;
 
-/** What the schedules need from the engine: its clock, logger and store, and its runs. */
-export type SchedulesHost = Omit<TickerHost, "onTicks">;
+/** What the schedules need from the engine: its clock, logger and store, its workflows and runs. */
+export type SchedulesHost = Omit<TickerHost, "onTicks"> & {
+  findWorkflow(name: string): WorkflowDefinition | undefined;
+};
 
 /** Ticks this node fired and skipped since it started, per schedule (the metrics). */
 export interface TickCounts {
@@ -71,7 +75,8 @@ export class Schedules {
   ): Promise<{ created: boolean; schedule: Schedule }> {
     const now = this.host.clock.now();
     const { spec, cron } = toScheduleSpec(name, options, "api", now);
-    this.assertWorkflow(spec.name, spec.workflow);
+    // The input must pass the workflow's schema now, not fail at every tick.
+    validateInput(this.getWorkflow(spec.name, spec.workflow), options.input);
     const saved = await this.host.store.upsertSchedule(spec, cron.nextAfter(now), now);
     this.ticker.wake();
     return { created: saved.created, schedule: await this.view(saved.schedule) };
@@ -108,7 +113,7 @@ export class Schedules {
    */
   async trigger(name: string): Promise<{ runId: string }> {
     const row = await this.getRecord(name);
-    this.assertWorkflow(name, row.workflow);
+    this.getWorkflow(name, row.workflow);
     const runId = manualRunId(name, this.host.clock.now());
     const input: unknown = row.input === null ? undefined : JSON.parse(row.input);
     await this.host.startRun(row.workflow, input, runId);
@@ -133,14 +138,16 @@ export class Schedules {
     return counts;
   }
 
-  private assertWorkflow(schedule: string, workflow: string): void {
-    if (!this.host.hasWorkflow(workflow)) {
+  private getWorkflow(schedule: string, workflow: string): WorkflowDefinition {
+    const definition = this.host.findWorkflow(workflow);
+    if (!definition) {
       throw new ValidationError(
         "UNKNOWN_WORKFLOW",
         `schedule ${schedule} names workflow ${JSON.stringify(workflow)}, which this server does not know`,
         { schedule, workflow },
       );
     }
+    return definition;
   }
 
   private async getRecord(name: string): Promise<ScheduleRecord> {
@@ -191,23 +198,25 @@ export class Schedules {
 
 /**
  * Checks the schedules declared in code before anything runs: each valid, naming a known
- * workflow, no two with one name.
+ * workflow whose schema its input passes, no two with one name.
  */
 export function checkSchedules(
   definitions: readonly ScheduleDefinition[],
-  hasWorkflow: (name: string) => boolean,
+  workflows: readonly WorkflowDefinition[],
   now: number,
 ): void {
   const names = new Set<string>();
   for (const { name, options } of definitions) {
     const { spec } = toScheduleSpec(name, options, "code", now);
-    if (!hasWorkflow(spec.workflow)) {
+    const workflow = workflows.find((w) => w.name === spec.workflow);
+    if (!workflow) {
       throw new ValidationError(
         "UNKNOWN_WORKFLOW",
         `schedule ${name} names workflow ${JSON.stringify(spec.workflow)}, which is not among the workflows given`,
         { schedule: name, workflow: spec.workflow },
       );
     }
+    validateInput(workflow, options.input);
     if (names.has(name)) {
       throw new ValidationError("DUPLICATE_SCHEDULE", `two schedules are named ${name}`);
     }

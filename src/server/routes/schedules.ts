@@ -24,13 +24,14 @@ export function registerScheduleRoutes(app: ZodApp, context: RouteContext): void
           "201 with the new schedule, 200 when one of that name existed: its spec is replaced, its " +
           "paused state kept, its next tick recomputed only if the cron or time zone changed. A bad " +
           "cron expression is 400 INVALID_CRON, a bad time zone INVALID_TIMEZONE, a workflow the " +
-          "server does not know UNKNOWN_WORKFLOW, a bad name or policy INVALID_SCHEDULE.",
+          "server does not know UNKNOWN_WORKFLOW, a bad name or policy INVALID_SCHEDULE; an input the " +
+          "workflow's schema refuses is 422 INPUT_INVALID.",
         security: BEARER,
         body: SaveScheduleBody,
         response: {
           200: ScheduleSchema,
           201: ScheduleSchema,
-          ...errorResponses(400, 401, 403, 413, 415),
+          ...errorResponses(400, 401, 403, 413, 415, 422),
         },
       },
     },
