@@ -19,6 +19,7 @@ export {
   type ServiceDefinition,
   type ScheduleDefinition,
   type ScheduleOptions,
+  type Schedules,
   type WorkflowContext,
   type StepInfo,
   type StepOptions,
