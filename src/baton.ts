@@ -29,7 +29,12 @@ import {
 import { createServer, type BatonServer, type ServerOptions } from "./server/index.js";
 import { openStore, type Store } from "./store/index.js";
 import type { FaultInjector } from "./testing/index.js";
-import { createTransport, type Transport } from "./transport/index.js";
+import {
+  AmqpEventBridge,
+  createTransport,
+  type AmqpEventsOptions,
+  type Transport,
+} from "./transport/index.js";
 
 export interface BatonOptions {
   /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
@@ -60,6 +65,11 @@ export interface BatonOptions {
   nodeId?: string;
   /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
   leaseMs?: number;
+  /**
+   * Where every event is published besides Baton's own event log: `{ amqp: { url, exchange } }`
+   * sends each to a RabbitMQ topic exchange, routing key = topic (docs/rabbitmq.md).
+   */
+  events?: { amqp?: AmqpEventsOptions };
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -100,6 +110,7 @@ export class Baton {
     readonly engine: Engine,
     private readonly store: Store,
     private readonly transports: Map<string, Transport>,
+    private readonly eventBridge: AmqpEventBridge | undefined,
   ) {}
 
   static async open(options: BatonOptions = {}): Promise<Baton> {
@@ -137,13 +148,22 @@ export class Baton {
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
     checkSchedules(schedules, workflows, Date.now());
+    const bridge = options.events?.amqp
+      ? new AmqpEventBridge(options.events.amqp, logger)
+      : undefined;
     const store = openStore(options.db ?? "sqlite:./.baton/baton.db");
     try {
       await store.migrate();
       const engine = new Engine({ ...engineOptions, store });
+      // Subscribed before recovery: the events of the runs it resumes go out too.
+      if (bridge) {
+        engine.on((event) => bridge.publish(event));
+        bridge.start();
+      }
       await engine.recover();
-      return new Baton(engine, store, transports);
+      return new Baton(engine, store, transports, bridge);
     } catch (e) {
+      await bridge?.close();
       await store.close();
       throw e;
     }
@@ -233,7 +253,11 @@ export class Baton {
         "this Baton already serves the API; close that server first",
       );
     }
-    const server = createServer(this.engine, options);
+    const bridge = this.eventBridge;
+    const server = createServer(this.engine, {
+      ...options,
+      ...(bridge ? { eventBridge: () => bridge.stats } : {}),
+    });
     this.server = server;
     try {
       await server.listen();
@@ -257,6 +281,7 @@ export class Baton {
     this.server = undefined;
     await server?.close();
     await this.engine.close();
+    await this.eventBridge?.close();
     await Promise.allSettled(
       [...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())),
     );

@@ -7,7 +7,7 @@ import { requireBearerToken } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { EventHub } from "./event-hub.js";
 import { ServerLifecycle } from "./lifecycle.js";
-import { ServerMetrics } from "./metrics.js";
+import { ServerMetrics, type EventBridgeFigures } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import {
   acceptJsonBodiesOnly,
@@ -61,6 +61,8 @@ export interface ServerOptions {
   sseHeartbeatMs?: number;
   /** Include the Node.js process metrics (CPU, memory, event loop, GC) in /metrics. Default true. */
   processMetrics?: boolean;
+  /** The event bridge's figures for /metrics, when events go to a broker too. */
+  eventBridge?: () => EventBridgeFigures;
 }
 
 /** An HTTP server in front of an engine. */
@@ -123,6 +125,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   const hub = new EventHub(engine, engine.logger);
   const metrics = new ServerMetrics(engine, hub, {
     processMetrics: options.processMetrics ?? true,
+    ...(options.eventBridge ? { eventBridge: options.eventBridge } : {}),
   });
   const context: RouteContext = {
     engine,

@@ -29,7 +29,11 @@ const MISNAMED_DEFAULT_METRICS = [
 export class ServerMetrics {
   readonly registry = new Registry();
 
-  constructor(engine: Engine, hub: EventHub, options: { processMetrics: boolean }) {
+  constructor(
+    engine: Engine,
+    hub: EventHub,
+    options: { processMetrics: boolean; eventBridge?: () => EventBridgeFigures },
+  ) {
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client names these three gauges `_total`, a suffix Prometheus reserves for
@@ -100,6 +104,8 @@ export class ServerMetrics {
       },
     });
 
+    if (options.eventBridge) registerBridgeMetrics(options.eventBridge, registers);
+
     const stepDuration = new Histogram({
       name: "baton_step_duration_seconds",
       help: "Duration of steps and calls, from start to their final outcome, retries included.",
@@ -169,6 +175,54 @@ export class ServerMetrics {
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** What the event bridge to a broker reports (docs/rabbitmq.md, "The event bridge"). */
+export interface EventBridgeFigures {
+  published: number;
+  dropped: number;
+  buffered: number;
+  connected: boolean;
+}
+
+function registerBridgeMetrics(read: () => EventBridgeFigures, registers: Registry[]): void {
+  const counter = (name: string, help: string, value: (f: EventBridgeFigures) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(value(read()));
+      },
+    });
+  };
+  counter(
+    "baton_event_bridge_published_total",
+    "Events the broker confirmed on the event bridge's exchange.",
+    (f) => f.published,
+  );
+  counter(
+    "baton_event_bridge_dropped_total",
+    "Events dropped because the event bridge's buffer was full (the broker slow or down).",
+    (f) => f.dropped,
+  );
+  new Gauge({
+    name: "baton_event_bridge_buffered",
+    help: "Events waiting to be published to the broker.",
+    registers,
+    collect() {
+      this.set(read().buffered);
+    },
+  });
+  new Gauge({
+    name: "baton_event_bridge_connected",
+    help: "1 while the event bridge is connected to its broker, else 0.",
+    registers,
+    collect() {
+      this.set(read().connected ? 1 : 0);
+    },
+  });
 }
 
 function stepFacts(event: BatonEvent): { kind: string; name: string; durationMs?: number } {
