@@ -20,6 +20,10 @@ export const ErrorCodes = {
   INVALID_SCHEDULE: 400,
   /** A schedule naming a workflow this server does not know. */
   UNKNOWN_WORKFLOW: 400,
+  /** An event topic or topic pattern that is malformed, or a topic reserved for Baton's own events. */
+  INVALID_TOPIC: 400,
+  /** A user event id outside the allowed characters (those of a run id; not starting with `~`). */
+  INVALID_EVENT_ID: 400,
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -63,6 +67,8 @@ export const ErrorCodes = {
   STEP_TIMEOUT: 504,
   TRANSIENT: 503,
   SIGNAL_TIMEOUT: 504,
+  /** ctx.waitForEvent: no matching event came within its timeout. */
+  EVENT_TIMEOUT: 504,
   COMPENSATION_FAILED: 500,
   /** A rollback skipped compensations that failed for good (policy `skip`, or an operator). */
   PARTIALLY_COMPENSATED: 500,

@@ -6,6 +6,7 @@ export type * from "./logger.js";
 export { silentLogger } from "./logger.js";
 export * from "./runs.js";
 export * from "./events.js";
+export * from "./topics.js";
 export type * from "./tasks.js";
 export * from "./trace.js";
 export * from "./schedules.js";

@@ -1,4 +1,4 @@
-import { ValidationError } from "../common/index.js";
+import { ValidationError, assertUserTopic } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
 import {
   toScheduleSpec,
@@ -55,7 +55,24 @@ export function workflow<I, O>(
       `workflow ${name}: the second argument must be an async function`,
     );
   }
-  return Object.freeze({ kind: "workflow", name: assertName("workflow", name), fn, options });
+  const checkedName = assertName("workflow", name);
+  for (const topic of triggerTopics(options)) {
+    try {
+      assertUserTopic(topic);
+    } catch (e) {
+      throw new ValidationError(
+        "INVALID_DEFINITION",
+        `workflow ${checkedName}: on ${JSON.stringify(topic)}: ${(e as Error).message}`,
+      );
+    }
+  }
+  if (options.runId !== undefined && typeof options.runId !== "function") {
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      `workflow ${checkedName}: runId must be a function (event) => string`,
+    );
+  }
+  return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
 }
 
 /**
@@ -94,6 +111,12 @@ export function isScheduleDefinition(value: unknown): value is ScheduleDefinitio
   return (
     typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "schedule"
   );
+}
+
+/** The topics a workflow's trigger listens to (none without `on`). */
+export function triggerTopics(options: { on?: string | readonly string[] }): readonly string[] {
+  const on = options.on;
+  return on === undefined ? [] : typeof on === "string" ? [on] : on;
 }
 
 export function isWorkflowDefinition(value: unknown): value is WorkflowDefinition {

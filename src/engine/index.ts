@@ -20,7 +20,16 @@ export {
   type ServiceDefinition,
   type InputSchema,
 } from "./definitions.js";
-export type { WorkflowContext, StepInfo, StepOptions, ChildOptions } from "./context.js";
+export type {
+  WorkflowContext,
+  StepInfo,
+  StepOptions,
+  ChildOptions,
+  EmitOptions,
+  WaitForEventOptions,
+  TriggerEvent,
+} from "./context.js";
+export type { PublishOptions, PublishResult } from "./publish-event.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 export { checkSchedules, type Schedules, type TickCounts } from "./schedules/schedules.js";
 export { tickRunId, manualRunId, LATE_AFTER_MS, CATCHUP_BOUND } from "./schedules/tick-decision.js";
