@@ -5,6 +5,7 @@ import {
   type ScheduleDefinition,
   type ScheduleOptions,
 } from "./schedules/schedule-spec.js";
+import { parseRetention } from "./retention.js";
 import type {
   ServiceDefinition,
   WorkflowDefinition,
@@ -72,6 +73,7 @@ export function workflow<I, O>(
       `workflow ${checkedName}: runId must be a function (event) => string`,
     );
   }
+  if (options.retention !== undefined) parseRetention(checkedName, options.retention);
   return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
 }
 

@@ -39,6 +39,10 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   timezone: "INVALID_TIMEZONE",
   overlap: "INVALID_SCHEDULE",
   catchup: "INVALID_SCHEDULE",
+  tags: "INVALID_TAGS",
+  tag: "INVALID_FILTER",
+  createdAfter: "INVALID_FILTER",
+  createdBefore: "INVALID_FILTER",
 };
 
 /** A request part that fails its zod schema: INVALID_ARGUMENT (or the field's code), with the issues. */

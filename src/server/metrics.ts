@@ -138,6 +138,17 @@ export class ServerMetrics {
       registers,
     });
 
+    new Counter({
+      name: "baton_retention_deleted_rows_total",
+      help: "Rows deleted by retention on this node, by table (runs: the runs themselves).",
+      labelNames: ["table"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [table, rows] of engine.retentionDeleted) this.inc({ table }, rows);
+      },
+    });
+
     hub.onEvery((event) => {
       if (!isRunEvent(event)) return;
       switch (event.type) {
