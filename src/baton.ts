@@ -13,11 +13,15 @@ import {
 } from "./common/index.js";
 import {
   Engine,
+  checkSchedules,
   indexWorkflows,
+  isScheduleDefinition,
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
   type ListQuery,
+  type ScheduleDefinition,
+  type Schedules,
   type PublishOptions,
   type PublishResult,
   type ServiceDefinition,
@@ -42,6 +46,11 @@ export interface BatonOptions {
   workflows?: readonly AnyWorkflow[] | Record<string, unknown>;
   /** Service definitions: an array, or a module's exports. */
   services?: readonly ServiceDefinition[] | Record<string, unknown>;
+  /**
+   * Schedules (`schedule()` values): an array, or a module's exports. Upserted at start: the code's
+   * cron, workflow and input win, a paused schedule stays paused (docs/schedules.md).
+   */
+  schedules?: readonly ScheduleDefinition[] | Record<string, unknown>;
   /** Where time comes from; tests pass a `ManualClock` from "baton/testing". */
   clock?: Clock;
   logger?: Logger;
@@ -116,6 +125,7 @@ export class Baton {
   static async open(options: BatonOptions = {}): Promise<Baton> {
     const workflows = collect(options.workflows, isWorkflowDefinition);
     const services = collect(options.services, isServiceDefinition);
+    const schedules = collect(options.schedules, isScheduleDefinition);
     const transports = new Map<string, Transport>();
     for (const service of services) {
       if (transports.has(service.name)) {
@@ -132,6 +142,7 @@ export class Baton {
       logger,
       workflows,
       transports,
+      schedules,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
       ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
       ...(options.replayAfterEveryOp !== undefined
@@ -148,6 +159,7 @@ export class Baton {
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
+    checkSchedules(schedules, workflows, Date.now());
     const bridge = options.events?.amqp
       ? new AmqpEventBridge(options.events.amqp, logger)
       : undefined;
@@ -228,6 +240,18 @@ export class Baton {
   }
 
   /**
+   * The schedules (docs/schedules.md): list, get, save (create or replace), pause, resume,
+   * trigger, delete — what `/v1/schedules` offers.
+   *
+   * @example
+   * await baton.schedules.pause("nightly");
+   * const { runId } = await baton.schedules.trigger("nightly");
+   */
+  get schedules(): Schedules {
+    return this.engine.schedules;
+  }
+
+  /**
    * Publishes a user event to the durable log (docs/events.md) and starts the runs its topic
    * triggers, in one transaction. `id` is the idempotency key: publishing an id that exists
    * writes nothing and resolves with the existing event (`created: false`).
@@ -299,7 +323,7 @@ function collect<T>(
   if (Array.isArray(source) && found.length !== values.length) {
     throw new ValidationError(
       "INVALID_DEFINITION",
-      "workflows and services must be values made by workflow() and service()",
+      "workflows, services and schedules must be values made by workflow(), service() and schedule()",
     );
   }
   return found;

@@ -3,6 +3,7 @@ import {
   type BatonEvent,
   type HistoryEvent,
   type Run,
+  type Schedule,
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
@@ -14,6 +15,7 @@ import type {
   EventsOptions,
   ListRunsQuery,
   PollOptions,
+  SaveScheduleRequest,
   StartRunOptions,
   StreamOptions,
   TaskFailure,
@@ -197,6 +199,78 @@ export class BatonClient {
     });
   }
 
+  // ─── Schedules (docs/schedules.md) ─────────────────────────────────────────────────────
+
+  /** Every schedule with its next five fire times, paused state and last runs. */
+  async listSchedules(): Promise<Schedule[]> {
+    const { body } = await this.api.request<{ schedules: Schedule[] }>({
+      method: "GET",
+      path: "/v1/schedules",
+    });
+    return body.schedules;
+  }
+
+  /** One schedule; `SCHEDULE_NOT_FOUND` if none has that name. */
+  async getSchedule(name: string): Promise<Schedule> {
+    return (await this.api.request<Schedule>({ method: "GET", path: schedulePath(name) })).body;
+  }
+
+  /**
+   * Creates a schedule, or replaces the spec of the one of that name (`created: false`; its
+   * paused state is kept). `INVALID_CRON`, `INVALID_TIMEZONE`, `UNKNOWN_WORKFLOW`, `INVALID_SCHEDULE`.
+   *
+   * @example
+   * await client.saveSchedule({ name: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", workflow: "report" });
+   */
+  async saveSchedule(
+    request: SaveScheduleRequest,
+  ): Promise<{ created: boolean; schedule: Schedule }> {
+    const { status, body } = await this.api.request<Schedule>({
+      method: "POST",
+      path: "/v1/schedules",
+      body: request,
+    });
+    return { created: status === 201, schedule: body };
+  }
+
+  /** Pauses a schedule: its ticks start no run until it is resumed. */
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return (
+      await this.api.request<Schedule>({
+        method: "POST",
+        path: `${schedulePath(name)}/pause`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Resumes a schedule from its next tick; ticks that fell while it was paused do not fire. */
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return (
+      await this.api.request<Schedule>({
+        method: "POST",
+        path: `${schedulePath(name)}/resume`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Starts a run of the schedule now (run id `{schedule}:manual:{ISO}`), paused or not. */
+  async triggerSchedule(name: string): Promise<{ runId: string }> {
+    return (
+      await this.api.request<{ runId: string }>({
+        method: "POST",
+        path: `${schedulePath(name)}/trigger`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Deletes a schedule; its runs stay. */
+  async deleteSchedule(name: string): Promise<void> {
+    await this.api.request({ method: "DELETE", path: schedulePath(name), body: {} });
+  }
+
   // ─── The orchestrator ──────────────────────────────────────────────────────────────────
 
   /** Every workflow with its number of runs in each status. */
@@ -323,6 +397,10 @@ export class BatonClient {
 
 function runPath(runId: string): string {
   return `/v1/runs/${segment(runId)}`;
+}
+
+function schedulePath(name: string): string {
+  return `/v1/schedules/${segment(name)}`;
 }
 
 function taskPath(taskId: string): string {

@@ -18,6 +18,7 @@ export type {
   EventsOptions,
   PollOptions,
   TaskFailure,
+  SaveScheduleRequest,
 } from "./types.js";
 export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
 export type {
@@ -29,4 +30,7 @@ export type {
   ServiceInfo,
   Task,
   ErrorData,
+  Schedule,
+  ScheduleOverlap,
+  ScheduleCatchup,
 } from "../common/index.js";

@@ -24,6 +24,7 @@ import { registerEventRoutes } from "./routes/events.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import type { RouteContext } from "./routes/route-context.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerServiceRoutes } from "./routes/services.js";
 import { registerTaskRoutes } from "./routes/tasks.js";
 import { registerWorkflowRoutes } from "./routes/workflows.js";
@@ -178,6 +179,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     registerServiceRoutes(routes, context);
     registerTaskRoutes(routes, context);
     registerEventRoutes(routes, context);
+    registerScheduleRoutes(routes, context);
     registerOperationRoutes(routes, context, metrics);
     registerOpenApiRoute(api);
     done();

@@ -94,6 +94,22 @@ export class ServerMetrics {
       (s) => s.workers,
     );
 
+    new Counter({
+      name: "baton_schedule_ticks_total",
+      help: "Schedule ticks this node decided: fired (started a run) or skipped (overlap, missed).",
+      labelNames: ["schedule", "outcome"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const { schedule, fired, skipped } of engine.schedules.tickCounts()) {
+          this.inc({ schedule, outcome: "fired" }, fired);
+          for (const [reason, n] of Object.entries(skipped)) {
+            this.inc({ schedule, outcome: `skipped_${reason}` }, n);
+          }
+        }
+      },
+    });
+
     if (options.eventBridge) registerBridgeMetrics(options.eventBridge, registers);
 
     const stepDuration = new Histogram({

@@ -12,6 +12,7 @@ import type {
   WriteOp,
   WriteResult,
 } from "./store.js";
+import { scheduleConformance } from "./schedule-conformance.js";
 import { retentionConformance } from "./conformance-retention.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
 
@@ -2185,6 +2186,8 @@ export function storeConformance(
         ]);
       });
     });
+
+    scheduleConformance(() => store);
 
     describe("close", () => {
       it("closes the store", async () => {

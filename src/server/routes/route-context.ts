@@ -34,6 +34,7 @@ export const Tag = {
   Workers: "workers",
   Services: "services",
   Events: "events",
+  Schedules: "schedules",
   Operations: "operations",
 } as const;
 
