@@ -13,6 +13,7 @@ import type {
   WriteResult,
 } from "./store.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
+import { webhookConformance } from "./webhook-conformance.js";
 
 type AppendRun = Extract<WriteOp, { type: "appendRun" }>;
 type AppendFields = Partial<Omit<AppendRun, "type" | "runId">>;
@@ -2032,6 +2033,8 @@ export function storeConformance(
         ]);
       });
     });
+
+    webhookConformance(() => store);
 
     describe("close", () => {
       it("closes the store", async () => {

@@ -1,4 +1,5 @@
 export type * from "./store.js";
+export type * from "./webhook-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 export {
   PostgresStore,

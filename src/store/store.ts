@@ -1,4 +1,5 @@
 import type { ErrorData, RunStatus, WaitingOn } from "../common/index.js";
+import type { WebhookStore } from "./webhook-store.js";
 
 /**
  * The durable state behind the engine. SQLite and PostgreSQL implement it and both pass
@@ -137,6 +138,8 @@ export interface Store {
   readServiceActivity(
     workersSince: number,
   ): Promise<{ workers: WorkerSighting[]; calls: ServiceCalls[] }>;
+  /** Webhook subscriptions and their deliveries (docs/webhooks.md). */
+  readonly webhooks: WebhookStore;
   close(): Promise<void>;
 }
 

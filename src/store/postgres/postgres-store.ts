@@ -30,6 +30,7 @@ import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js"
 import { createPool } from "./postgres-pool.js";
 import { toRunRecord, type RunRow } from "../rows.js";
 import { DB_NOW_MS, PostgresTasks } from "./postgres-tasks.js";
+import { PostgresWebhooks } from "./postgres-webhooks.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`, as libpq and node-postgres read it. */
@@ -60,6 +61,7 @@ export const DEFAULT_POOL_SIZE = 10;
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly tasks: PostgresTasks;
+  readonly webhooks: PostgresWebhooks;
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;
 
@@ -75,6 +77,7 @@ export class PostgresStore implements Store {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       onIdleError: options.onConnectionError ?? (() => undefined),
     });
+    this.webhooks = new PostgresWebhooks(this.pool);
     this.tasks = new PostgresTasks((sql, values) => this.rows(sql, values, "use the queue"));
   }
 

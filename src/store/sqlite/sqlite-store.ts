@@ -7,6 +7,7 @@ import { toRunRecord, type RunRow } from "../rows.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
+import { SqliteWebhooks } from "./sqlite-webhooks.js";
 import type {
   EventRecord,
   JournalEntry,
@@ -47,6 +48,10 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
+  readonly webhooks = new SqliteWebhooks(
+    (sql) => this.statement(sql),
+    (fn) => this.write(fn),
+  );
 
   /** Held from open to close: no other process opens the same file meanwhile. */
   private readonly lock: SqliteFileLock | undefined;
