@@ -60,6 +60,13 @@ export function webhookConformance(current: () => Store): void {
       };
     }
 
+    const fanOut = (
+      fromEventId: number,
+      toEventId: number,
+      deliveries: NewDelivery[],
+      knownSubscriptions = ["s-1", "s-2"],
+    ) => current().webhooks.fanOut({ fromEventId, toEventId, deliveries, knownSubscriptions });
+
     const claim = (
       now: number,
       fields: Partial<Parameters<Store["webhooks"]["claimDeliveries"]>[0]> = {},
@@ -105,24 +112,29 @@ export function webhookConformance(current: () => Store): void {
       await subscribe("s-1");
       const ids = await publish(2);
       expect(await webhooks.readCursor()).toBe(0);
-      expect(
-        await webhooks.fanOut(
-          0,
-          ids[1]!,
-          ids.map((id) => delivery("s-1", id)),
-        ),
-      ).toBe(true);
-      expect(await webhooks.fanOut(0, ids[1]!, [delivery("s-1", 999)])).toBe(false);
+      const deliveries = ids.map((id) => delivery("s-1", id));
+      expect(await fanOut(0, ids[1]!, deliveries)).toBe(true);
+      expect(await fanOut(0, ids[1]!, [delivery("s-1", 999)])).toBe(false);
       expect(await webhooks.readCursor()).toBe(ids[1]);
       expect((await claim(T0)).map((d) => d.eventId)).toEqual(ids);
+    });
+
+    it("refuses to fan out while a subscription it was not told of wants those events", async () => {
+      const webhooks = current().webhooks;
+      await subscribe("s-1");
+      await subscribe("s-3");
+      expect(await fanOut(0, 1, [delivery("s-1", 1)], ["s-1"])).toBe(false);
+      expect(await webhooks.readCursor()).toBe(0);
+      expect(await claim(T0)).toEqual([]);
+      expect(await fanOut(0, 1, [delivery("s-1", 1)], ["s-1", "s-3"])).toBe(true);
     });
 
     it("skips deliveries of a subscription deleted meanwhile, and keeps an existing one as it is", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");
-      expect(await webhooks.fanOut(0, 5, [delivery("s-gone", 1), delivery("s-1", 2)])).toBe(true);
+      expect(await fanOut(0, 5, [delivery("s-gone", 1), delivery("s-1", 2)])).toBe(true);
       expect(await claim(T0)).toHaveLength(1);
-      expect(await webhooks.fanOut(5, 6, [delivery("s-1", 2)])).toBe(true);
+      expect(await fanOut(5, 6, [delivery("s-1", 2)])).toBe(true);
       // Still leased by the claim above, not reset to a fresh pending delivery.
       expect(await claim(T0)).toEqual([]);
     });
@@ -130,7 +142,7 @@ export function webhookConformance(current: () => Store): void {
     it("leases each attempt to one claimer until the lease lapses, then hands out the next attempt", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");
-      await webhooks.fanOut(0, 1, [delivery("s-1", 1)]);
+      await fanOut(0, 1, [delivery("s-1", 1)]);
       const [first] = await claim(T0, { leaseMs: 1_000 });
       expect(first).toMatchObject({
         subscriptionId: "s-1",
@@ -151,7 +163,7 @@ export function webhookConformance(current: () => Store): void {
     it("never hands the same attempt to two concurrent claimers", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");
-      await webhooks.fanOut(
+      await fanOut(
         0,
         20,
         Array.from({ length: 20 }, (_, i) => delivery("s-1", i + 1)),
@@ -167,7 +179,7 @@ export function webhookConformance(current: () => Store): void {
       const webhooks = current().webhooks;
       await subscribe("s-1");
       await subscribe("s-2");
-      await webhooks.fanOut(0, 9, [
+      await fanOut(0, 9, [
         ...[1, 2, 3, 4].map((id) => delivery("s-1", id)),
         ...[5, 6].map((id) => delivery("s-2", id)),
       ]);
@@ -182,7 +194,7 @@ export function webhookConformance(current: () => Store): void {
     it("records attempts: a failure sets the next attempt, a 2xx ends the delivery, a lost lease is told", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");
-      await webhooks.fanOut(0, 1, [delivery("s-1", 1)]);
+      await fanOut(0, 1, [delivery("s-1", 1)]);
       const [first] = await claim(T0);
       const failed = {
         subscriptionId: "s-1",
@@ -225,7 +237,7 @@ export function webhookConformance(current: () => Store): void {
     it("deleting a subscription removes its deliveries and attempts", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");
-      await webhooks.fanOut(0, 1, [delivery("s-1", 1)]);
+      await fanOut(0, 1, [delivery("s-1", 1)]);
       const [claimed] = await claim(T0);
       await webhooks.recordAttempt({
         subscriptionId: "s-1",

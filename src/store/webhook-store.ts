@@ -20,15 +20,12 @@ export interface WebhookStore {
   readCursor(): Promise<number>;
   /**
    * Moves the cursor from `fromEventId` to `toEventId` and inserts `deliveries`, in one
-   * transaction, only if the cursor is still at `fromEventId` (else another node did it: false,
-   * nothing written). A delivery of a subscription deleted meanwhile is skipped; one that exists
-   * is left as it is.
+   * transaction, only if the cursor is still at `fromEventId` (else another node did it) and no
+   * subscription outside `knownSubscriptions` wants events up to `toEventId` (one made meanwhile,
+   * which the deliveries leave out); false otherwise, and nothing is written. A delivery of a
+   * subscription deleted meanwhile is skipped; one that exists is left as it is.
    */
-  fanOut(
-    fromEventId: number,
-    toEventId: number,
-    deliveries: readonly NewDelivery[],
-  ): Promise<boolean>;
+  fanOut(fanOut: FanOut): Promise<boolean>;
   /**
    * Leases up to `limit` pending deliveries due at `now` whose lease is free or lapsed — at most
    * `perSubscription` of one subscription, none of `excludeSubscriptions` — each as its next
@@ -73,6 +70,22 @@ export interface NewDelivery {
   /** The JSON body sent, as text. */
   payload: string;
   createdAt: number;
+}
+
+export interface FanOut {
+  fromEventId: number;
+  toEventId: number;
+  deliveries: readonly NewDelivery[];
+  /** The subscriptions the deliveries were planned for. */
+  knownSubscriptions: readonly string[];
+}
+
+export interface FanOut {
+  fromEventId: number;
+  toEventId: number;
+  deliveries: readonly NewDelivery[];
+  /** The subscriptions the deliveries were planned for. */
+  knownSubscriptions: readonly string[];
 }
 
 export interface DeliveryClaim {

@@ -13,7 +13,7 @@ import type {
   AttemptRecord,
   ClaimedDelivery,
   DeliveryClaim,
-  NewDelivery,
+  FanOut,
   NewSubscription,
   SubscriptionRecord,
   WebhookStore,
@@ -86,11 +86,7 @@ export class PostgresWebhooks implements WebhookStore {
     return row?.event_id ?? 0;
   }
 
-  fanOut(
-    fromEventId: number,
-    toEventId: number,
-    deliveries: readonly NewDelivery[],
-  ): Promise<boolean> {
+  fanOut({ fromEventId, toEventId, deliveries, knownSubscriptions }: FanOut): Promise<boolean> {
     return this.transaction("fan out events", async (client) => {
       // The row lock on the cursor serialises nodes: a second one waits, then finds the cursor
       // moved (READ COMMITTED re-check) and writes nothing.
@@ -98,7 +94,15 @@ export class PostgresWebhooks implements WebhookStore {
         "UPDATE webhook_cursor SET event_id = $1 WHERE id = 1 AND event_id = $2",
         [toEventId, fromEventId],
       );
-      if (moved.rowCount === 0) {
+      // A subscription made after the caller listed them has `after_event_id` at least the
+      // newest event committed by then, which is every event the caller read: only one made
+      // before that could want them, and it is committed, so this sees it.
+      const unknown = await client.query(
+        `SELECT 1 FROM webhook_subscriptions WHERE after_event_id < $1
+           AND subscription_id <> ALL($2::text[]) LIMIT 1`,
+        [toEventId, knownSubscriptions],
+      );
+      if (moved.rowCount === 0 || unknown.rowCount !== 0) {
         await client.query("ROLLBACK");
         return false;
       }

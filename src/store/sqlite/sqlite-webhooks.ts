@@ -13,7 +13,7 @@ import type {
   AttemptRecord,
   ClaimedDelivery,
   DeliveryClaim,
-  NewDelivery,
+  FanOut,
   NewSubscription,
   SubscriptionRecord,
   WebhookStore,
@@ -85,12 +85,13 @@ export class SqliteWebhooks implements WebhookStore {
     return Promise.resolve(row.event_id);
   }
 
-  fanOut(
-    fromEventId: number,
-    toEventId: number,
-    deliveries: readonly NewDelivery[],
-  ): Promise<boolean> {
+  fanOut({ fromEventId, toEventId, deliveries, knownSubscriptions }: FanOut): Promise<boolean> {
     return this.write(() => {
+      const unknown = this.prepare(
+        `SELECT 1 FROM webhook_subscriptions WHERE after_event_id < ?
+           AND subscription_id NOT IN (SELECT value FROM json_each(?)) LIMIT 1`,
+      ).get(toEventId, JSON.stringify(knownSubscriptions));
+      if (unknown !== undefined) return false;
       const moved = this.prepare(
         "UPDATE webhook_cursor SET event_id = ? WHERE id = 1 AND event_id = ?",
       ).run(toEventId, fromEventId).changes;
