@@ -26,6 +26,7 @@ import { createServer, type BatonServer, type ServerOptions } from "./server/ind
 import { openStore, type Store } from "./store/index.js";
 import type { FaultInjector } from "./testing/index.js";
 import { createTransport, type Transport } from "./transport/index.js";
+import { Webhooks, type WebhookOptions } from "./webhooks/index.js";
 
 export interface BatonOptions {
   /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
@@ -51,6 +52,11 @@ export interface BatonOptions {
   nodeId?: string;
   /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
   leaseMs?: number;
+  /**
+   * How webhook subscriptions are delivered (docs/webhooks.md): poll interval, retry backoff,
+   * request timeout. `false`: this node delivers none (subscriptions are still kept).
+   */
+  webhooks?: WebhookOptions | false;
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -86,12 +92,21 @@ export interface Serving {
  */
 export class Baton {
   private server: BatonServer | undefined;
+  private readonly stopWaking: () => void;
 
   private constructor(
     readonly engine: Engine,
     private readonly store: Store,
     private readonly transports: Map<string, Transport>,
-  ) {}
+    /** Webhook subscriptions (docs/webhooks.md), delivered by this node unless `webhooks: false`. */
+    readonly webhooks: Webhooks,
+    deliversWebhooks: boolean,
+  ) {
+    this.stopWaking = deliversWebhooks
+      ? engine.on((event) => webhooks.noticeEvent(event.type))
+      : () => undefined;
+    if (deliversWebhooks) webhooks.start();
+  }
 
   static async open(options: BatonOptions = {}): Promise<Baton> {
     const workflows = collect(options.workflows, isWorkflowDefinition);
@@ -130,7 +145,12 @@ export class Baton {
       await store.migrate();
       const engine = new Engine({ ...engineOptions, store });
       await engine.recover();
-      return new Baton(engine, store, transports);
+      const webhooks = new Webhooks(
+        store,
+        logger,
+        options.webhooks === false ? {} : options.webhooks,
+      );
+      return new Baton(engine, store, transports, webhooks, options.webhooks !== false);
     } catch (e) {
       await store.close();
       throw e;
@@ -209,7 +229,7 @@ export class Baton {
         "this Baton already serves the API; close that server first",
       );
     }
-    const server = createServer(this.engine, options);
+    const server = createServer(this.engine, { ...options, webhooks: this.webhooks });
     this.server = server;
     try {
       await server.listen();
@@ -232,6 +252,8 @@ export class Baton {
     const server = this.server;
     this.server = undefined;
     await server?.close();
+    this.stopWaking();
+    await this.webhooks.close();
     await this.engine.close();
     await Promise.allSettled(
       [...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())),

@@ -12,6 +12,10 @@ export const ErrorCodes = {
   INPUT_NOT_JSON: 400,
   INVALID_CURSOR: 400,
   INVALID_STATUS: 400,
+  /** A webhook subscription's url, topics or secret (docs/webhooks.md). */
+  INVALID_URL: 400,
+  INVALID_TOPICS: 400,
+  INVALID_SECRET: 400,
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -23,6 +27,7 @@ export const ErrorCodes = {
   WORKFLOW_NOT_FOUND: 404,
   SERVICE_NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
+  SUBSCRIPTION_NOT_FOUND: 404,
   // 409 — conflict with the current state
   CONFLICT: 409,
   RUN_TERMINAL: 409,

@@ -130,7 +130,6 @@ export function webhookConformance(current: () => Store): void {
     });
 
     it("skips deliveries of a subscription deleted meanwhile, and keeps an existing one as it is", async () => {
-      const webhooks = current().webhooks;
       await subscribe("s-1");
       expect(await fanOut(0, 5, [delivery("s-gone", 1), delivery("s-1", 2)])).toBe(true);
       expect(await claim(T0)).toHaveLength(1);
@@ -140,7 +139,6 @@ export function webhookConformance(current: () => Store): void {
     });
 
     it("leases each attempt to one claimer until the lease lapses, then hands out the next attempt", async () => {
-      const webhooks = current().webhooks;
       await subscribe("s-1");
       await fanOut(0, 1, [delivery("s-1", 1)]);
       const [first] = await claim(T0, { leaseMs: 1_000 });
@@ -161,7 +159,6 @@ export function webhookConformance(current: () => Store): void {
     });
 
     it("never hands the same attempt to two concurrent claimers", async () => {
-      const webhooks = current().webhooks;
       await subscribe("s-1");
       await fanOut(
         0,
@@ -176,7 +173,6 @@ export function webhookConformance(current: () => Store): void {
     });
 
     it("claims at most perSubscription of one subscription and none of an excluded one", async () => {
-      const webhooks = current().webhooks;
       await subscribe("s-1");
       await subscribe("s-2");
       await fanOut(0, 9, [
