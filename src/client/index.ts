@@ -18,6 +18,12 @@ export type {
   PollOptions,
   TaskFailure,
 } from "./types.js";
+export type {
+  Subscription,
+  CreatedSubscription,
+  NewSubscription,
+  DeliveryAttempt,
+} from "./webhook-types.js";
 export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
 export type {
   Run,

@@ -44,6 +44,7 @@ export class WebhookDispatcher {
   private readonly inFlight = new Map<string, number>();
   private inFlightTotal = 0;
   private readonly sends = new Set<Promise<void>>();
+  private readonly stopSending = new AbortController();
   private readonly reportListeners = new Set<(report: AttemptReport) => void>();
   private isPumping = false;
   private pumpAgain = false;
@@ -86,13 +87,14 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Stops waking up and waits for the attempts under way (each bounded by the request timeout);
-   * their leases keep any other node off them meanwhile.
+   * Stops waking up and cuts the attempts under way short: each is recorded as failed (and so
+   * attempted again after its backoff, here or on another node) before this resolves.
    */
   async close(): Promise<void> {
     this.isClosed = true;
     this.pollTimer?.cancel();
     this.nextAttemptTimer?.handle.cancel();
+    this.stopSending.abort();
     await Promise.allSettled([...this.sends]);
   }
 
@@ -205,7 +207,11 @@ export class WebhookDispatcher {
    */
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const sentAt = this.clock.now();
-    const result: AttemptResult = await this.settings.send(delivery, new Date(sentAt));
+    const result: AttemptResult = await this.settings.send(
+      delivery,
+      new Date(sentAt),
+      this.stopSending.signal,
+    );
     const durationMs = Math.max(0, this.clock.now() - sentAt);
     const decision: AttemptDecision = decideAfterAttempt(
       result,

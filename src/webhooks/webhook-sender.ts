@@ -3,7 +3,11 @@ import type { ClaimedDelivery } from "../store/index.js";
 import type { AttemptResult } from "./retry-schedule.js";
 
 /** Sends one attempt of a delivery; never rejects (a failure is a result). */
-export type SendWebhook = (delivery: ClaimedDelivery, sentAt: Date) => Promise<AttemptResult>;
+export type SendWebhook = (
+  delivery: ClaimedDelivery,
+  sentAt: Date,
+  stop: AbortSignal,
+) => Promise<AttemptResult>;
 
 /**
  * POSTs the delivery's body to its subscription's URL, signed as the Standard Webhooks
@@ -12,7 +16,7 @@ export type SendWebhook = (delivery: ClaimedDelivery, sentAt: Date) => Promise<A
  * not followed: a 3xx is not a delivery. An answer not received within `timeoutMs` is a failure.
  */
 export function httpSender(options: { timeoutMs: number }): SendWebhook {
-  return async (delivery, sentAt) => {
+  return async (delivery, sentAt, stop) => {
     try {
       const signature = new Webhook(delivery.secret).sign(
         delivery.eventKey,
@@ -22,7 +26,7 @@ export function httpSender(options: { timeoutMs: number }): SendWebhook {
       const response = await fetch(delivery.url, {
         method: "POST",
         redirect: "manual",
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: AbortSignal.any([stop, AbortSignal.timeout(options.timeoutMs)]),
         headers: {
           "content-type": "application/json",
           "user-agent": "baton-webhooks",
@@ -41,6 +45,7 @@ export function httpSender(options: { timeoutMs: number }): SendWebhook {
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       };
     } catch (e) {
+      if (stop.aborted) return { kind: "unreachable", error: "the sending node shut down" };
       return { kind: "unreachable", error: describeFailure(e, options.timeoutMs) };
     }
   };
