@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { BatonClient, BatonClientError } from "../../src/client/index.js";
-import type { Baton} from "../../src/index.js";
+import type { Baton } from "../../src/index.js";
 import { silentLogger, workflow } from "../../src/index.js";
 import { batonFixture } from "../support/open-baton.js";
 import { describePostgres, freshDatabase } from "../support/postgres.js";
