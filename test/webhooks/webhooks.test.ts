@@ -26,6 +26,7 @@ function webhookOptions(fields: Record<string, unknown> = {}) {
 
 interface Setup {
   baton: Baton;
+  apiUrl: string;
   client: BatonClient;
   receiver: (plan?: ConstructorParameters<typeof WebhookReceiver>[0]) => Promise<{
     receiver: WebhookReceiver;
@@ -57,6 +58,7 @@ function webhookCases(
       const { url } = await baton.serve({ port: 0 });
       return {
         baton,
+        apiUrl: url,
         client: new BatonClient({ url }),
         receiver: async (plan) => {
           const receiver = new WebhookReceiver(plan);
@@ -67,7 +69,7 @@ function webhookCases(
     }
 
     it("delivers an event once in effect after three 500s: four signed attempts with one webhook-id", async () => {
-      const { baton, client, receiver: open } = await setup();
+      const { baton, apiUrl, client, receiver: open } = await setup();
       const { receiver, url } = await open((n) => (n <= 3 ? 500 : 200));
       const subscription = await client.createSubscription({ topics: ["run.*"], url });
       expect(subscription).toEqual({
@@ -121,6 +123,12 @@ function webhookCases(
       for (const failed of deliveries.slice(1)) {
         expect(Date.parse(failed.nextAttemptAt!)).toBeGreaterThan(Date.parse(failed.at));
       }
+      const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+      expect(metrics).toContain('baton_webhook_deliveries_total{outcome="failed"} 3');
+      expect(metrics).toContain('baton_webhook_deliveries_total{outcome="delivered"} 1');
+      expect(metrics).toMatch(/^baton_webhook_queue_depth 0$/m);
+      expect(metrics).toMatch(/^baton_webhook_lag_seconds 0$/m);
+
       // Nothing more arrives once delivered: another event's delivery comes, this one's does not.
       await baton.start(ship, { order: "o-2" }, { runId: "o-2" });
       await waitFor(() => receiver.effects.size === 2, { what: "the second event" });
