@@ -53,3 +53,10 @@ export {
   type Clock,
   type Logger,
 } from "./common/index.js";
+export type {
+  Webhooks,
+  WebhookOptions,
+  WebhookRetryPolicy,
+  Subscription,
+  SubscriptionInput,
+} from "./webhooks/index.js";

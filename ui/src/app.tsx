@@ -6,6 +6,7 @@ import { useTheme } from "./lib/theme.js";
 import { RunPage } from "./pages/run-page.js";
 import { RunsPage } from "./pages/runs-page.js";
 import { ServicesPage } from "./pages/services-page.js";
+import { WebhooksPage } from "./pages/webhooks-page.js";
 import { WorkflowsPage } from "./pages/workflows-page.js";
 
 export function App() {
@@ -60,6 +61,7 @@ function Shell() {
             />
             <NavItem to="/workflows" label="Workflows" isCurrent={route.page === "workflows"} />
             <NavItem to="/services" label="Services" isCurrent={route.page === "services"} />
+            <NavItem to="/webhooks" label="Webhooks" isCurrent={route.page === "webhooks"} />
           </ul>
         </nav>
         <div className="topbar-tools">
@@ -106,6 +108,8 @@ function Page({ route, onTitle }: { route: Route; onTitle: (title: string) => vo
       return <WorkflowsPage onTitle={onTitle} />;
     case "services":
       return <ServicesPage onTitle={onTitle} />;
+    case "webhooks":
+      return <WebhooksPage onTitle={onTitle} />;
     case "not-found":
       return (
         <section className="page" aria-labelledby="page-title">

@@ -37,6 +37,7 @@ export type Route =
   | { page: "run"; runId: string }
   | { page: "workflows" }
   | { page: "services" }
+  | { page: "webhooks" }
   | { page: "not-found" };
 
 export function routeOf(path: string): Route {
@@ -50,6 +51,7 @@ export function routeOf(path: string): Route {
   }
   if (path === "/workflows") return { page: "workflows" };
   if (path === "/services") return { page: "services" };
+  if (path === "/webhooks") return { page: "webhooks" };
   return { page: "not-found" };
 }
 
