@@ -248,4 +248,41 @@ describePostgres("PostgreSQL", () => {
     const database = await freshDatabase();
     return { db: database.url, drop: database.drop };
   });
+
+  describe(`webhooks on two nodes sharing PostgreSQL (seed ${SEED})`, () => {
+    const batons = batonFixture();
+    const cleanups: Array<() => Promise<void>> = [];
+    afterEach(async () => {
+      await batons.cleanup();
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    it("each event is fanned out once and each attempt made by one node", async () => {
+      const database = await freshDatabase();
+      cleanups.push(database.drop);
+      const receiver = new WebhookReceiver();
+      cleanups.push(() => receiver.close());
+      const url = await receiver.listen();
+      const nodes = await Promise.all(
+        ["node-a", "node-b"].map((nodeId) =>
+          batons.open({ db: database.url, nodeId, workflows: [ship], webhooks: webhookOptions() }),
+        ),
+      );
+      const subscription = await nodes[0]!.webhooks.create({ topics: ["run.completed"], url });
+      receiver.secret = subscription.secret;
+
+      const runs = Array.from({ length: 20 }, (_, i) => `o-${i}`);
+      await Promise.all(
+        runs.map((runId, i) => nodes[i % 2]!.start(ship, { order: runId }, { runId })),
+      );
+      await waitFor(() => receiver.effects.size === runs.length, {
+        what: `${runs.length} deliveries (got ${receiver.effects.size})`,
+        timeoutMs: 20_000,
+      });
+      const delivered = [...receiver.effects.values()] as Array<{ data: { runId: string } }>;
+      expect(delivered.map((e) => e.data.runId).sort()).toEqual([...runs].sort());
+      // No crash, no lapsed lease: one request per event, whichever node sent it.
+      expect(receiver.requests).toHaveLength(runs.length);
+    });
+  });
 });
