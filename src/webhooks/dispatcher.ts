@@ -50,6 +50,7 @@ export class WebhookDispatcher {
   private pumpAgain = false;
   private refreshFirst = false;
   private isStarted = false;
+  private isWakeScheduled = false;
   private isClosed = false;
   private pollTimer: TimerHandle | undefined;
   private nextAttemptTimer: { at: number; handle: TimerHandle } | undefined;
@@ -66,9 +67,17 @@ export class WebhookDispatcher {
     this.poll();
   }
 
-  /** There may be new events (a live event of this node). */
+  /**
+   * There may be new events (a live event of this node). Called inside the engine's emit: the
+   * look at the store happens on a later turn, so a run's commit never waits on it.
+   */
   wake(): void {
-    if (this.subscriptions.length > 0) this.pump(false);
+    if (this.subscriptions.length === 0 || this.isWakeScheduled || this.isClosed) return;
+    this.isWakeScheduled = true;
+    this.clock.setTimer(0, () => {
+      this.isWakeScheduled = false;
+      this.pump(false);
+    });
   }
 
   /** Subscriptions changed on this node: read them again before anything else. */
