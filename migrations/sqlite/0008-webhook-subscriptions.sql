@@ -39,6 +39,8 @@ CREATE TABLE webhook_deliveries (
   PRIMARY KEY (subscription_id, event_id)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- What pruning reads: deliveries made long ago are removed with their attempts.
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
 
 -- Every attempt made, newest read first: its HTTP status or network error, duration, and when the
 -- next one is due (NULL once delivered).

@@ -230,6 +230,36 @@ export function webhookConformance(current: () => Store): void {
       expect(await webhooks.listAttempts("s-1", 1)).toEqual([secondRecord]);
     });
 
+    it("prunes deliveries delivered before a time, with their attempts, and keeps pending ones", async () => {
+      const webhooks = current().webhooks;
+      await subscribe("s-1");
+      await fanOut(
+        0,
+        3,
+        [1, 2, 3].map((id) => delivery("s-1", id)),
+      );
+      const claimed = await claim(T0);
+      const outcome = (eventId: number, at: number, nextAttemptAt: number | null) => ({
+        subscriptionId: "s-1",
+        eventId,
+        eventKey: String(eventId),
+        attempt: 1,
+        at,
+        durationMs: 0,
+        statusCode: nextAttemptAt === null ? 200 : 500,
+        error: nextAttemptAt === null ? null : "HTTP 500",
+        nextAttemptAt,
+        leaseToken: claimed.find((d) => d.eventId === eventId)!.leaseToken,
+      });
+      await webhooks.recordAttempt(outcome(1, T0 + 10, null));
+      await webhooks.recordAttempt(outcome(2, T0 + 30, null));
+      await webhooks.recordAttempt(outcome(3, T0 + 10, T0 + 100));
+      expect(await webhooks.pruneDelivered(T0 + 20, 10)).toBe(1);
+      expect((await webhooks.listAttempts("s-1", 10)).map((a) => a.eventId).sort()).toEqual([2, 3]);
+      expect(await webhooks.pruneDelivered(T0 + 20, 10)).toBe(0);
+      expect(await webhooks.deliveryBacklog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
+    });
+
     it("deleting a subscription removes its deliveries and attempts", async () => {
       const webhooks = current().webhooks;
       await subscribe("s-1");

@@ -41,6 +41,11 @@ export interface WebhookStore {
   recordAttempt(attempt: AttemptOutcome): Promise<"recorded" | "lost">;
   /** A subscription's attempts, newest first. */
   listAttempts(subscriptionId: string, limit: number): Promise<AttemptRecord[]>;
+  /**
+   * Removes up to `limit` deliveries delivered before `before`, with their attempts; returns how
+   * many. Pending ones are kept, whatever their age: their attempts say why they wait.
+   */
+  pruneDelivered(before: number, limit: number): Promise<number>;
   /** Deliveries not yet delivered, and when the oldest of them was made. */
   deliveryBacklog(): Promise<{ pending: number; oldestCreatedAt: number | null }>;
   /** The earliest `next_attempt_at` of a pending delivery (a lapsed lease counts as due). */

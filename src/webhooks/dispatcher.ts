@@ -12,9 +12,14 @@ import type { SendWebhook } from "./webhook-sender.js";
 
 /** Events read from the log per fan-out step. */
 const PAGE = 500;
+/** How often delivered deliveries past their retention are removed, and how many at a time. */
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 1_000;
 
 export interface DispatcherSettings {
   pollMs: number;
+  /** Delivered deliveries (and their attempts) older than this are removed, hourly. */
+  retentionMs: number;
   leaseMs: number;
   maxInFlight: number;
   perSubscription: number;
@@ -53,6 +58,7 @@ export class WebhookDispatcher {
   private isWakeScheduled = false;
   private isClosed = false;
   private pollTimer: TimerHandle | undefined;
+  private prunedAt = -Infinity;
   private nextAttemptTimer: { at: number; handle: TimerHandle } | undefined;
 
   constructor(
@@ -139,6 +145,7 @@ export class WebhookDispatcher {
         await this.fanOut();
         await this.claimAndSend();
         await this.armNextAttempt();
+        await this.pruneNowAndThen();
       } catch (e) {
         this.logger.warn({ err: e }, "webhooks: could not read or write the store; trying again");
       }
@@ -261,6 +268,21 @@ export class WebhookDispatcher {
       durationMs,
     };
     for (const listener of this.reportListeners) listener(report);
+  }
+
+  private async pruneNowAndThen(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    // In batches, so no one transaction holds the store long; a backlog past these is left to
+    // the next pass.
+    for (let batch = 0; batch < 100 && !this.isClosed; batch++) {
+      const removed = await this.store.webhooks.pruneDelivered(
+        now - this.settings.retentionMs,
+        PRUNE_BATCH,
+      );
+      if (removed < PRUNE_BATCH) return;
+    }
   }
 
   /** A timer at the earliest next attempt (or lapsing lease), unless one is armed sooner. */

@@ -27,6 +27,8 @@ export interface WebhookOptions {
   /** An attempt without an answer within this fails. Default 10 s. */
   requestTimeoutMs?: number;
   retry?: WebhookRetryPolicy;
+  /** How long delivered deliveries and their attempts are kept (listed). Default 7 days. */
+  retentionMs?: number;
   /** Attempts under way at once on this node (default 32), and per subscription (default 4). */
   maxInFlight?: number;
   perSubscription?: number;
@@ -66,6 +68,7 @@ export class Webhooks {
     const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.dispatcher = new WebhookDispatcher(store, clock, logger, {
       pollMs: options.pollMs ?? 1000,
+      retentionMs: options.retentionMs ?? 7 * 24 * 3_600_000,
       leaseMs: options.leaseMs ?? Math.max(60_000, requestTimeoutMs * 2),
       maxInFlight: options.maxInFlight ?? 32,
       perSubscription: options.perSubscription ?? 4,

@@ -218,6 +218,27 @@ export class PostgresWebhooks implements WebhookStore {
     return rows.map(toAttemptRecord);
   }
 
+  pruneDelivered(before: number, limit: number): Promise<number> {
+    return this.transaction("prune deliveries", async (client) => {
+      const { rows } = await client.query<{ subscription_id: string; event_id: number }>(
+        `DELETE FROM webhook_deliveries WHERE (subscription_id, event_id) IN (
+           SELECT subscription_id, event_id FROM webhook_deliveries
+           WHERE status = 'delivered' AND delivered_at < $1 LIMIT $2)
+         RETURNING subscription_id, event_id`,
+        [before, limit],
+      );
+      if (rows.length > 0) {
+        await client.query(
+          `DELETE FROM webhook_attempts a
+           USING unnest($1::text[], $2::bigint[]) AS g (subscription_id, event_id)
+           WHERE a.subscription_id = g.subscription_id AND a.event_id = g.event_id`,
+          [rows.map((r) => r.subscription_id), rows.map((r) => r.event_id)],
+        );
+      }
+      return rows.length;
+    });
+  }
+
   async deliveryBacklog(): Promise<{ pending: number; oldestCreatedAt: number | null }> {
     const [row] = await this.rows<{ pending: number; oldest: number | null }>(
       `SELECT count(*) AS pending, min(created_at) AS oldest FROM webhook_deliveries

@@ -201,6 +201,26 @@ export class SqliteWebhooks implements WebhookStore {
     return Promise.resolve(rows.map(toAttemptRecord));
   }
 
+  pruneDelivered(before: number, limit: number): Promise<number> {
+    return this.write(() => {
+      const old = this.prepare(
+        `SELECT subscription_id, event_id FROM webhook_deliveries
+         WHERE status = 'delivered' AND delivered_at < ? LIMIT ?`,
+      ).all(before, limit) as Array<{ subscription_id: string; event_id: number }>;
+      const attempts = this.prepare(
+        "DELETE FROM webhook_attempts WHERE subscription_id = ? AND event_id = ?",
+      );
+      const delivery = this.prepare(
+        "DELETE FROM webhook_deliveries WHERE subscription_id = ? AND event_id = ?",
+      );
+      for (const row of old) {
+        attempts.run(row.subscription_id, row.event_id);
+        delivery.run(row.subscription_id, row.event_id);
+      }
+      return old.length;
+    });
+  }
+
   deliveryBacklog(): Promise<{ pending: number; oldestCreatedAt: number | null }> {
     const row = this.prepare(
       `SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM webhook_deliveries
