@@ -67,6 +67,10 @@ export function webhookConformance(current: () => Store): void {
       knownSubscriptions = ["s-1", "s-2"],
     ) => current().webhooks.fanOut({ fromEventId, toEventId, deliveries, knownSubscriptions });
 
+    const record = async (
+      outcome: Parameters<Store["webhooks"]["recordAttempts"]>[0][number],
+    ): Promise<"recorded" | "lost"> => (await current().webhooks.recordAttempts([outcome]))[0]!;
+
     const claim = (
       now: number,
       fields: Partial<Parameters<Store["webhooks"]["claimDeliveries"]>[0]> = {},
@@ -204,12 +208,12 @@ export function webhookConformance(current: () => Store): void {
         nextAttemptAt: T0 + 5_000,
         leaseToken: first!.leaseToken,
       };
-      expect(await webhooks.recordAttempt(failed)).toBe("recorded");
+      expect(await record(failed)).toBe("recorded");
       expect(await webhooks.nextDeliveryAt()).toBe(T0 + 5_000);
       expect(await claim(T0 + 4_999)).toEqual([]);
       const [second] = await claim(T0 + 5_000);
       // The first sender's lease is gone: its late failure cannot reschedule the delivery.
-      expect(await webhooks.recordAttempt({ ...failed, attempt: 1 })).toBe("lost");
+      expect(await record({ ...failed, attempt: 1 })).toBe("lost");
       expect(await webhooks.deliveryBacklog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
       const delivered = {
         ...failed,
@@ -220,7 +224,7 @@ export function webhookConformance(current: () => Store): void {
         nextAttemptAt: null,
         leaseToken: second!.leaseToken,
       };
-      expect(await webhooks.recordAttempt(delivered)).toBe("recorded");
+      expect(await record(delivered)).toBe("recorded");
       expect(await webhooks.deliveryBacklog()).toEqual({ pending: 0, oldestCreatedAt: null });
       expect(await webhooks.nextDeliveryAt()).toBeUndefined();
       expect(await claim(T0 + 60_000)).toEqual([]);
@@ -251,9 +255,9 @@ export function webhookConformance(current: () => Store): void {
         nextAttemptAt,
         leaseToken: claimed.find((d) => d.eventId === eventId)!.leaseToken,
       });
-      await webhooks.recordAttempt(outcome(1, T0 + 10, null));
-      await webhooks.recordAttempt(outcome(2, T0 + 30, null));
-      await webhooks.recordAttempt(outcome(3, T0 + 10, T0 + 100));
+      await record(outcome(1, T0 + 10, null));
+      await record(outcome(2, T0 + 30, null));
+      await record(outcome(3, T0 + 10, T0 + 100));
       expect(await webhooks.pruneDelivered(T0 + 20, 10)).toBe(1);
       expect((await webhooks.listAttempts("s-1", 10)).map((a) => a.eventId).sort()).toEqual([2, 3]);
       expect(await webhooks.pruneDelivered(T0 + 20, 10)).toBe(0);
@@ -265,7 +269,7 @@ export function webhookConformance(current: () => Store): void {
       await subscribe("s-1");
       await fanOut(0, 1, [delivery("s-1", 1)]);
       const [claimed] = await claim(T0);
-      await webhooks.recordAttempt({
+      await record({
         subscriptionId: "s-1",
         eventId: 1,
         eventKey: "1",

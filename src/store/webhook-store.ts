@@ -33,12 +33,13 @@ export interface WebhookStore {
    */
   claimDeliveries(claim: DeliveryClaim): Promise<ClaimedDelivery[]>;
   /**
-   * Records an attempt's outcome. A 2xx (`nextAttemptAt` null) marks the delivery delivered
-   * whoever holds it; a failure sets the next attempt only while `leaseToken` still holds the
-   * delivery ("lost" otherwise: the lease lapsed and another sender took it over). The attempt
-   * row is written either way (once per attempt number).
+   * Records attempts' outcomes, in one transaction (a group commit: one sync for many attempts).
+   * A 2xx (`nextAttemptAt` null) marks the delivery delivered whoever holds it; a failure sets
+   * the next attempt only while `leaseToken` still holds the delivery ("lost" otherwise: the
+   * lease lapsed and another sender took it over). Each attempt row is written either way (once
+   * per attempt number). Answers in the order given.
    */
-  recordAttempt(attempt: AttemptOutcome): Promise<"recorded" | "lost">;
+  recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<Array<"recorded" | "lost">>;
   /** A subscription's attempts, newest first. */
   listAttempts(subscriptionId: string, limit: number): Promise<AttemptRecord[]>;
   /**

@@ -1,5 +1,5 @@
 import type { Clock, Logger, TimerHandle } from "../common/index.js";
-import type { ClaimedDelivery, Store, SubscriptionRecord } from "../store/index.js";
+import type { AttemptOutcome, ClaimedDelivery, Store, SubscriptionRecord } from "../store/index.js";
 import { planDeliveries, readFrom } from "./fan-out.js";
 import {
   decideAfterAttempt,
@@ -59,6 +59,12 @@ export class WebhookDispatcher {
   private isClosed = false;
   private pollTimer: TimerHandle | undefined;
   private prunedAt = -Infinity;
+  private readonly outcomes: Array<{
+    outcome: AttemptOutcome;
+    resolve: (result: "recorded" | "lost") => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private isRecording = false;
   private nextAttemptTimer: { at: number; handle: TimerHandle } | undefined;
 
   constructor(
@@ -237,7 +243,7 @@ export class WebhookDispatcher {
     );
     const isDelivered = decision.kind === "delivered";
     try {
-      const recorded = await this.store.webhooks.recordAttempt({
+      const recorded = await this.record({
         subscriptionId: delivery.subscriptionId,
         eventId: delivery.eventId,
         eventKey: delivery.eventKey,
@@ -283,6 +289,31 @@ export class WebhookDispatcher {
       );
       if (removed < PRUNE_BATCH) return;
     }
+  }
+
+  /**
+   * Records an outcome with whatever others finish meanwhile, in one store call: while one
+   * batch is written the next gathers, as the engine's group commit does for runs.
+   */
+  private record(outcome: AttemptOutcome): Promise<"recorded" | "lost"> {
+    return new Promise((resolve, reject) => {
+      this.outcomes.push({ outcome, resolve, reject });
+      if (!this.isRecording) void this.recordOutcomes();
+    });
+  }
+
+  private async recordOutcomes(): Promise<void> {
+    this.isRecording = true;
+    while (this.outcomes.length > 0) {
+      const batch = this.outcomes.splice(0);
+      try {
+        const results = await this.store.webhooks.recordAttempts(batch.map((b) => b.outcome));
+        batch.forEach((b, i) => b.resolve(results[i] ?? "lost"));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
+    }
+    this.isRecording = false;
   }
 
   /** A timer at the earliest next attempt (or lapsing lease), unless one is armed sooner. */

@@ -170,43 +170,53 @@ export class PostgresWebhooks implements WebhookStore {
       .sort((a, b) => a.eventId - b.eventId || compare(a.subscriptionId, b.subscriptionId));
   }
 
-  recordAttempt(outcome: AttemptOutcome): Promise<"recorded" | "lost"> {
-    return this.transaction("record an attempt", async (client) => {
-      await client.query(
-        `INSERT INTO webhook_attempts (subscription_id, event_id, attempt, event_key, at, duration_ms,
+  recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<Array<"recorded" | "lost">> {
+    return this.transaction("record attempts", async (client) => {
+      const results: Array<"recorded" | "lost"> = [];
+      for (const outcome of outcomes) results.push(await this.recordAttempt(client, outcome));
+      return results;
+    });
+  }
+
+  /** Inside the caller's transaction. */
+  private async recordAttempt(
+    client: pg.PoolClient,
+    outcome: AttemptOutcome,
+  ): Promise<"recorded" | "lost"> {
+    await client.query(
+      `INSERT INTO webhook_attempts (subscription_id, event_id, attempt, event_key, at, duration_ms,
            status_code, error, next_attempt_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
          WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE subscription_id = $1)
          ON CONFLICT (subscription_id, event_id, attempt) DO NOTHING`,
-        [
-          outcome.subscriptionId,
-          outcome.eventId,
-          outcome.attempt,
-          outcome.eventKey,
-          outcome.at,
-          outcome.durationMs,
-          outcome.statusCode,
-          outcome.error,
-          outcome.nextAttemptAt,
-        ],
-      );
-      const { rowCount } =
-        outcome.nextAttemptAt === null
-          ? await client.query(
-              `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $1,
+      [
+        outcome.subscriptionId,
+        outcome.eventId,
+        outcome.attempt,
+        outcome.eventKey,
+        outcome.at,
+        outcome.durationMs,
+        outcome.statusCode,
+        outcome.error,
+        outcome.nextAttemptAt,
+      ],
+    );
+    const { rowCount } =
+      outcome.nextAttemptAt === null
+        ? await client.query(
+            `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $1,
                  lease_token = NULL, lease_expires_at = NULL
                WHERE subscription_id = $2 AND event_id = $3 AND status = 'pending'`,
-              [outcome.at + outcome.durationMs, outcome.subscriptionId, outcome.eventId],
-            )
-          : await client.query(
-              `UPDATE webhook_deliveries SET next_attempt_at = $1, lease_token = NULL,
+            [outcome.at + outcome.durationMs, outcome.subscriptionId, outcome.eventId],
+          )
+        : await client.query(
+            `UPDATE webhook_deliveries SET next_attempt_at = $1, lease_token = NULL,
                  lease_expires_at = NULL
                WHERE subscription_id = $2 AND event_id = $3 AND status = 'pending'
                  AND lease_token = $4`,
-              [outcome.nextAttemptAt, outcome.subscriptionId, outcome.eventId, outcome.leaseToken],
-            );
-      return (rowCount ?? 0) > 0 ? "recorded" : "lost";
-    });
+            [outcome.nextAttemptAt, outcome.subscriptionId, outcome.eventId, outcome.leaseToken],
+          );
+    return (rowCount ?? 0) > 0 ? "recorded" : "lost";
   }
 
   async listAttempts(subscriptionId: string, limit: number): Promise<AttemptRecord[]> {

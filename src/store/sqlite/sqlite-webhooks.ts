@@ -153,44 +153,43 @@ export class SqliteWebhooks implements WebhookStore {
     });
   }
 
-  recordAttempt(outcome: AttemptOutcome): Promise<"recorded" | "lost"> {
-    return this.write(() => {
-      this.prepare(
-        `INSERT INTO webhook_attempts (subscription_id, event_id, attempt, event_key, at, duration_ms,
+  recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<Array<"recorded" | "lost">> {
+    return this.write(() => outcomes.map((outcome) => this.recordAttempt(outcome)));
+  }
+
+  /** Inside the caller's transaction. */
+  private recordAttempt(outcome: AttemptOutcome): "recorded" | "lost" {
+    this.prepare(
+      `INSERT INTO webhook_attempts (subscription_id, event_id, attempt, event_key, at, duration_ms,
            status_code, error, next_attempt_at)
          SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE subscription_id = ?)
          ON CONFLICT (subscription_id, event_id, attempt) DO NOTHING`,
-      ).run(
-        outcome.subscriptionId,
-        outcome.eventId,
-        outcome.attempt,
-        outcome.eventKey,
-        outcome.at,
-        outcome.durationMs,
-        outcome.statusCode,
-        outcome.error,
-        outcome.nextAttemptAt,
-        outcome.subscriptionId,
-      );
-      const changed =
-        outcome.nextAttemptAt === null
-          ? this.prepare(
-              `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = ?, lease_token = NULL,
+    ).run(
+      outcome.subscriptionId,
+      outcome.eventId,
+      outcome.attempt,
+      outcome.eventKey,
+      outcome.at,
+      outcome.durationMs,
+      outcome.statusCode,
+      outcome.error,
+      outcome.nextAttemptAt,
+      outcome.subscriptionId,
+    );
+    const changed =
+      outcome.nextAttemptAt === null
+        ? this.prepare(
+            `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = ?, lease_token = NULL,
                  lease_expires_at = NULL
                WHERE subscription_id = ? AND event_id = ? AND status = 'pending'`,
-            ).run(outcome.at + outcome.durationMs, outcome.subscriptionId, outcome.eventId).changes
-          : this.prepare(
-              `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_token = NULL, lease_expires_at = NULL
+          ).run(outcome.at + outcome.durationMs, outcome.subscriptionId, outcome.eventId).changes
+        : this.prepare(
+            `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_token = NULL, lease_expires_at = NULL
                WHERE subscription_id = ? AND event_id = ? AND status = 'pending' AND lease_token = ?`,
-            ).run(
-              outcome.nextAttemptAt,
-              outcome.subscriptionId,
-              outcome.eventId,
-              outcome.leaseToken,
-            ).changes;
-      return changed > 0 ? "recorded" : "lost";
-    });
+          ).run(outcome.nextAttemptAt, outcome.subscriptionId, outcome.eventId, outcome.leaseToken)
+            .changes;
+    return changed > 0 ? "recorded" : "lost";
   }
 
   listAttempts(subscriptionId: string, limit: number): Promise<AttemptRecord[]> {
