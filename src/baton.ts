@@ -25,7 +25,12 @@ import {
 import { createServer, type BatonServer, type ServerOptions } from "./server/index.js";
 import { openStore, type Store } from "./store/index.js";
 import type { FaultInjector } from "./testing/index.js";
-import { createTransport, type Transport } from "./transport/index.js";
+import {
+  AmqpEventBridge,
+  createTransport,
+  type AmqpEventsOptions,
+  type Transport,
+} from "./transport/index.js";
 import { Webhooks, type WebhookOptions } from "./webhooks/index.js";
 
 export interface BatonOptions {
@@ -52,6 +57,11 @@ export interface BatonOptions {
   nodeId?: string;
   /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
   leaseMs?: number;
+  /**
+   * Where every event is published besides Baton's own event log: `{ amqp: { url, exchange } }`
+   * sends each to a RabbitMQ topic exchange, routing key = topic (docs/rabbitmq.md).
+   */
+  events?: { amqp?: AmqpEventsOptions };
   /**
    * How webhook subscriptions are delivered (docs/webhooks.md): poll interval, retry backoff,
    * request timeout. `false`: this node delivers none (subscriptions are still kept).
@@ -98,6 +108,7 @@ export class Baton {
     readonly engine: Engine,
     private readonly store: Store,
     private readonly transports: Map<string, Transport>,
+    private readonly eventBridge: AmqpEventBridge | undefined,
     /** Webhook subscriptions (docs/webhooks.md), delivered by this node unless `webhooks: false`. */
     readonly webhooks: Webhooks,
     deliversWebhooks: boolean,
@@ -140,18 +151,27 @@ export class Baton {
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
+    const bridge = options.events?.amqp
+      ? new AmqpEventBridge(options.events.amqp, logger)
+      : undefined;
     const store = openStore(options.db ?? "sqlite:./.baton/baton.db");
     try {
       await store.migrate();
       const engine = new Engine({ ...engineOptions, store });
+      // Subscribed before recovery: the events of the runs it resumes go out too.
+      if (bridge) {
+        engine.on((event) => bridge.publish(event));
+        bridge.start();
+      }
       await engine.recover();
       const webhooks = new Webhooks(
         store,
         logger,
         options.webhooks === false ? {} : options.webhooks,
       );
-      return new Baton(engine, store, transports, webhooks, options.webhooks !== false);
+      return new Baton(engine, store, transports, bridge, webhooks, options.webhooks !== false);
     } catch (e) {
+      await bridge?.close();
       await store.close();
       throw e;
     }
@@ -229,7 +249,12 @@ export class Baton {
         "this Baton already serves the API; close that server first",
       );
     }
-    const server = createServer(this.engine, { ...options, webhooks: this.webhooks });
+    const bridge = this.eventBridge;
+    const server = createServer(this.engine, {
+      ...options,
+      webhooks: this.webhooks,
+      ...(bridge ? { eventBridge: () => bridge.stats } : {}),
+    });
     this.server = server;
     try {
       await server.listen();
@@ -255,6 +280,7 @@ export class Baton {
     this.stopWaking();
     await this.webhooks.close();
     await this.engine.close();
+    await this.eventBridge?.close();
     await Promise.allSettled(
       [...this.transports.values()].map((t) => (t.close ? t.close() : Promise.resolve())),
     );

@@ -29,10 +29,12 @@ export {
   local,
   http,
   queue,
+  amqp,
   type HttpOptions,
   type CommandMeta,
   type CommandHandler,
   type TransportSpec,
+  type AmqpTransportSpec,
 } from "./transport/index.js";
 export {
   BatonError,

@@ -11,8 +11,10 @@
  *   SHIPPING_URL       direct HTTP calls to shipping    (default http://127.0.0.1:7073)
  *   PAYMENTS_LEASE_MS  how long a payments worker may hold a command before it is
  *                      delivered to another one          (default 30000)
+ *   PAYMENTS_AMQP_URL  reach payments through RabbitMQ (queue PAYMENTS_QUEUE, default
+ *                      "payments") instead of Baton's durable queue
  */
-import { http, queue, service, workflow } from "baton";
+import { amqp, http, queue, service, workflow } from "baton";
 import { z } from "zod";
 
 export const inventory = service(
@@ -20,10 +22,20 @@ export const inventory = service(
   http(process.env.INVENTORY_URL ?? "http://127.0.0.1:7071", { timeoutMs: 10_000 }),
 );
 
-/** Served by workers (payments.ts) polling Baton's durable queue. */
+/**
+ * Served by workers (payments.ts) polling Baton's durable queue — or, with PAYMENTS_AMQP_URL set
+ * (`baton demo --amqp`), through RabbitMQ by a plain amqplib worker (payments-amqp.ts).
+ */
+const paymentsLeaseMs = Number(process.env.PAYMENTS_LEASE_MS ?? 30_000);
 export const payments = service(
   "payments",
-  queue({ leaseMs: Number(process.env.PAYMENTS_LEASE_MS ?? 30_000) }),
+  process.env.PAYMENTS_AMQP_URL
+    ? amqp({
+        url: process.env.PAYMENTS_AMQP_URL,
+        queue: process.env.PAYMENTS_QUEUE ?? "payments",
+        leaseMs: paymentsLeaseMs,
+      })
+    : queue({ leaseMs: paymentsLeaseMs }),
 );
 
 export const shipping = service(

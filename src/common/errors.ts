@@ -76,6 +76,8 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
+  /** A service answered a command through RabbitMQ with a reply Baton cannot read. */
+  AMQP_REPLY_INVALID: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -21,7 +21,7 @@ import {
   type Task,
 } from "../common/index.js";
 import type { RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
-import type { Transport } from "../transport/index.js";
+import type { TaskPort, Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { ExecutionHost, FaultPoint } from "./host.js";
@@ -222,6 +222,25 @@ export class Engine implements ExecutionHost {
     // Leases and queue deadlines that ran out while no process watched.
     this.tasks.noteExpiry();
     this.scheduleRescan();
+    // Transports that carry queued commands on themselves (a broker relay) start taking them.
+    const port = this.taskPort();
+    for (const transport of this.transports.values())
+      if (transport.kind === "queue") transport.attach?.(port);
+  }
+
+  /** The durable queue as a relay transport sees it: a worker's view plus a look-up by key. */
+  private taskPort(): TaskPort {
+    return {
+      nodeId: this.nodeId,
+      logger: this.logger,
+      poll: (service, request) => {
+        this.assertOpen();
+        return this.tasks.poll(service, request);
+      },
+      complete: (taskId, output) => this.completeTask(taskId, output),
+      fail: (taskId, error, retryable) => this.failTask(taskId, error, retryable),
+      findTask: (taskKey) => this.store.findTask(taskKey),
+    };
   }
 
   /**
@@ -597,6 +616,18 @@ export class Engine implements ExecutionHost {
   /** Leases up to `max` tasks of a queue-served service; waits up to `waitMs` for one. */
   pollTasks(service: string, request: PollRequest): Promise<Task[]> {
     this.assertOpen();
+    const transport = this.transports.get(service);
+    // Its relay inside Baton takes these tasks (taskPort); a worker polling too would take
+    // commands that then never reach the broker.
+    if (transport?.kind === "queue" && transport.via !== undefined) {
+      return Promise.reject(
+        new NotFoundError(
+          "SERVICE_NOT_FOUND",
+          `service ${service} is reached through RabbitMQ: its commands are not polled from Baton`,
+          { service },
+        ),
+      );
+    }
     return this.tasks.poll(service, request);
   }
 

@@ -104,6 +104,10 @@ export class RunReads {
 
   /** A wait for a worker, with what an operator needs to act: queue depth and workers seen. */
   private async describeQueueWait(waitingOn: WaitingOn, service: string): Promise<WaitingOn> {
+    const transport = this.transports.get(service);
+    // A relay inside Baton carries these commands to a broker: what matters is the broker.
+    if (transport?.kind === "queue" && transport.describe)
+      return { ...waitingOn, reason: `${waitingOn.reason}; ${transport.describe()}` };
     const [counts, figures] = await Promise.all([this.store.taskCounts(), this.serviceView.read()]);
     const queueDepth =
       counts.find((c) => c.service === service && c.status === "queued")?.count ?? 0;

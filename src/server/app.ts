@@ -7,7 +7,7 @@ import { requireBearerToken } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { EventHub } from "./event-hub.js";
 import { ServerLifecycle } from "./lifecycle.js";
-import { ServerMetrics } from "./metrics.js";
+import { ServerMetrics, type EventBridgeFigures } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import {
   acceptJsonBodiesOnly,
@@ -64,6 +64,8 @@ export interface ServerOptions {
   processMetrics?: boolean;
   /** Webhook subscriptions to serve at /v1/subscriptions (Baton.serve passes its own). */
   webhooks?: Webhooks;
+  /** The event bridge's figures for /metrics, when events go to a broker too. */
+  eventBridge?: () => EventBridgeFigures;
 }
 
 /** An HTTP server in front of an engine. */
@@ -127,6 +129,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   const metrics = new ServerMetrics(engine, hub, {
     processMetrics: options.processMetrics ?? true,
     webhooks: options.webhooks,
+    ...(options.eventBridge ? { eventBridge: options.eventBridge } : {}),
   });
   const context: RouteContext = {
     engine,

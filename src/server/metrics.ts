@@ -34,7 +34,11 @@ export class ServerMetrics {
   constructor(
     engine: Engine,
     hub: EventHub,
-    options: { processMetrics: boolean; webhooks?: Webhooks | undefined },
+    options: {
+      processMetrics: boolean;
+      webhooks?: Webhooks | undefined;
+      eventBridge?: () => EventBridgeFigures;
+    },
   ) {
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry });
@@ -89,6 +93,8 @@ export class ServerMetrics {
       "Workers that polled a service in the last 30 s.",
       (s) => s.workers,
     );
+
+    if (options.eventBridge) registerBridgeMetrics(options.eventBridge, registers);
 
     const stepDuration = new Histogram({
       name: "baton_step_duration_seconds",
@@ -196,6 +202,54 @@ function registerWebhookMetrics(webhooks: Webhooks, registers: Registry[]): () =
     },
   });
   return stop;
+}
+
+/** What the event bridge to a broker reports (docs/rabbitmq.md, "The event bridge"). */
+export interface EventBridgeFigures {
+  published: number;
+  dropped: number;
+  buffered: number;
+  connected: boolean;
+}
+
+function registerBridgeMetrics(read: () => EventBridgeFigures, registers: Registry[]): void {
+  const counter = (name: string, help: string, value: (f: EventBridgeFigures) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(value(read()));
+      },
+    });
+  };
+  counter(
+    "baton_event_bridge_published_total",
+    "Events the broker confirmed on the event bridge's exchange.",
+    (f) => f.published,
+  );
+  counter(
+    "baton_event_bridge_dropped_total",
+    "Events dropped because the event bridge's buffer was full (the broker slow or down).",
+    (f) => f.dropped,
+  );
+  new Gauge({
+    name: "baton_event_bridge_buffered",
+    help: "Events waiting to be published to the broker.",
+    registers,
+    collect() {
+      this.set(read().buffered);
+    },
+  });
+  new Gauge({
+    name: "baton_event_bridge_connected",
+    help: "1 while the event bridge is connected to its broker, else 0.",
+    registers,
+    collect() {
+      this.set(read().connected ? 1 : 0);
+    },
+  });
 }
 
 function stepFacts(event: BatonEvent): { kind: string; name: string; durationMs?: number } {

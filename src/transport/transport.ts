@@ -1,4 +1,5 @@
 import type { Span } from "@opentelemetry/api";
+import type { Logger, Task } from "../common/index.js";
 
 /**
  * How a command reaches a service. The engine knows only this interface; which transport
@@ -28,7 +29,40 @@ export interface QueueTransport {
   readonly kind: "queue";
   /** How long a worker holds a task before it is delivered again. */
   readonly leaseMs: number;
+  /** Set when Baton itself carries the tasks on to a broker (amqp()): the broker's name. */
+  readonly via?: "amqp";
+  /**
+   * Called once the engine has recovered its runs: a transport that carries tasks on itself (a
+   * broker relay) takes them through `port`, as a worker would.
+   */
+  attach?(port: TaskPort): void;
+  /** What a run waiting on this service waits on, for its `waitingOn.reason`. */
+  describe?(): string;
   close?(): Promise<void>;
+}
+
+/**
+ * The durable queue as a relay inside Baton sees it: the worker side of docs/workers.md, plus a
+ * look-up of a command's current delivery by its idempotency key (a broker's correlation id).
+ */
+export interface TaskPort {
+  /** This node's id ("local" on a single node): names its reply queue. */
+  readonly nodeId: string;
+  readonly logger: Logger;
+  poll(
+    service: string,
+    request: { workerId: string; max?: number; waitMs?: number; signal?: AbortSignal },
+  ): Promise<Task[]>;
+  complete(taskId: string, output: unknown): Promise<void>;
+  fail(
+    taskId: string,
+    error: { message: string; code?: string; type?: string },
+    retryable: boolean,
+  ): Promise<void>;
+  /** The command's task by idempotency key: its status and current delivery, if any. */
+  findTask(
+    taskKey: string,
+  ): Promise<{ status: string; deliveryId: string | null; service: string } | undefined>;
 }
 
 export interface QueueTransportSpec {
@@ -55,7 +89,26 @@ export interface CommandRequest {
 }
 
 /** A serialisable description of how to reach a service; the composition root builds the Transport. */
-export type TransportSpec = LocalTransportSpec | HttpTransportSpec | QueueTransportSpec;
+export type TransportSpec =
+  LocalTransportSpec | HttpTransportSpec | QueueTransportSpec | AmqpTransportSpec;
+
+/** A service reached through a RabbitMQ queue (AMQP 0-9-1); see docs/rabbitmq.md. */
+export interface AmqpTransportSpec {
+  kind: "amqp";
+  /** `amqp://` or `amqps://` URL of the broker. */
+  url: string;
+  /** The service's command queue (asserted durable). */
+  queue: string;
+  /**
+   * Where services reply (asserted durable): `baton.replies.{nodeId}` unless set — set it when
+   * several Baton deployments share one broker (a single node's id is `local`).
+   */
+  replyQueue?: string;
+  /** How long a published command may wait for its reply before it is published again (ms). */
+  leaseMs?: number;
+  /** Commands published at once at most, awaiting their confirms (default 100). */
+  maxInFlight?: number;
+}
 
 /** A service reached by direct HTTP calls: `POST {baseUrl}/{command}` (docs/workers.md). */
 export interface HttpTransportSpec {

@@ -18,7 +18,12 @@ export interface DemoOptions {
   token?: string;
   insecureNoAuth?: boolean;
   allowedOrigin?: string[];
+  /** Payments through RabbitMQ at this URL (`true`: the local default broker). */
+  amqp?: string | true;
 }
+
+/** The broker `--amqp` without a URL uses: RabbitMQ's default on this machine. */
+export const DEFAULT_DEMO_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672";
 
 /** `baton demo`, what `npm start` runs: the order saga with its three services. */
 export function registerDemoCommand(program: Command, context: CliContext): void {
@@ -39,6 +44,12 @@ export function registerDemoCommand(program: Command, context: CliContext): void
     .addOption(tokenOption())
     .addOption(insecureNoAuthOption())
     .addOption(allowedOriginOption())
+    .addOption(
+      new Option(
+        "--amqp [url]",
+        `payments through RabbitMQ: Baton publishes its commands to the queue "payments", a plain amqplib worker answers (default URL ${DEFAULT_DEMO_AMQP_URL})`,
+      ).env("BATON_DEMO_AMQP"),
+    )
     .action(async (options: DemoOptions) => {
       // Loaded here, not at the top: client commands start faster without the server's modules.
       const { runDemo } = await import("../demo/demo.js");

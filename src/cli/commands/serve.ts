@@ -21,6 +21,8 @@ interface ServeOptions {
   allowedOrigin?: string[];
   nodeId?: string;
   leaseMs?: number;
+  eventsAmqp?: string;
+  eventsExchange: string;
 }
 
 /**
@@ -65,6 +67,17 @@ export function registerServeCommands(program: Command): void {
           .env("BATON_LEASE_MS")
           .argParser(parseDuration),
       )
+      .addOption(
+        new Option(
+          "--events-amqp <url>",
+          "also publish every event to a RabbitMQ topic exchange at this amqp:// URL (routing key = topic)",
+        ).env("BATON_EVENTS_AMQP"),
+      )
+      .addOption(
+        new Option("--events-exchange <name>", "the exchange for --events-amqp")
+          .env("BATON_EVENTS_EXCHANGE")
+          .default("baton.events"),
+      )
       .action((options: ServeOptions) => serve(options, isDev));
   }
 }
@@ -96,6 +109,9 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       logger,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.eventsAmqp !== undefined
+        ? { events: { amqp: { url: options.eventsAmqp, exchange: options.eventsExchange } } }
+        : {}),
     });
     let url: string;
     try {

@@ -6,7 +6,7 @@ import { BatonClient } from "../../client/index.js";
 import { onShutdownSignal } from "../../server/index.js";
 import type { CliContext } from "../cli-context.js";
 import { explainListenError } from "../cli-error.js";
-import type { DemoOptions } from "../commands/demo.js";
+import { DEFAULT_DEMO_AMQP_URL, type DemoOptions } from "../commands/demo.js";
 import { loadDefinitions } from "../load-definitions.js";
 import { createLogger, prettyLine } from "../log-output.js";
 import { noAuthBanner, serveSecurity } from "../serve-security.js";
@@ -36,10 +36,15 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
     PORT: "0",
     EFFECTS_FILE: join(dataDir, `${name}-effects.jsonl`),
   });
-  const startService = (name: string, env: Record<string, string> = {}): Promise<ServiceProcess> =>
+  const amqpUrl = options.amqp === true ? DEFAULT_DEMO_AMQP_URL : options.amqp;
+  const startService = (
+    name: string,
+    env: Record<string, string> = {},
+    script = name,
+  ): Promise<ServiceProcess> =>
     ServiceProcess.start({
       name,
-      script: join(EXAMPLE_DIR, `${name}.ts`),
+      script: join(EXAMPLE_DIR, `${script}.ts`),
       env: { ...serviceEnv(name), ...env },
       logFile: join(dataDir, "logs", `${name}.log`),
     });
@@ -57,6 +62,8 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
     // workflows.ts finds the services through these, as a deployment would.
     process.env.INVENTORY_URL = `http://127.0.0.1:${inventory.port}`;
     process.env.SHIPPING_URL = `http://127.0.0.1:${shipping.port}`;
+    // With --amqp, payments is reached through RabbitMQ (workflows.ts reads this).
+    if (amqpUrl !== undefined) process.env.PAYMENTS_AMQP_URL = amqpUrl;
     const definitions = await loadDefinitions([join(EXAMPLE_DIR, "workflows.ts")]);
     const logger = createLogger({
       pretty: false,
@@ -73,10 +80,13 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
       .catch((e: unknown) => {
         throw explainListenError(e, options.host, options.port);
       });
-    const payments = await startService("payments", {
-      BATON_URL: serving.url,
-      ...(options.token ? { BATON_API_TOKEN: options.token } : {}),
-    });
+    const payments =
+      amqpUrl === undefined
+        ? await startService("payments", {
+            BATON_URL: serving.url,
+            ...(options.token ? { BATON_API_TOKEN: options.token } : {}),
+          })
+        : await startService("payments", { AMQP_URL: amqpUrl }, "payments-amqp");
     started.push(payments);
 
     const client = new BatonClient({
@@ -99,6 +109,7 @@ export async function runDemo(options: DemoOptions, context: CliContext): Promis
       dataDir,
       db,
       services: { inventory, payments, shipping },
+      ...(amqpUrl !== undefined ? { paymentsVia: "RabbitMQ queue payments" } : {}),
       ordersPerSecond: options.ordersPerSecond,
       sampleOrderId: orders.sampleOrderId,
       token: options.token,

@@ -10,6 +10,8 @@ export interface DemoFacts {
   ordersPerSecond: number;
   sampleOrderId: string;
   token: string | undefined;
+  /** How payments is reached when not through Baton's own queue (`--amqp`). */
+  paymentsVia?: string;
 }
 
 /** The banner `npm start` prints: where to look and what to try. */
@@ -30,7 +32,7 @@ export function demoHints(facts: DemoFacts, context: CliContext): string[] {
     `  data       ${withoutPassword(facts.db).replace(/^sqlite:/, "")}  ${out.dim(`service logs and effects in ${facts.dataDir}/`)}`,
     "",
     `  services   ${service(inventory, `direct HTTP  127.0.0.1:${inventory.port ?? "?"}`)}`,
-    `             ${service(payments, `durable queue, worker pid ${payments.pid ?? "?"}`)}`,
+    `             ${service(payments, `${facts.paymentsVia ?? "durable queue"}, worker pid ${payments.pid ?? "?"}`)}`,
     `             ${service(shipping, `direct HTTP  127.0.0.1:${shipping.port ?? "?"}`)}`,
     "",
     facts.ordersPerSecond > 0
