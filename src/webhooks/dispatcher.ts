@@ -86,7 +86,7 @@ export class WebhookDispatcher {
   wake(): void {
     if (this.subscriptions.length === 0 || this.isWakeScheduled || this.isClosed) return;
     this.isWakeScheduled = true;
-    this.clock.setTimer(0, () => {
+    later(0, () => {
       this.isWakeScheduled = false;
       this.pump(false);
     });
@@ -122,7 +122,7 @@ export class WebhookDispatcher {
   private poll(): void {
     if (this.isClosed) return;
     this.pump(true);
-    this.pollTimer = this.clock.setTimer(this.settings.pollMs, () => this.poll());
+    this.pollTimer = later(this.settings.pollMs, () => this.poll());
   }
 
   private pump(refresh: boolean): void {
@@ -328,10 +328,20 @@ export class WebhookDispatcher {
     this.nextAttemptTimer?.handle.cancel();
     this.nextAttemptTimer = {
       at,
-      handle: this.clock.setTimer(at - now, () => {
+      handle: later(at - now, () => {
         this.nextAttemptTimer = undefined;
         this.pump(false);
       }),
     };
   }
+}
+
+/**
+ * A timer that does not keep the process alive: a script that ends without closing its Baton
+ * exits as it did before webhooks (what was not delivered is delivered by the next process).
+ */
+function later(delayMs: number, callback: () => void): TimerHandle {
+  const timer = setTimeout(callback, Math.min(Math.max(0, delayMs), 2_147_483_647));
+  timer.unref();
+  return { cancel: () => clearTimeout(timer) };
 }

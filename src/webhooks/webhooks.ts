@@ -35,8 +35,9 @@ export interface WebhookOptions {
   /** Source of the retry jitter, in [0, 1); tests pass a seeded one. Default Math.random. */
   random?: () => number;
   /**
-   * Wall time by default, not the engine's clock: receivers check `webhook-timestamp` against
-   * their own clocks, so deliveries are signed, timed and retried in real time.
+   * Where "now" comes from: wall time by default, not the engine's clock — receivers check
+   * `webhook-timestamp` against their own clocks, so deliveries are signed, timed and retried in
+   * real time (the dispatcher's timers are the process's own).
    */
   clock?: Clock;
 }
