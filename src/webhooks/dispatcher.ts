@@ -135,6 +135,8 @@ export class WebhookDispatcher {
     this.isPumping = true;
     void this.drain().finally(() => {
       this.isPumping = false;
+      // A wake that came after the drain's last look but before this: look again.
+      if (this.pumpAgain && !this.isClosed) this.pump(false);
     });
   }
 
