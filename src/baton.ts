@@ -17,6 +17,8 @@ import {
   isWorkflowDefinition,
   type AnyWorkflow,
   type ListQuery,
+  type PublishOptions,
+  type PublishResult,
   type ServiceDefinition,
   type StartOptions,
   type StartedRun,
@@ -233,6 +235,18 @@ export class Baton {
 
   on(listener: (event: BatonEvent) => void): () => void {
     return this.engine.on(listener);
+  }
+
+  /**
+   * Publishes a user event to the durable log (docs/events.md) and starts the runs its topic
+   * triggers, in one transaction. `id` is the idempotency key: publishing an id that exists
+   * writes nothing and resolves with the existing event (`created: false`).
+   *
+   * @example
+   * const { event } = await baton.publish("order.placed", { orderId: "o-1" }, { id: "o-1" });
+   */
+  publish(topic: string, data?: unknown, options?: PublishOptions): Promise<PublishResult> {
+    return this.engine.publish(topic, data, options);
   }
 
   /**

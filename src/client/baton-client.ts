@@ -224,7 +224,7 @@ export class BatonClient {
    * Subscribes a URL to events (docs/webhooks.md): each event committed from now on whose topic
    * matches is POSTed to `url`, signed (Standard Webhooks), until a 2xx. Keep the answer's
    * `secret`: receivers verify with it, and no later read shows it. `INVALID_URL`,
-   * `INVALID_TOPICS`, `INVALID_SECRET` for bad input.
+   * `INVALID_TOPIC`, `INVALID_SECRET` for bad input.
    *
    * @example
    * const { id, secret } = await client.createSubscription({ topics: ["run.failed"], url: "https://ops.example.com/hooks" });
@@ -275,15 +275,45 @@ export class BatonClient {
   }
 
   /**
-   * Run events as they happen (`run.started`, `step.completed`, `run.failed`…), until `signal`
-   * aborts. Events are live: a dropped connection is resumed, but what was published while it
-   * was down is not replayed.
+   * Publishes a user event (docs/events.md). `id` is its idempotency key: publishing an id that
+   * exists writes nothing and answers with the existing event (`created: false`), so a publish
+   * may be retried after any error.
+   *
+   * @example
+   * await client.publish("order.placed", { orderId: "o-1" }, { id: "order-o-1" });
+   */
+  async publish(
+    topic: string,
+    data?: unknown,
+    options: { id?: string } = {},
+  ): Promise<{ id: string; created: boolean; event?: BatonEvent }> {
+    const { status, body } = await this.api.request<{ id: string } | BatonEvent>({
+      method: "POST",
+      path: "/v1/events",
+      body: {
+        topic,
+        ...(data !== undefined ? { data } : {}),
+        ...(options.id !== undefined ? { id: options.id } : {}),
+      },
+    });
+    if (status === 202) return { id: (body as { id: string }).id, created: true };
+    const event = body as BatonEvent;
+    return { id: event.eventId!, created: false, event };
+  }
+
+  /**
+   * Events until `signal` aborts: run and step events (`run.started`, `step.completed`,
+   * `run.failed`…) and user events (`order.placed`). Live by default: a dropped connection is
+   * resumed, but what was published while it was down is not replayed. With `after` (a log
+   * position, 0 for the beginning), the durable log instead — user events and run ends of every
+   * node — resumed exactly where it stopped across dropped connections (`Last-Event-ID`).
    */
   async *events(options: EventsOptions = {}): AsyncGenerator<BatonEvent, void, undefined> {
     const query = {
       topic: options.topics?.length ? options.topics.join(",") : undefined,
       workflow: options.workflow,
       runId: options.runId,
+      after: options.after,
     };
     for await (const event of followEventStream(
       (lastEventId, signal) =>

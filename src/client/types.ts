@@ -49,8 +49,16 @@ export interface StreamOptions {
 }
 
 export interface EventsOptions extends StreamOptions {
-  /** Event types to receive: `run.failed`, a family such as `step.*`, or `*` (the default). */
+  /**
+   * Topics to receive: `run.failed`, `order.placed`, patterns where a segment is `*` (`step.*`,
+   * `order.*`), or `*` (the default).
+   */
   topics?: readonly string[];
+  /**
+   * Follow the durable log from after this position (an event's `id`; 0: from the start) instead
+   * of live events. Reconnections resume after the last event received.
+   */
+  after?: number;
   /** Only events of runs of this workflow. */
   workflow?: string;
   /** Only events of this run. */

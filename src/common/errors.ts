@@ -12,10 +12,13 @@ export const ErrorCodes = {
   INPUT_NOT_JSON: 400,
   INVALID_CURSOR: 400,
   INVALID_STATUS: 400,
-  /** A webhook subscription's url, topics or secret (docs/webhooks.md). */
+  /** A webhook subscription's url or secret (docs/webhooks.md). */
   INVALID_URL: 400,
-  INVALID_TOPICS: 400,
   INVALID_SECRET: 400,
+  /** An event topic or topic pattern that is malformed, or a topic reserved for Baton's own events. */
+  INVALID_TOPIC: 400,
+  /** A user event id outside the allowed characters (those of a run id; not starting with `~`). */
+  INVALID_EVENT_ID: 400,
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -58,6 +61,8 @@ export const ErrorCodes = {
   STEP_TIMEOUT: 504,
   TRANSIENT: 503,
   SIGNAL_TIMEOUT: 504,
+  /** ctx.waitForEvent: no matching event came within its timeout. */
+  EVENT_TIMEOUT: 504,
   COMPENSATION_FAILED: 500,
   /** A rollback skipped compensations that failed for good (policy `skip`, or an operator). */
   PARTIALLY_COMPENSATED: 500,

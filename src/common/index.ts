@@ -6,5 +6,6 @@ export type * from "./logger.js";
 export { silentLogger } from "./logger.js";
 export * from "./runs.js";
 export * from "./events.js";
+export * from "./topics.js";
 export type * from "./tasks.js";
 export * from "./trace.js";

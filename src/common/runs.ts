@@ -36,12 +36,15 @@ export function isRunStatus(value: unknown): value is RunStatus {
 
 /** What a run that is not terminal waits on, in words an operator can act on. */
 export interface WaitingOn {
-  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator";
+  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator" | "event";
   reason: string;
   seq?: number;
   /** timer: when it fires; signal: when the wait times out; retry: the next attempt. */
   until?: string;
   signal?: string;
+  /** event: the topic waited for, and the top-level data fields the event must equal. */
+  topic?: string;
+  where?: Record<string, unknown>;
   childRunId?: string;
   step?: string;
   attempt?: number;
@@ -53,7 +56,8 @@ export interface WaitingOn {
   compensates?: number;
 }
 
-export type OpKind = "step" | "call" | "sleep" | "signal" | "child" | "now" | "random" | "uuid";
+export type OpKind =
+  "step" | "call" | "sleep" | "signal" | "child" | "now" | "random" | "uuid" | "emit" | "event";
 
 /** One operation of a run as operators see it (the Run's `steps`). */
 export interface StepView {

@@ -39,6 +39,28 @@ export interface StepOptions<T> {
   queueTimeout?: number;
 }
 
+export interface EmitOptions {
+  /**
+   * The event's id (its idempotency key in the log, 1–99 of A–Z a–z 0–9 . _ - ~ :). By default
+   * `{runId}:{seq}`.
+   */
+  id?: string;
+}
+
+export interface WaitForEventOptions {
+  /** Top-level fields the event's data must have, each equal to the given value. */
+  where?: Record<string, unknown>;
+  /** ms; past it the wait rejects with `EVENT_TIMEOUT`. */
+  timeout?: number;
+}
+
+/** The event a trigger starts a run for (what `runId` of a trigger receives). */
+export interface TriggerEvent {
+  topic: string;
+  id: string;
+  data: unknown;
+}
+
 export interface ChildOptions {
   /** The child's run id; by default derived from the parent's run id and the seq. */
   runId?: string;
@@ -97,6 +119,32 @@ export interface WorkflowContext {
     options?: ChildOptions,
   ): Promise<O>;
 
+  /**
+   * Publishes a user event to the durable log (docs/events.md), exactly once per run: the event is
+   * committed with the journal entry that records it, and a replay returns the recorded id without
+   * publishing again. Its id defaults to one derived from the run id and seq; an id already in the
+   * log publishes nothing (the existing event stands). Starts the runs of workflows triggered by
+   * the topic, in the same commit. Resolves with the event's id once durable.
+   *
+   * @example
+   * await ctx.emit("order.shipped", { orderId: input.orderId });
+   */
+  emit(topic: string, data?: unknown, options?: EmitOptions): Promise<{ id: string }>;
+
+  /**
+   * Resolves with the data of the first event on `topic` published after the wait began whose
+   * data has every `where` field equal (top-level fields only; an object value is compared by its
+   * JSON). With `timeout`, rejects with code `EVENT_TIMEOUT` once it passes. Journaled: a replay
+   * gets the same event.
+   *
+   * @example
+   * const payment = await ctx.waitForEvent("payment.settled", {
+   *   where: { orderId: input.orderId },
+   *   timeout: 60_000,
+   * });
+   */
+  waitForEvent<T = unknown>(topic: string, options?: WaitForEventOptions): Promise<T>;
+
   /** The current time in ms, journaled: the same value on replay. */
   now(): number;
   /** A random number in [0, 1), journaled. */
@@ -133,6 +181,14 @@ export interface WorkflowOptions<I> {
    * and rolls back (compensations are not bound by it). `start(..., { deadline })` overrides it.
    */
   deadline?: number;
+  /**
+   * Triggers (docs/events.md): one run per event published on these topics (user topics, no
+   * wildcards), with the event's data as input and run id `{topic}:{eventId}` — created in the
+   * same transaction as the event, so exactly once per event id.
+   */
+  on?: string | readonly string[];
+  /** A trigger's run id for an event, instead of `{topic}:{eventId}`. Must be deterministic. */
+  runId?: (event: TriggerEvent) => string;
 }
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;

@@ -1,4 +1,4 @@
-import { ValidationError } from "../common/index.js";
+import { ValidationError, assertUserTopic } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
 import type {
   ServiceDefinition,
@@ -49,7 +49,24 @@ export function workflow<I, O>(
       `workflow ${name}: the second argument must be an async function`,
     );
   }
-  return Object.freeze({ kind: "workflow", name: assertName("workflow", name), fn, options });
+  const checkedName = assertName("workflow", name);
+  for (const topic of triggerTopics(options)) {
+    try {
+      assertUserTopic(topic);
+    } catch (e) {
+      throw new ValidationError(
+        "INVALID_DEFINITION",
+        `workflow ${checkedName}: on ${JSON.stringify(topic)}: ${(e as Error).message}`,
+      );
+    }
+  }
+  if (options.runId !== undefined && typeof options.runId !== "function") {
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      `workflow ${checkedName}: runId must be a function (event) => string`,
+    );
+  }
+  return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
 }
 
 /**
@@ -60,6 +77,12 @@ export function workflow<I, O>(
  */
 export function service(name: string, transport: TransportSpec): ServiceDefinition {
   return Object.freeze({ kind: "service", name: assertName("service", name), transport });
+}
+
+/** The topics a workflow's trigger listens to (none without `on`). */
+export function triggerTopics(options: { on?: string | readonly string[] }): readonly string[] {
+  const on = options.on;
+  return on === undefined ? [] : typeof on === "string" ? [on] : on;
 }
 
 export function isWorkflowDefinition(value: unknown): value is WorkflowDefinition {

@@ -20,7 +20,14 @@ import {
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
-import type { RunRecord, SignalRecord, Store, TaskRecord } from "../store/index.js";
+import type {
+  EventFilter,
+  NewRun,
+  RunRecord,
+  SignalRecord,
+  Store,
+  TaskRecord,
+} from "../store/index.js";
 import type { TaskPort, Transport } from "../transport/index.js";
 import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -39,6 +46,9 @@ import { RunReads, type ListQuery } from "./run-reads.js";
 import { RunRegistry } from "./run-registry.js";
 import { validateInput } from "./validate-input.js";
 import { WakeScheduler } from "./wake-scheduler.js";
+import { TriggerIndex } from "./triggers.js";
+import { publishEvent, type PublishOptions, type PublishResult } from "./publish-event.js";
+import type { TriggerEvent } from "./context.js";
 import { ClusterMembership, type ClusterOptions } from "./cluster.js";
 import { ServiceStats } from "./service-stats.js";
 import { LocalServiceView, SharedServiceView } from "./service-view.js";
@@ -97,6 +107,7 @@ export class Engine implements ExecutionHost {
   readonly replayAfterEveryOp: boolean;
   private readonly store: Store;
   private readonly workflows: Map<string, WorkflowDefinition>;
+  private readonly triggers: TriggerIndex;
   private readonly transports: ReadonlyMap<string, Transport>;
   private readonly runs: RunRegistry;
   private readonly reads: RunReads;
@@ -125,6 +136,7 @@ export class Engine implements ExecutionHost {
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
     this.workflows = indexWorkflows(options.workflows);
+    this.triggers = new TriggerIndex(this.workflows.values());
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
     const isClosed = (): boolean => this.closed;
@@ -597,9 +609,39 @@ export class Engine implements ExecutionHost {
     return this.reads.history(runId);
   }
 
-  /** The durable event log after `afterId`, oldest first. */
-  readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
-    return this.reads.readEvents(afterId, limit);
+  /** The durable event log after `afterId`, oldest first (with `topic`: that topic only). */
+  readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<BatonEvent[]> {
+    return this.reads.readEvents(afterId, limit, filter);
+  }
+
+  lastEventPosition(): Promise<number> {
+    return this.store.lastEventPosition();
+  }
+
+  /**
+   * Publishes a user event (docs/events.md): durable when this resolves, with the runs its
+   * triggers start; an id already in the log publishes nothing and answers with that event.
+   */
+  async publish(
+    topic: string,
+    data: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    this.assertOpen();
+    const result = await publishEvent(
+      this.store,
+      this.triggers,
+      this.clock.now(),
+      this.nodeId,
+      topic,
+      data,
+      options,
+    );
+    if (result.created) {
+      for (const runId of result.createdRuns) void this.runs.activate(runId);
+      this.onUserEvents([result.event]);
+    }
+    return result;
   }
 
   workflowCounts(): ReturnType<RunReads["workflowCounts"]> {
@@ -802,6 +844,20 @@ export class Engine implements ExecutionHost {
         this.logger.error({ err: e, event: event.type }, "event listener threw");
       }
     }
+  }
+
+  triggerRuns(event: TriggerEvent, encodedData: string | null): NewRun[] {
+    return this.triggers.runsFor(event, encodedData, this.clock.now(), this.nodeId);
+  }
+
+  onUserEvents(events: BatonEvent[]): void {
+    for (const event of events) {
+      if (this.listeners.size > 0) this.emit(event);
+      // Runs here waiting for the topic look at the log now; those not in memory were marked due
+      // with the event (another node hears of them through the store's notification).
+      for (const run of this.runs.values()) run.onEventPublished(event.type);
+    }
+    if (!this.cluster) this.scheduler.note(this.clock.now());
   }
 
   get hasListeners(): boolean {

@@ -1,5 +1,6 @@
 import type { BatonEvent, Clock, Logger } from "../common/index.js";
-import type { RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
+import type { EventFilter, NewRun, RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
+import type { TriggerEvent } from "./context.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
@@ -41,6 +42,14 @@ export interface ExecutionHost {
   onReplayPoint(run: HostedRun): void;
   cancelRun(runId: string, reason: string): void;
   emit(event: BatonEvent): void;
+  /** The runs an event starts through triggers (throws if a trigger cannot make its run). */
+  triggerRuns(event: TriggerEvent, encodedData: string | null): NewRun[];
+  /** User events a run emitted are durable: publish them live and wake the runs waiting. */
+  onUserEvents(events: BatonEvent[]): void;
+  /** The durable event log after a position (Store.readEvents). */
+  readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<BatonEvent[]>;
+  /** Store.lastEventPosition. */
+  lastEventPosition(): Promise<number>;
   /** The node that owns the runs this host executes. */
   readonly nodeId: string;
   /** Whether this node may still act on its runs (in a cluster: its lease has not run out). */

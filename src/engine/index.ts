@@ -16,5 +16,14 @@ export {
   type ServiceDefinition,
   type InputSchema,
 } from "./definitions.js";
-export type { WorkflowContext, StepInfo, StepOptions, ChildOptions } from "./context.js";
+export type {
+  WorkflowContext,
+  StepInfo,
+  StepOptions,
+  ChildOptions,
+  EmitOptions,
+  WaitForEventOptions,
+  TriggerEvent,
+} from "./context.js";
+export type { PublishOptions, PublishResult } from "./publish-event.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";

@@ -58,6 +58,12 @@ export interface OpEntryData {
   fireAt?: number;
   timeoutAt?: number;
   signalId?: number;
+  /** event waits: the log position the wait began after, its topic and where; the event taken. */
+  after?: number;
+  topic?: string;
+  where?: Record<string, unknown>;
+  eventId?: string;
+  position?: number;
   childRunId?: string;
   workflow?: string;
   value?: unknown;

@@ -19,11 +19,24 @@ export interface QueuedCall {
 
 /** What an unsettled operation waits on, for the run's status and `waitingOn`. */
 export interface Wait {
-  kind: "timer" | "signal" | "child" | "retry" | "task";
+  kind: "timer" | "signal" | "child" | "retry" | "task" | "event";
   until?: number;
   attempt?: number;
   lastError?: ErrorData;
   service?: string;
+}
+
+/** A wait for an event (ctx.waitForEvent). */
+export interface EventWait {
+  topic: string;
+  where: Record<string, unknown> | undefined;
+  /**
+   * Events after this log position count. Journaled when the wait begins; in memory it moves past
+   * what was read without a match. -1 until the wait's start is known.
+   */
+  after: number;
+  checking: boolean;
+  checkAgain: boolean;
 }
 
 /** One ctx operation of the run. */
@@ -53,6 +66,8 @@ export interface Op {
   lastOutcomeUnknown?: boolean;
   compensates?: number;
   signalName?: string;
+  /** ctx.waitForEvent: what it waits for, and how far it has read the log. */
+  eventWait?: EventWait;
   childRunId?: string;
   /** Starts the live work of an operation that the journal does not finish. */
   goLive?: () => void;

@@ -1,14 +1,27 @@
 import {
   BatonError,
+  RunStatus,
   ValidationError,
+  assertEventId,
+  assertUserTopic,
+  emittedEventId,
   findNonJson,
+  toBatonError,
   isTerminal,
   isValidRunId,
   newUuid,
   type Logger,
   type OpKind,
 } from "../common/index.js";
-import type { ChildOptions, StepInfo, StepOptions, WorkflowContext } from "./context.js";
+import type {
+  ChildOptions,
+  EmitOptions,
+  StepInfo,
+  StepOptions,
+  WaitForEventOptions,
+  WorkflowContext,
+} from "./context.js";
+import { beginEventWait } from "./event-wait.js";
 import {
   isServiceDefinition,
   isWorkflowDefinition,
@@ -226,6 +239,96 @@ export class RunContext implements WorkflowContext {
         }),
       );
     });
+    return promise as Promise<T>;
+  }
+
+  emit(topic: string, data?: unknown, options: EmitOptions = {}): Promise<{ id: string }> {
+    try {
+      assertUserTopic(topic);
+      if (options.id !== undefined) assertEventId(options.id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const problem = data === undefined ? undefined : findNonJson(data, "data");
+    if (problem) return rejectUsage(`ctx.emit ${topic}: ${problem}`);
+    const created = this.run.newOp("emit", topic);
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    this.run.schedule(op, () => {
+      const id = options.id ?? emittedEventId(this.runId, op.seq);
+      const encoded = data === undefined ? null : JSON.stringify(data);
+      const host = this.run.hostRef;
+      try {
+        // Trigger runs, the event and the entry that records it go in one write: a crash
+        // before it leaves none of them, and a replay after it returns the recorded id.
+        for (const run of host.triggerRuns({ topic, id, data }, encoded)) this.run.addChild(run);
+      } catch (e) {
+        this.run.complete(op, "failed", { error: toBatonError(e).toJSON() });
+        return;
+      }
+      this.run.addEvent({
+        type: topic,
+        eventId: id,
+        runId: this.runId,
+        workflow: this.workflow,
+        status: RunStatus.Running,
+        data: encoded,
+        at: host.clock.now(),
+      });
+      this.run.complete(op, "completed", { output: { id } });
+    });
+    return promise as Promise<{ id: string }>;
+  }
+
+  waitForEvent<T = unknown>(topic: string, options: WaitForEventOptions = {}): Promise<T> {
+    try {
+      assertUserTopic(topic);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { where, timeout } = options;
+    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
+      return rejectUsage(`ctx.waitForEvent ${topic}: timeout must be a duration in ms`);
+    }
+    if (
+      where !== undefined &&
+      (typeof where !== "object" || where === null || Array.isArray(where))
+    ) {
+      return rejectUsage(`ctx.waitForEvent ${topic}: where must be an object of field values`);
+    }
+    const problem = where === undefined ? undefined : findNonJson(where, "where");
+    if (problem) return rejectUsage(`ctx.waitForEvent ${topic}: ${problem}`);
+    const created = this.run.newOp("event", topic);
+    if (!created) return NEVER;
+    const { op, promise } = created;
+    const awaited = op.recorded?.entries.find((e) => e.event === "awaited");
+    const timeoutAt = awaited
+      ? awaited.data.timeoutAt
+      : timeout === undefined
+        ? undefined
+        : this.run.hostRef.clock.now() + timeout;
+    op.eventWait = {
+      topic,
+      // The journaled where is what the wait began with; replay must not change what it matches.
+      where: awaited ? awaited.data.where : where,
+      after: awaited?.data.after ?? -1,
+      checking: false,
+      checkAgain: false,
+    };
+    op.wait = timeoutAt === undefined ? { kind: "event" } : { kind: "event", until: timeoutAt };
+    const described = where ? `${topic} where ${JSON.stringify(where)}` : topic;
+    this.run.schedule(
+      op,
+      () =>
+        void beginEventWait(this.run, op, timeoutAt, () =>
+          this.run.complete(op, "failed", {
+            error: {
+              code: "EVENT_TIMEOUT",
+              message: `no event ${described} within ${timeout ?? "the"} ms`,
+            },
+          }),
+        ),
+    );
     return promise as Promise<T>;
   }
 

@@ -12,6 +12,7 @@ import {
   type TimerHandle,
 } from "../common/index.js";
 import type {
+  EventRecord,
   JournalEntry,
   NewRun,
   NewTask,
@@ -20,6 +21,7 @@ import type {
   TaskRecord,
 } from "../store/index.js";
 import { completeChild } from "./child-run.js";
+import { checkEventWait } from "./event-wait.js";
 import { RunCore, type RunEffect, type RunInput } from "./core/run-core.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
@@ -698,6 +700,19 @@ export class RunExecution implements RunPort {
     this.writer.addChild(run);
   }
 
+  addEvent(event: EventRecord): void {
+    this.writer.addEvent(event);
+  }
+
+  /** An event on `topic` was published (on this node): waits for that topic look at the log. */
+  onEventPublished(topic: string): void {
+    if (this.replaying || this.halted) return;
+    for (const op of this.ops.values()) {
+      if (op.eventWait?.topic === topic && !op.settled && !op.abandoned)
+        void checkEventWait(this, op);
+    }
+  }
+
   enqueueTask(task: NewTask): void {
     this.writer.enqueueTask(task);
   }
@@ -740,6 +755,8 @@ export class RunExecution implements RunPort {
       } else if (op.kind === "child" && op.childRunId) {
         const child = await this.host.findRun(op.childRunId);
         if (child && isTerminal(child.status)) completeChild(this, op, child);
+      } else if (op.eventWait) {
+        await checkEventWait(this, op);
       }
     }
   }

@@ -11,6 +11,7 @@ import type {
 import type { Writer } from "./group-commit.js";
 import type { ExecutionHost } from "./host.js";
 import { publishCommitted, publishRunUpdated } from "./run-events.js";
+import { toBatonEvent } from "./event-records.js";
 import type { JournalWriterPort, WriterRunPort } from "./run-port.js";
 import { sameSnapshot, type Snapshot } from "./run-snapshot.js";
 
@@ -22,6 +23,8 @@ interface InFlightWrite {
   snapshot: Snapshot;
   queuedServices: string[];
   withdrew: boolean;
+  /** User events a run emitted (ctx.emit), published live once durable. */
+  userEvents: EventRecord[];
 }
 
 /**
@@ -130,6 +133,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     this.pending = [];
     this.pendingSignals = [];
     this.pendingChildren = [];
+    this.pendingEvents = [];
     this.pendingTasks = [];
     this.pendingRequeues = [];
     this.length = this.committedLength;
@@ -200,6 +204,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       snapshot,
       queuedServices,
       withdrew: withdrawals.length > 0,
+      userEvents: events.filter((e) => e.eventId !== undefined),
     };
     return {
       type: "appendRun",
@@ -263,6 +268,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     if (written.queuedServices.length) this.host.onTasksQueued(written.queuedServices);
     if (written.withdrew) this.host.onTasksWithdrawn();
     if (written.children.length) this.host.onChildrenCreated(run, written.children);
+    if (written.userEvents.length) this.host.onUserEvents(written.userEvents.map(toBatonEvent));
     if (written.terminal) {
       run.halt();
       this.host.onTerminal(run);

@@ -1,5 +1,5 @@
 import type { BatonError, Logger } from "../common/index.js";
-import type { NewRun, NewTask } from "../store/index.js";
+import type { EventRecord, NewRun, NewTask } from "../store/index.js";
 import type { WorkflowOptions } from "./definitions.js";
 import type { ExecutionHost } from "./host.js";
 import type { OpEntryData, OpEvent } from "./journal.js";
@@ -14,6 +14,8 @@ export interface JournalWriterPort {
   requestWrite(): void;
   requestWriteIfStale(): void;
   withdrawTask(taskKey: string): void;
+  /** Writes the run's row again with the next write (its wake-up time is stale). */
+  rewriteRow(): void;
   onCommitFailed(error: BatonError): void;
 }
 
@@ -57,6 +59,8 @@ export interface RunPort extends WriterRunPort {
   markInFlight(op: Op, inFlight: boolean): void;
   onAttemptEnded(): void;
   addChild(run: NewRun): void;
+  /** An event to commit with the run's next write (ctx.emit). */
+  addEvent(event: EventRecord): void;
   enqueueTask(task: NewTask): void;
   requeueTask(op: Op, taskKey: string, visibleAt: number): void;
   recordCall(service: string, ok: boolean, latencyMs: number): void;

@@ -1,22 +1,21 @@
 import {
   NotFoundError,
   ValidationError,
-  decodeJson,
   isRunStatus,
   isTerminal,
   RUN_STATUSES,
   RunStatus,
   type BatonEvent,
   type Clock,
-  type EventType,
   type HistoryEvent,
   type Run,
   type ServiceInfo,
   type WaitingOn,
 } from "../common/index.js";
-import type { RunRecord, Store } from "../store/index.js";
+import type { EventFilter, RunRecord, Store } from "../store/index.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
+import { toBatonEvent } from "./event-records.js";
 import type { LiveRunView } from "./run-view.js";
 import { toHistory, toRunView } from "./run-view.js";
 import type { ServiceView } from "./service-view.js";
@@ -152,21 +151,13 @@ export class RunReads {
   }
 
   /**
-   * The durable event log (run.completed, run.failed, run.cancelled, recorded with each run's
-   * end on whichever node ran it), oldest first after `afterId`: ids only grow, so a consumer
+   * The durable event log — user events and Baton's own (a run's end, a failed compensation),
+   * written on whichever node — oldest first after `afterId`: positions only grow, so a consumer
    * resumes where it stopped.
    */
-  async readEvents(afterId: number, limit: number): Promise<BatonEvent[]> {
-    const records = await this.store.readEvents(afterId, limit);
-    return records.map((record) => ({
-      id: record.eventId!,
-      type: record.type as EventType,
-      runId: record.runId,
-      workflow: record.workflow,
-      status: record.status,
-      at: iso(record.at),
-      data: decodeJson(record.data) ?? {},
-    }));
+  async readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<BatonEvent[]> {
+    const records = await this.store.readEvents(afterId, limit, filter);
+    return records.map(toBatonEvent);
   }
 
   async workflowCounts(): Promise<

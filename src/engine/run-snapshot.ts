@@ -34,7 +34,9 @@ export function liveSnapshot(
       if (op.kind === "step" || op.kind === "call") busy = true;
       continue;
     }
-    if (!first) first = op;
+    // An event wait is the one the row must name: a publish finds the runs to wake by the topic
+    // in waitingOn, while timers, signals, children and tasks wake their run by id or time.
+    if (!first || (op.wait.kind === "event" && first.wait?.kind !== "event")) first = op;
     // A queued task wakes its run when a worker replies; its retry time is the queue's business.
     if (
       op.wait.kind !== "task" &&
@@ -119,6 +121,21 @@ function waitingOn(op: Op): WaitingOn {
           `waiting for signal "${op.signalName ?? op.name}"` + (until ? ` until ${until}` : ""),
         ...(until ? { until } : {}),
       };
+    case "event": {
+      const topic = op.eventWait?.topic ?? op.name;
+      const where = op.eventWait?.where;
+      return {
+        kind: "event",
+        seq: op.seq,
+        topic,
+        ...(where ? { where } : {}),
+        reason:
+          `waiting for event ${topic}` +
+          (where ? ` where ${JSON.stringify(where)}` : "") +
+          (until ? ` until ${until}` : ""),
+        ...(until ? { until } : {}),
+      };
+    }
     case "child":
       return {
         kind: "child",

@@ -3,7 +3,7 @@ import type { Engine } from "../engine/index.js";
 import type { EventHub } from "./event-hub.js";
 import type { SseStream } from "./sse.js";
 
-/** Event types kept in the durable log: a run's end, written with it. */
+/** Baton's own event types kept in the durable log (a run's end, written with it); user events are all kept. */
 export const DURABLE_EVENT_TYPES: ReadonlySet<string> = new Set([
   EventType.RunCompleted,
   EventType.RunFailed,
@@ -24,7 +24,8 @@ export interface DurableTailOptions {
 
 /**
  * Streams the durable event log from `afterId` on, each event with its id, then follows it:
- * looked at again when this node ends a run and every `pollMs` for the other nodes' runs.
+ * looked at again when this node ends a run or publishes a user event, and every `pollMs` for
+ * what other nodes write.
  * A client that reconnects with `Last-Event-ID` misses nothing and sees nothing twice.
  */
 export function tailDurableEvents(
@@ -63,7 +64,7 @@ export function tailDurableEvents(
   };
 
   const unsubscribe = hub.onEvery((event) => {
-    if (DURABLE_EVENT_TYPES.has(event.type)) void read();
+    if (event.user || DURABLE_EVENT_TYPES.has(event.type)) void read();
   });
   const timer = setInterval(() => void read(), options.pollMs);
   stream.onEnd(() => {

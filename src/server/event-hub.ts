@@ -49,7 +49,7 @@ export class EventHub {
   }
 
   private dispatch(event: BatonEvent): void {
-    const forRun = this.byRun.get(event.runId);
+    const forRun = event.runId === undefined ? undefined : this.byRun.get(event.runId);
     for (const listener of [...(forRun ?? []), ...this.everyEvent]) {
       try {
         listener(event);

@@ -6,7 +6,13 @@ import {
   collectDefaultMetrics,
   type CollectFunction,
 } from "prom-client";
-import { EventType, RUN_STATUSES, type BatonEvent, type ServiceInfo } from "../common/index.js";
+import {
+  EventType,
+  RUN_STATUSES,
+  isRunEvent,
+  type BatonEvent,
+  type ServiceInfo,
+} from "../common/index.js";
 import type { Engine } from "../engine/index.js";
 import type { Webhooks } from "../webhooks/index.js";
 import type { EventHub } from "./event-hub.js";
@@ -125,6 +131,7 @@ export class ServerMetrics {
     if (options.webhooks) this.stops.push(registerWebhookMetrics(options.webhooks, registers));
 
     hub.onEvery((event) => {
+      if (!isRunEvent(event)) return;
       switch (event.type) {
         case EventType.StepCompleted:
         case EventType.StepFailed: {

@@ -55,6 +55,18 @@ function event(runId: string, type: string, at: number): EventRecord {
   return { type, runId, workflow: "order", status: "completed", data: JSON.stringify({ at }), at };
 }
 
+function userEvent(topic: string, eventId: string, at: number): EventRecord & { eventId: string } {
+  return {
+    type: topic,
+    eventId,
+    runId: null,
+    workflow: null,
+    status: null,
+    data: JSON.stringify({ eventId }),
+    at,
+  };
+}
+
 function newTask(taskKey: string, fields: Partial<NewTask> = {}): NewTask {
   return {
     taskKey,
@@ -626,7 +638,7 @@ export function storeConformance(
     });
 
     describe("events", () => {
-      it("stores the events of an append and pages them by id", async () => {
+      it("stores the events of an append and pages them by position", async () => {
         await createRuns(["r-1"], ["r-2"]);
         const events = [
           event("r-1", "run.completed", T0 + 1),
@@ -637,17 +649,132 @@ export function storeConformance(
         await commitOne(await appendOp("r-2", { events: events.slice(1) }));
 
         const all = await store.readEvents(0, 10);
-        expect(all).toEqual(events.map((e) => ({ ...e, eventId: aNumber() })));
-        const ids = all.map((e) => e.eventId!);
+        const ids = all.map((e) => e.position!);
+        expect(all).toEqual(
+          events.map((e, i) => ({ ...e, position: ids[i], eventId: `~${ids[i]}`, user: false })),
+        );
         expect([...ids].sort((x, y) => x - y)).toEqual(ids);
         expect(new Set(ids).size).toBe(3);
 
         const firstPage = await store.readEvents(0, 2);
-        expect(firstPage.map((e) => e.eventId)).toEqual(ids.slice(0, 2));
-        expect((await store.readEvents(firstPage[1]!.eventId!, 2)).map((e) => e.eventId)).toEqual(
+        expect(firstPage.map((e) => e.position)).toEqual(ids.slice(0, 2));
+        expect((await store.readEvents(firstPage[1]!.position!, 2)).map((e) => e.position)).toEqual(
           ids.slice(2),
         );
         expect(await store.readEvents(ids[2]!, 10)).toEqual([]);
+      });
+
+      it("publishes a user event outside any run, once per id, with its trigger runs", async () => {
+        const placed = userEvent("order.placed", "o-1", T0 + 5);
+        const trigger = newRun("order.placed:o-1", { workflow: "ship", input: placed.data });
+        const first = await store.publishEvent({ event: placed, createRuns: [trigger] });
+        expect(first).toMatchObject({ created: true, createdRuns: ["order.placed:o-1"] });
+        const stored = { ...placed, position: aNumber(), user: true };
+        expect(first.event).toEqual(stored);
+        expect(await getRun("order.placed:o-1")).toMatchObject({
+          workflow: "ship",
+          status: "pending",
+          input: placed.data,
+        });
+        expect(await store.readJournal("order.placed:o-1")).toEqual([trigger.firstEntry]);
+
+        // The same id again, with other data: nothing is written, the first event is the answer.
+        const again = await store.publishEvent({
+          event: { ...placed, data: '{"other":true}', at: T0 + 9 },
+          createRuns: [newRun("order.placed:o-1-bis", { workflow: "ship" })],
+        });
+        expect(again).toEqual({ created: false, event: first.event });
+        expect(await store.findRun("order.placed:o-1-bis")).toBeUndefined();
+        expect(await store.readEvents(0, 10)).toEqual([first.event]);
+      });
+
+      it("creates a trigger run only if its id is free", async () => {
+        await createRuns(["order.placed:o-2", { workflow: "ship" }]);
+        const result = await store.publishEvent({
+          event: userEvent("order.placed", "o-2", T0 + 5),
+          createRuns: [newRun("order.placed:o-2", { workflow: "ship" })],
+        });
+        expect(result).toMatchObject({ created: true, createdRuns: [] });
+        expect(await store.readJournal("order.placed:o-2")).toHaveLength(1);
+      });
+
+      it("writes a run's user event once per id and keeps Baton's own events apart", async () => {
+        await createRuns(["r-1"]);
+        const emitted = {
+          ...userEvent("order.shipped", "r-1:3", T0 + 2),
+          runId: "r-1",
+          workflow: "order",
+        };
+        await commitOne(await appendOp("r-1", { entries: [entry(1)], events: [emitted] }));
+        // Another append carrying the same id (a publisher that got there first, say).
+        await commitOne(
+          await appendOp("r-1", {
+            entries: [entry(2)],
+            events: [{ ...emitted, data: "2" }, event("r-1", "run.completed", T0 + 3)],
+          }),
+        );
+        const all = await store.readEvents(0, 10);
+        expect(all.map((e) => [e.type, e.eventId, e.user, e.data])).toEqual([
+          ["order.shipped", "r-1:3", true, emitted.data],
+          [
+            "run.completed",
+            `~${all[1]!.position}`,
+            false,
+            event("r-1", "run.completed", T0 + 3).data,
+          ],
+        ]);
+        expect(all[0]).toMatchObject({ runId: "r-1", workflow: "order", status: null });
+        expect(await getRun("r-1")).toMatchObject({ journalLength: 3 });
+      });
+
+      it("reads one topic after a position", async () => {
+        expect(await store.lastEventPosition()).toBe(0);
+        await store.publishEvent({ event: userEvent("a.b", "1", T0 + 1), createRuns: [] });
+        await store.publishEvent({ event: userEvent("c.d", "2", T0 + 2), createRuns: [] });
+        await store.publishEvent({ event: userEvent("a.b", "3", T0 + 3), createRuns: [] });
+        const ab = await store.readEvents(0, 10, { topic: "a.b" });
+        expect(ab.map((e) => e.eventId)).toEqual(["1", "3"]);
+        expect(
+          (await store.readEvents(ab[0]!.position!, 10, { topic: "a.b" })).map((e) => e.eventId),
+        ).toEqual(["3"]);
+        expect(await store.readEvents(0, 10, { topic: "x.y" })).toEqual([]);
+        const all = await store.readEvents(0, 10);
+        expect(await store.lastEventPosition()).toBe(all[2]!.position);
+      });
+
+      it("marks the runs waiting for a new event's topic due, and only those", async () => {
+        await createRuns(["waits"], ["waits-other"], ["sleeps"], ["emitter"]);
+        const waitingFor = (topic: string) => ({
+          status: "waiting" as RunStatus,
+          wakeAt: T0 + 60_000,
+          waitingOn: { kind: "event" as const, reason: `waiting for event ${topic}`, topic },
+        });
+        await setState("waits", waitingFor("payment.settled"));
+        await setState("waits-other", waitingFor("payment.refused"));
+        await setState("sleeps", { status: "waiting", wakeAt: T0 + 60_000 });
+        await store.publishEvent({
+          event: userEvent("payment.settled", "p-1", T0 + 10),
+          createRuns: [],
+        });
+        expect((await getRun("waits")).wakeAt).toBe(T0 + 10);
+        expect((await getRun("waits-other")).wakeAt).toBe(T0 + 60_000);
+        expect((await getRun("sleeps")).wakeAt).toBe(T0 + 60_000);
+
+        // Emitted by a run: the same.
+        await commitOne(
+          await appendOp("emitter", {
+            entries: [entry(1)],
+            events: [{ ...userEvent("payment.refused", "e-1", T0 + 20), runId: "emitter" }],
+          }),
+        );
+        expect((await getRun("waits-other")).wakeAt).toBe(T0 + 20);
+        // A repeated id is no new event: it wakes nobody.
+        await setState("waits", waitingFor("payment.settled"));
+        await store.publishEvent({
+          event: userEvent("payment.settled", "p-1", T0 + 30),
+          createRuns: [],
+        });
+        expect((await getRun("waits")).wakeAt).toBe(T0 + 60_000);
       });
     });
 

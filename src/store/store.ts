@@ -36,7 +36,23 @@ export interface Store {
   /** The earliest wake-up time of any waiting run (with `nodeId`: as findDueRuns). */
   nextWakeAt(nodeId?: string): Promise<number | undefined>;
   countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
-  readEvents(afterId: number, limit: number): Promise<EventRecord[]>;
+  /**
+   * The durable event log after position `afterId`, in position order, at most `limit` — the one
+   * way to read it in order (streams, waits, webhooks). Positions increase in commit order: once
+   * an event is read, no event with a smaller position can still appear. `topic` keeps one topic.
+   */
+  readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<EventRecord[]>;
+  /**
+   * Publishes one user event outside any run, in one transaction with the runs its triggers start
+   * (each created only if its run id is free) and the wake-up of runs waiting for its topic. An
+   * event id already in the log writes nothing and answers with the event that has it.
+   */
+  publishEvent(publish: EventPublish): Promise<EventPublishResult>;
+  /**
+   * The highest position in the event log (0 when empty), such that every event at or below it
+   * has committed: an event committed later gets a higher one.
+   */
+  lastEventPosition(): Promise<number>;
 
   // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**
@@ -305,15 +321,40 @@ export interface SignalRecord {
   sentAt: number;
 }
 
+/**
+ * One event of the durable log: Baton's own (a run's end, a failed compensation) or a user's.
+ * Written without `position`; read with it. `eventId` is the user's id (unique in the log: a
+ * second write of one id writes nothing); Baton's own events are written without one and read
+ * with `~{position}`. `type` is the topic. `runId` / `workflow` / `status`: the run the event is
+ * about or that emitted it (null on a user event published outside any run).
+ */
 export interface EventRecord {
-  eventId?: number;
+  position?: number;
+  eventId?: string;
+  /** Read: whether a user published it. Written: implied by `eventId`. */
+  user?: boolean;
   type: string;
-  runId: string;
-  workflow: string;
-  status: RunStatus;
+  runId: string | null;
+  workflow: string | null;
+  status: RunStatus | null;
   data: string | null;
   at: number;
 }
+
+export interface EventFilter {
+  topic?: string;
+}
+
+export interface EventPublish {
+  event: EventRecord & { eventId: string };
+  /** Runs the event's triggers start: created with the event, each only if its id is free. */
+  createRuns: NewRun[];
+}
+
+/** `created`: written now (with the trigger runs it created); otherwise the event that had the id. */
+export type EventPublishResult =
+  | { created: true; event: EventRecord; createdRuns: string[] }
+  | { created: false; event: EventRecord };
 
 export interface NewRun {
   runId: string;
@@ -366,6 +407,10 @@ export type WriteOp =
        * `withdrawn`, a leased one `withdrawing` (see TaskStatus); others stay as they are.
        */
       withdrawTasks?: string[];
+      /**
+       * Events committed with these entries: Baton's own, and user events a run emits (an id
+       * already in the log writes nothing). A new user event wakes the runs waiting for its topic.
+       */
       events?: EventRecord[];
     }
   | { type: "insertSignal"; runId: string; name: string; payload: string | null; sentAt: number };

@@ -35,8 +35,8 @@ export function webhookConformance(current: () => Store): void {
           })),
         },
       ]);
-      const after = await store.readEvents(before.at(-1)?.eventId ?? 0, 10_000);
-      return after.map((e) => e.eventId!);
+      const after = await store.readEvents(before.at(-1)?.position ?? 0, 10_000);
+      return after.map((e) => e.position!);
     }
 
     function subscribe(subscriptionId: string, createdAt = T0) {

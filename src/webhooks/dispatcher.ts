@@ -173,13 +173,13 @@ export class WebhookDispatcher {
       const last = records.at(-1);
       if (last === undefined) return;
       const deliveries = planDeliveries(
-        records.map((record) => ({ position: record.eventId!, event: toWebhookEvent(record) })),
+        records.map((record) => ({ position: record.position!, event: toWebhookEvent(record) })),
         this.subscriptions,
         this.clock.now(),
       );
       const isMoved = await this.store.webhooks.fanOut({
         fromEventId: cursor,
-        toEventId: last.eventId!,
+        toEventId: last.position!,
         deliveries,
         knownSubscriptions: this.subscriptions.map((s) => s.subscriptionId),
       });

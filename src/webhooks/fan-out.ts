@@ -1,5 +1,5 @@
 import type { NewDelivery, SubscriptionRecord } from "../store/index.js";
-import { matchesAnyTopic } from "./topics.js";
+import { topicMatcher } from "./topics.js";
 import { webhookBody, type WebhookEvent } from "./webhook-event.js";
 
 /** An event at its position in the log. */
@@ -17,9 +17,11 @@ export function planDeliveries(
   subscriptions: readonly SubscriptionRecord[],
   now: number,
 ): NewDelivery[] {
+  const matchers = subscriptions.map((s) => ({ subscription: s, matches: topicMatcher(s.topics) }));
   return events.flatMap(({ position, event }) =>
-    subscriptions
-      .filter((s) => s.afterEventId < position && matchesAnyTopic(s.topics, event.topic))
+    matchers
+      .filter(({ subscription: s, matches }) => s.afterEventId < position && matches(event.topic))
+      .map(({ subscription }) => subscription)
       .map((s) => ({
         subscriptionId: s.subscriptionId,
         eventId: position,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ValidationError } from "../common/index.js";
-import { MAX_TOPICS, topicPatternProblem } from "./topics.js";
+import { MAX_TOPICS, checkTopicPattern } from "./topics.js";
 
 export const MAX_URL_LENGTH = 2048;
 
@@ -12,24 +12,21 @@ export interface SubscriptionInput {
   secret?: string;
 }
 
-/** Throws INVALID_TOPICS unless `topics` is a non-empty list of topic patterns. */
+/** Throws INVALID_TOPIC unless `topics` is a non-empty list of topic patterns. */
 export function checkTopics(topics: readonly string[]): string[] {
   if (topics.length === 0) {
     throw new ValidationError(
-      "INVALID_TOPICS",
+      "INVALID_TOPIC",
       "topics is empty: name at least one topic pattern, e.g. run.failed or order.*",
     );
   }
   if (topics.length > MAX_TOPICS) {
     throw new ValidationError(
-      "INVALID_TOPICS",
+      "INVALID_TOPIC",
       `topics has ${topics.length} patterns; at most ${MAX_TOPICS} are allowed`,
     );
   }
-  for (const topic of topics) {
-    const problem = topicPatternProblem(topic);
-    if (problem) throw new ValidationError("INVALID_TOPICS", problem, { topic });
-  }
+  for (const topic of topics) checkTopicPattern(topic);
   return [...new Set(topics)];
 }
 

@@ -1,35 +1,28 @@
+import { ValidationError, parseTopicPatterns, type TopicFilter } from "../common/index.js";
+
 /**
- * Topic patterns of a subscription: dotted lowercase names (`order.placed`, `run.failed`) where a
- * segment may be `*`, matching exactly one segment of any name (`run.*`, `*.failed`).
+ * A subscription's topic patterns are those of `GET /v1/events?topic=` (common/topics.ts): dotted
+ * lowercase names where a segment `*` matches any one segment, and `*` alone every topic. Each is
+ * one entry of the list, never a comma list of its own.
  */
 
-const SEGMENT = /^[a-z0-9][a-z0-9_-]*$/;
-
-/** Longest pattern accepted, and most patterns per subscription. */
-export const MAX_TOPIC_LENGTH = 200;
+/** Most patterns per subscription. */
 export const MAX_TOPICS = 50;
 
-/** Why `pattern` is not a topic pattern, or undefined if it is one. */
-export function topicPatternProblem(pattern: string): string | undefined {
-  if (pattern.length === 0) return "a topic pattern cannot be empty";
-  if (pattern.length > MAX_TOPIC_LENGTH)
-    return `a topic pattern has at most ${MAX_TOPIC_LENGTH} characters`;
-  const bad = pattern.split(".").find((segment) => segment !== "*" && !SEGMENT.test(segment));
-  return bad === undefined
-    ? undefined
-    : `"${pattern}" is not a topic pattern: use dotted lowercase names (letters, digits, _ and -), with * for a whole segment`;
+/** Throws INVALID_TOPIC unless `pattern` is one topic pattern. */
+export function checkTopicPattern(pattern: string): string {
+  if (pattern.length === 0 || pattern.includes(",") || pattern.trim() !== pattern) {
+    throw new ValidationError(
+      "INVALID_TOPIC",
+      `topic pattern ${JSON.stringify(pattern)} is malformed: one dotted name per entry, such as order.* or run.failed`,
+      { topic: pattern },
+    );
+  }
+  parseTopicPatterns(pattern);
+  return pattern;
 }
 
-/** Whether `topic` matches `pattern`, segment by segment. */
-export function matchesTopic(pattern: string, topic: string): boolean {
-  const wanted = pattern.split(".");
-  const actual = topic.split(".");
-  return (
-    wanted.length === actual.length &&
-    wanted.every((segment, i) => segment === "*" || segment === actual[i])
-  );
-}
-
-export function matchesAnyTopic(patterns: readonly string[], topic: string): boolean {
-  return patterns.some((pattern) => matchesTopic(pattern, topic));
+/** Whether a topic matches any of a subscription's patterns. */
+export function topicMatcher(patterns: readonly string[]): TopicFilter {
+  return parseTopicPatterns(patterns);
 }

@@ -1,3 +1,4 @@
+import { lifecycleEventId } from "../common/index.js";
 import type { EventRecord } from "../store/index.js";
 
 /** An event as subscribers receive it. */
@@ -12,20 +13,24 @@ export interface WebhookEvent {
 
 /**
  * The one place that knows the shape of the durable event log: a record becomes the event
- * delivered. Lifecycle events carry the run they are about beside their own data.
+ * delivered. A user event carries what was published, under its own id; one of Baton's own
+ * (run.completed…) carries the run it is about, under the id the event stream gives it (`~N`).
  */
 export function toWebhookEvent(record: EventRecord): WebhookEvent {
   const own = record.data === null ? undefined : (JSON.parse(record.data) as unknown);
+  const isUser = record.user ?? record.eventId !== undefined;
   return {
-    id: String(record.eventId),
+    id: record.eventId ?? lifecycleEventId(record.position!),
     topic: record.type,
     at: record.at,
-    data: {
-      runId: record.runId,
-      workflow: record.workflow,
-      status: record.status,
-      ...(own !== undefined ? { data: own } : {}),
-    },
+    data: isUser
+      ? own
+      : {
+          runId: record.runId,
+          workflow: record.workflow,
+          status: record.status,
+          ...(own !== undefined ? { data: own } : {}),
+        },
   };
 }
 

@@ -399,6 +399,14 @@ describe.skipIf("skip" in broker)(
       expect(mine.every((e) => e.key === e.body.type && e.persistent)).toBe(true);
       // step.* events are published too, but this consumer bound only run.# and order.#.
       expect(mine.some((e) => e.key.startsWith("step."))).toBe(false);
+
+      // User events go through the same live publication: routing key = their topic.
+      await baton.publish("order.placed", { orderId: "o-1" }, { id: "o-1" });
+      const placed = await waitFor(() => received.find((r) => r.key === "order.placed"), {
+        what: "order.placed on the exchange",
+        intervalMs: 20,
+      });
+      expect(placed.body).toMatchObject({ type: "order.placed", eventId: "o-1", user: true });
     });
 
     it("baton server --events-amqp URL --events-exchange NAME publishes the server's run events", async () => {

@@ -126,11 +126,26 @@ const audited = workflow("audited", async (ctx, input: { key: string }) =>
   ctx.call(audit, "check", input),
 );
 
+/** Triggered: one run per order.placed event (docs/events.md). */
+const fulfil = workflow(
+  "fulfil",
+  async (ctx, input: { orderId: string }) => ctx.step("note", () => ({ ...input, by: nodeId })),
+  { on: "order.placed" },
+);
+
+/** Waits for the payment of its order, published through whichever node. */
+const settle = workflow("settle", async (ctx, input: { orderId: string }) => {
+  const payment = await ctx.waitForEvent<{ cents: number }>("payment.settled", {
+    where: { orderId: input.orderId },
+  });
+  return { paid: payment.cents, on: nodeId };
+});
+
 const baton = await Baton.open({
   db: url,
   nodeId,
   leaseMs: Number(leaseArg),
-  workflows: [placeOrder, approval, gated, guarded, queuedOrder, audited].filter(
+  workflows: [placeOrder, approval, gated, guarded, queuedOrder, audited, fulfil, settle].filter(
     (w) => workflowsArg === undefined || workflowsArg.split(",").includes(w.name),
   ),
   services: [inventory, payments, shipping, gate, billing, audit],

@@ -330,25 +330,46 @@ describe("Baton.serve", () => {
 });
 
 describe("event topics", () => {
-  it("select exact types, families and everything; unknown topics are refused", () => {
-    expect([...parseTopics("run.failed,step.completed")].sort()).toEqual([
-      "run.failed",
-      "step.completed",
-    ]);
-    expect([...parseTopics(["step.*", "run.failed"])].sort()).toEqual([
-      "run.failed",
+  const selected = (topic: string | string[] | undefined, among: string[]): string[] =>
+    among.filter((type) => parseTopics(topic).matches(type));
+  const TOPICS = [
+    "run.failed",
+    "run.completed",
+    "step.completed",
+    "step.failed",
+    "order.placed",
+    "order.item.added",
+    "payment.settled",
+  ];
+
+  it("select exact topics, one-segment wildcards and everything", () => {
+    expect(selected("run.failed,step.completed", TOPICS)).toEqual(["run.failed", "step.completed"]);
+    expect(selected(["step.*", "order.*"], TOPICS)).toEqual([
       "step.completed",
       "step.failed",
-      "step.retrying",
+      "order.placed",
     ]);
-    expect(parseTopics(undefined).size).toBe(parseTopics("*").size);
-    expect(parseTopics(" , ").size).toBe(parseTopics("*").size);
+    expect(selected("*.placed,order.*.added", TOPICS)).toEqual([
+      "order.placed",
+      "order.item.added",
+    ]);
+    expect(selected(undefined, TOPICS)).toEqual(TOPICS);
+    expect(selected(" , ", TOPICS)).toEqual(TOPICS);
+    expect(selected("*", TOPICS)).toEqual(TOPICS);
+  });
+
+  it("refuse malformed patterns and Baton topics that do not exist; user topics are open", () => {
+    for (const bad of ["Order.Placed", "order..placed", "order.pl*", "order.placed!", ".x"]) {
+      expect(() => parseTopics(bad), bad).toThrow(
+        expect.objectContaining({ code: "INVALID_TOPIC" }),
+      );
+    }
     expect(() => parseTopics("run.exploded")).toThrow(
       expect.objectContaining({ code: "INVALID_ARGUMENT" }),
     );
-    expect(() => parseTopics("job.*")).toThrow(
-      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
-    );
+    expect(parseTopics("job.*").selectsDurable).toBe(true);
+    expect(parseTopics("step.*").selectsDurable).toBe(false);
+    expect(parseTopics("step.*,run.failed").selectsDurable).toBe(true);
   });
 });
 

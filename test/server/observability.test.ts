@@ -22,6 +22,7 @@ const API_ROUTES = [
   "post /v1/tasks/{taskId}/complete",
   "post /v1/tasks/{taskId}/fail",
   "post /v1/tasks/{taskId}/heartbeat",
+  "post /v1/events",
   "get /v1/events",
   "post /v1/subscriptions",
   "get /v1/subscriptions",

@@ -150,10 +150,22 @@ export const HeartbeatBody = z
   })
   .default({});
 
+export const PublishBody = z.strictObject({
+  topic: documented(
+    z.string(),
+    "dotted lowercase name such as `order.placed`; `run.*`, `step.*`, `compensation.*` and `baton.*` are Baton's own",
+  ),
+  data: documented(z.unknown(), "any JSON: the input of the runs it triggers").optional(),
+  id: documented(
+    z.string(),
+    "the event's id, its idempotency key (1–99 of A–Z a–z 0–9 . _ - ~ :, not starting with ~); generated if absent",
+  ).optional(),
+});
+
 export const EventsQuery = z.object({
   topic: documented(
     z.union([z.string(), z.array(z.string())]).optional(),
-    "comma list (or repeated parameter) of event types, `run.*`, `step.*`, or `*` (default)",
+    "comma list (or repeated parameter) of topic patterns: dotted names where a segment may be `*` (`order.*`, `run.failed`); `*` alone (default) selects every event",
   ),
   workflow: documented(z.string().optional(), "only events of runs of this workflow"),
   runId: documented(z.string().optional(), "only events of this run"),

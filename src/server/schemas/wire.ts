@@ -40,7 +40,18 @@ export const ErrorBodySchema = documented(z.object({ error: ErrorDataSchema }), 
 export const StepSchema = documented(
   z.object({
     seq: count,
-    kind: z.enum(["step", "call", "sleep", "signal", "child", "now", "random", "uuid"]),
+    kind: z.enum([
+      "step",
+      "call",
+      "sleep",
+      "signal",
+      "child",
+      "now",
+      "random",
+      "uuid",
+      "emit",
+      "event",
+    ]),
     name: z.string(),
     status: z.enum(["running", "waiting", "completed", "failed"]),
     attempts: count,
@@ -55,7 +66,7 @@ export const StepSchema = documented(
 
 export const WaitingOnSchema = documented(
   z.object({
-    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator"]),
+    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator", "event"]),
     reason: documented(z.string(), "what the run waits on, in words an operator can act on"),
     seq: count.optional(),
     until: documented(
@@ -63,6 +74,11 @@ export const WaitingOnSchema = documented(
       "timer: when it fires; signal: its timeout; retry: the next attempt",
     ).optional(),
     signal: z.string().optional(),
+    topic: documented(z.string(), "event: the topic waited for").optional(),
+    where: documented(
+      z.record(z.string(), z.unknown()),
+      "event: the data fields the event must have",
+    ).optional(),
     childRunId: z.string().optional(),
     step: z.string().optional(),
     attempt: count.optional(),
@@ -168,11 +184,22 @@ export const TaskSchema = documented(
 
 export const BatonEventSchema = documented(
   z.object({
-    id: documented(count, "position in the durable event log, on terminal events").optional(),
-    type: z.enum(EventType),
-    runId: z.string(),
-    workflow: z.string(),
-    status: RunStatusSchema,
+    id: documented(
+      count,
+      "position in the durable event log (user events, run ends, compensation failures)",
+    ).optional(),
+    type: documented(
+      z.string(),
+      `the topic: one of Baton's own (${Object.values(EventType).join(", ")}) or a user's`,
+    ),
+    eventId: documented(
+      z.string(),
+      "user events: the id it was published with; Baton's durable ones: `~{id}`",
+    ).optional(),
+    user: documented(z.boolean(), "true on events a user published").optional(),
+    runId: documented(z.string(), "the run it is about, or that emitted it").optional(),
+    workflow: z.string().optional(),
+    status: RunStatusSchema.optional(),
     at: timestamp,
     data: z.unknown().optional(),
   }),
@@ -182,6 +209,11 @@ export const BatonEventSchema = documented(
     description: "A fact about a run, for consumers beside the orchestration.",
   },
 );
+
+/** The answer of a publish that wrote the event. */
+export const PublishedSchema = z.object({
+  id: documented(z.string(), "the event's id (the one given, or a generated one)"),
+});
 
 /** The answer of 202s: the request is durable; the run acts on it in its own time. */
 export const AcceptedSchema = z.object({ runId: z.string() });

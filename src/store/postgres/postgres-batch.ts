@@ -286,6 +286,7 @@ export function segmentParams(
         events.push({
           gate,
           type: event.type,
+          event_key: event.eventId ?? null,
           run_id: event.runId,
           workflow: event.workflow,
           status: event.status,

@@ -119,6 +119,7 @@ export const EVENTS = new UnnestSource(
   {
     gate: "int",
     type: "text",
+    event_key: "text",
     run_id: "text",
     workflow: "text",
     status: "text",
@@ -222,7 +223,7 @@ WITH appended AS (
   FROM ${WITHDRAWALS.sql}
   WHERE k.task_key = d.task_key AND k.status IN ('queued', 'leased') AND ${applies("d")}
 ), new_events AS (
-  SELECT nextval('events_event_id_seq') AS event_id, v.type, v.run_id, v.workflow, v.status, v.data, v.at
+  SELECT nextval('events_event_id_seq') AS event_id, v.type, v.event_key, v.run_id, v.workflow, v.status, v.data, v.at
   FROM ${EVENTS.sql}
   -- Taken once (an InitPlan), before any id is drawn, and held until commit (see EVENTS_LOCK);
   -- not at all by a batch without events.
@@ -230,14 +231,28 @@ WITH appended AS (
     AND ${applies("v")}
   ORDER BY v.ord
 ), logged AS (
-  INSERT INTO events (event_id, type, run_id, workflow, status, data, at)
-  SELECT event_id, type, run_id, workflow, status, data, at FROM new_events
+  -- A user event's id is its idempotency key: an id already in the log writes nothing (a drawn
+  -- position is then skipped, which readers never notice).
+  INSERT INTO events (event_id, type, event_key, run_id, workflow, status, data, at)
+  SELECT event_id, type, event_key, run_id, workflow, status, data, at FROM new_events
+  ON CONFLICT (event_key) DO NOTHING
+  RETURNING type, event_key, at
+), event_woken AS (
+  -- A new user event marks the runs waiting for its topic due (ctx.waitForEvent; they read the log
+  -- when woken). Never a run this statement appends to: one row is updated once per statement.
+  UPDATE runs r SET wake_at = LEAST(r.wake_at, l.at)
+  FROM (SELECT type, min(at) AS at FROM logged WHERE event_key IS NOT NULL GROUP BY type) l
+  WHERE r.status = 'waiting' AND ((r.waiting_on::jsonb) ->> 'topic') = l.type
+    AND r.run_id NOT IN (SELECT run_id FROM appended)
+  RETURNING r.run_id
 ), notified AS (
   -- NOTIFY is transactional: listeners hear of these only once the batch has committed, and
   -- identical notifications of one transaction are delivered once. see Channel.
   SELECT pg_notify('${Channel.Tasks}', service) FROM (SELECT service FROM enqueued UNION SELECT service FROM requeued) q
   UNION ALL
   SELECT pg_notify('${Channel.Runs}', run_id) FROM woken
+  UNION ALL
+  SELECT pg_notify('${Channel.Runs}', run_id) FROM event_woken
   UNION ALL
   SELECT pg_notify('${Channel.Runs}', run_id || '${ENDED_SUFFIX}') FROM appended WHERE status IN ${TERMINAL}
 )

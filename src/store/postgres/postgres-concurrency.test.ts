@@ -241,6 +241,6 @@ describePostgres("PostgresStore under concurrency", () => {
     await slow.query("COMMIT");
     const events = await read;
     expect(events.map((e) => e.type)).toEqual(["run.slow", "run.fast"]);
-    expect(events[0]!.eventId!).toBeLessThan(events[1]!.eventId!);
+    expect(events[0]!.position!).toBeLessThan(events[1]!.position!);
   });
 });

@@ -2,6 +2,9 @@ import type pg from "pg";
 import type { RunStatus } from "../../common/index.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import type {
+  EventFilter,
+  EventPublish,
+  EventPublishResult,
   EventRecord,
   JournalEntry,
   RunPage,
@@ -23,8 +26,8 @@ import type {
   WriteResult,
 } from "../store.js";
 import { commitBatch } from "./postgres-commit.js";
-import { EVENTS_LOCK } from "./postgres-commit-sql.js";
-import { storeFailed, withClient } from "./postgres-errors.js";
+import { PostgresEvents } from "./postgres-events.js";
+import { storeFailed } from "./postgres-errors.js";
 import { migrate } from "./postgres-migrations.js";
 import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
@@ -62,6 +65,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly tasks: PostgresTasks;
   readonly webhooks: PostgresWebhooks;
+  private readonly events: PostgresEvents;
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;
 
@@ -79,6 +83,7 @@ export class PostgresStore implements Store {
     });
     this.webhooks = new PostgresWebhooks(this.pool);
     this.tasks = new PostgresTasks((sql, values) => this.rows(sql, values, "use the queue"));
+    this.events = new PostgresEvents(this.pool);
   }
 
   migrate(): Promise<void> {
@@ -171,31 +176,16 @@ export class PostgresStore implements Store {
     );
   }
 
-  async readEvents(afterId: number, limit: number): Promise<EventRecord[]> {
-    try {
-      return await withClient(this.pool, async (client) => {
-        // Exclusive against writers, which hold EVENTS_LOCK shared from drawing event ids until
-        // they commit: once it is granted every id drawn so far is committed (or rolled back),
-        // and the SELECT's snapshot, taken after it, sees them all. A reader that pages by id
-        // can therefore never skip an event that commits later with a smaller id.
-        await client.query("BEGIN");
-        try {
-          await client.query("SELECT pg_advisory_xact_lock($1)", [EVENTS_LOCK]);
-          const { rows } = await client.query<EventRecord>(
-            `SELECT event_id AS "eventId", type, run_id AS "runId", workflow, status, data, at
-             FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
-            [afterId, limit],
-          );
-          await client.query("COMMIT");
-          return rows;
-        } catch (e) {
-          await client.query("ROLLBACK").catch(() => undefined);
-          throw e;
-        }
-      });
-    } catch (e) {
-      throw storeFailed("read events", e);
-    }
+  readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<EventRecord[]> {
+    return this.events.read(afterId, limit, filter);
+  }
+
+  lastEventPosition(): Promise<number> {
+    return this.events.lastPosition();
+  }
+
+  publishEvent(publish: EventPublish): Promise<EventPublishResult> {
+    return this.events.publish(publish);
   }
 
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {

@@ -8,7 +8,11 @@ import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
 import { SqliteWebhooks } from "./sqlite-webhooks.js";
+import { SqliteEvents } from "./sqlite-events.js";
 import type {
+  EventFilter,
+  EventPublish,
+  EventPublishResult,
   EventRecord,
   JournalEntry,
   NewRun,
@@ -52,6 +56,7 @@ export class SqliteStore implements Store {
     (sql) => this.statement(sql),
     (fn) => this.write(fn),
   );
+  private readonly events: SqliteEvents;
 
   /** Held from open to close: no other process opens the same file meanwhile. */
   private readonly lock: SqliteFileLock | undefined;
@@ -77,6 +82,11 @@ export class SqliteStore implements Store {
     this.db = db;
     this.applyBatch = this.db.transaction((ops: readonly WriteOp[]) =>
       ops.map((op) => this.apply(op)),
+    );
+    this.events = new SqliteEvents(
+      db,
+      (sql) => this.statement(sql),
+      (run) => this.createRun(run),
     );
   }
 
@@ -168,7 +178,7 @@ export class SqliteStore implements Store {
           this.tasks.requeue(taskKey, visibleAt);
         for (const taskKey of op.withdrawTasks ?? [])
           this.tasks.withdraw(taskKey, update.updatedAt);
-        for (const event of op.events ?? []) this.insertEvent(event);
+        for (const event of op.events ?? []) this.events.insert(event);
         return { ok: true };
       }
       case "insertSignal": {
@@ -218,12 +228,6 @@ export class SqliteStore implements Store {
     this.statement(
       `UPDATE runs SET wake_at = MIN(COALESCE(wake_at, ?), ?) WHERE run_id = ? AND status IN ${NON_TERMINAL}`,
     ).run(at, at, runId);
-  }
-
-  private insertEvent(event: EventRecord): void {
-    this.statement(
-      "INSERT INTO events (type, run_id, workflow, status, data, at) VALUES (?, ?, ?, ?, ?, ?)",
-    ).run(event.type, event.runId, event.workflow, event.status, event.data, event.at);
   }
 
   findRun(runId: string): Promise<RunRecord | undefined> {
@@ -350,29 +354,26 @@ export class SqliteStore implements Store {
     );
   }
 
-  readEvents(afterId: number, limit: number): Promise<EventRecord[]> {
-    const rows = this.statement(
-      "SELECT event_id, type, run_id, workflow, status, data, at FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?",
-    ).all(afterId, limit) as Array<{
-      event_id: number;
-      type: string;
-      run_id: string;
-      workflow: string;
-      status: RunStatus;
-      data: string | null;
-      at: number;
-    }>;
-    return Promise.resolve(
-      rows.map((r) => ({
-        eventId: r.event_id,
-        type: r.type,
-        runId: r.run_id,
-        workflow: r.workflow,
-        status: r.status,
-        data: r.data,
-        at: r.at,
-      })),
-    );
+  readEvents(afterId: number, limit: number, filter?: EventFilter): Promise<EventRecord[]> {
+    return Promise.resolve(this.events.read(afterId, limit, filter));
+  }
+
+  lastEventPosition(): Promise<number> {
+    return Promise.resolve(this.events.lastPosition());
+  }
+
+  publishEvent(publish: EventPublish): Promise<EventPublishResult> {
+    try {
+      return Promise.resolve(this.events.publish(publish));
+    } catch (e) {
+      return Promise.reject(
+        new BatonError(
+          "STORE_FAILED",
+          `the SQLite store could not publish: ${(e as Error).message}`,
+          { retryable: true, cause: e },
+        ),
+      );
+    }
   }
 
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {

@@ -161,7 +161,8 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
             ...shown,
             runs: shown.runs.map((run) => {
               const event = latest.get(run.runId);
-              return event ? { ...run, status: event.status, updatedAt: event.at } : run;
+              // run.* events always carry the run's status (user events, which need not, are not asked for).
+              return event?.status ? { ...run, status: event.status, updatedAt: event.at } : run;
             }),
           },
       );
