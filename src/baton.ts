@@ -4,6 +4,7 @@ import {
   ConflictError,
   SystemClock,
   ValidationError,
+  parseDuration,
   type BatonEvent,
   type Clock,
   type HistoryEvent,
@@ -59,6 +60,12 @@ export interface BatonOptions {
   nodeId?: string;
   /** How long a node keeps its runs without renewing its lease (default 10 s); PostgreSQL only. */
   leaseMs?: number;
+  /**
+   * How long runs are kept once they end, unless their workflow's own `retention` says: a duration
+   * such as "90s", "15m", "12h" or "30d", or ms (default "30d"); `0` keeps runs forever. Every node
+   * deletes expired runs in small batches (docs/operations.md, "Retention").
+   */
+  retention?: string | number;
   /**
    * Where every event is published besides Baton's own event log: `{ amqp: { url, exchange } }`
    * sends each to a RabbitMQ topic exchange, routing key = topic (docs/rabbitmq.md).
@@ -132,7 +139,10 @@ export class Baton {
       transports.set(service.name, createTransport(service.name, service.transport));
     }
     const logger = options.logger ?? pino({ level: process.env.BATON_LOG_LEVEL ?? "warn" });
+    const retentionMs =
+      options.retention === undefined ? undefined : parseDuration(options.retention, "retention");
     const engineOptions = {
+      ...(retentionMs !== undefined ? { retentionMs } : {}),
       clock: options.clock ?? new SystemClock(),
       logger,
       workflows,

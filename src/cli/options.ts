@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from "commander";
+import { parseDuration as parseRetentionMs } from "../common/index.js";
 
 /** A TCP port; 0 lets the system pick a free one. */
 export function parsePort(value: string): number {
@@ -16,6 +17,49 @@ export function parseDuration(value: string): number {
     throw new InvalidArgumentError("expected a whole number of milliseconds from 100 to 86400000.");
   }
   return ms;
+}
+
+/** A retention period: "90s", "15m", "12h", "30d", a number of ms, or 0 (keep forever). */
+export function parseRetention(value: string): string {
+  try {
+    parseRetentionMs(value, "retention");
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return value;
+}
+
+/** A `key=value` tag of `baton start --tag` (checked by the server). */
+export function collectTag(
+  value: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
+  const equals = value.indexOf("=");
+  if (equals < 1)
+    throw new InvalidArgumentError(`expected key=value, e.g. customer=c-17; got ${value}`);
+  return { ...previous, [value.slice(0, equals)]: value.slice(equals + 1) };
+}
+
+/** A `key=value` (or `key:value`) tag filter of `baton runs --tag`, repeated: AND-ed. */
+export function collectTagFilter(value: string, previous: string[] = []): string[] {
+  const match = /^([^=:]+)[=:](.*)$/.exec(value);
+  if (!match)
+    throw new InvalidArgumentError(`expected key=value, e.g. customer=c-17; got ${value}`);
+  return [...previous, `${match[1]}:${match[2]}`];
+}
+
+/** A point in time as ISO 8601: given so, or as a duration before now ("15m", "7d"). */
+export function parseTimeOption(value: string): string {
+  const now = Date.now();
+  if (/^\d+(ms|s|m|h|d)$/.test(value.trim())) {
+    return new Date(now - parseRetentionMs(value, "time")).toISOString();
+  }
+  if (Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(
+      `expected an ISO 8601 time or a duration ago such as 12h; got ${value}`,
+    );
+  }
+  return value;
 }
 
 /** A positive whole number of milliseconds, with no upper bound: a run's deadline. */

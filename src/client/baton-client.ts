@@ -77,6 +77,7 @@ export class BatonClient {
         input,
         ...(options.runId !== undefined ? { runId: options.runId } : {}),
         ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+        ...(options.tags !== undefined ? { tags: options.tags } : {}),
       },
       ...(options.idempotencyKey !== undefined
         ? { headers: { "idempotency-key": options.idempotencyKey } }
@@ -102,6 +103,9 @@ export class BatonClient {
         runIdPrefix: query.runIdPrefix,
         limit: query.limit,
         cursor: query.cursor,
+        tag: query.tags && Object.entries(query.tags).map(([key, value]) => `${key}:${value}`),
+        createdAfter: isoOf(query.createdAfter),
+        createdBefore: isoOf(query.createdBefore),
       },
     });
     return body;
@@ -427,4 +431,8 @@ function env(name: string): string | undefined {
     .process;
   const value = processLike?.env?.[name];
   return value ? value : undefined;
+}
+
+function isoOf(time: Date | string | undefined): string | undefined {
+  return time instanceof Date ? time.toISOString() : time;
 }

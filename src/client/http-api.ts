@@ -10,7 +10,8 @@ export interface HttpApiOptions {
 export interface ApiRequest {
   method: "GET" | "POST" | "DELETE";
   path: string;
-  query?: Record<string, string | number | undefined>;
+  /** An array value repeats the parameter (`tag=a:1&tag=b:2`). */
+  query?: Record<string, string | number | readonly string[] | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
   /** The caller's cancellation: the request rejects with the signal's reason. */
@@ -146,7 +147,9 @@ export class HttpApi {
   private urlOf(request: ApiRequest): string {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined) params.set(key, String(value));
+      if (Array.isArray(value))
+        for (const item of value as readonly string[]) params.append(key, item);
+      else if (value !== undefined) params.set(key, String(value));
     }
     const query = params.toString();
     return `${this.url}${request.path}${query ? `?${query}` : ""}`;

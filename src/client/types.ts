@@ -23,6 +23,8 @@ export interface StartRunOptions {
    * `DEADLINE_EXCEEDED` and rolls back. A run that already exists keeps its own.
    */
   deadline?: number;
+  /** Tags to search the run by, e.g. `{ customer: "c-17" }`: at most 16 string keys and values. */
+  tags?: Record<string, string>;
 }
 
 export interface ListRunsQuery {
@@ -30,6 +32,12 @@ export interface ListRunsQuery {
   status?: RunStatus;
   /** Runs whose id starts with this. */
   runIdPrefix?: string;
+  /** Only runs with every one of these tags, e.g. `{ customer: "c-17" }`. */
+  tags?: Record<string, string>;
+  /** Only runs created at or after this time. */
+  createdAfter?: Date | string;
+  /** Only runs created before this time. */
+  createdBefore?: Date | string;
   /** At most this many (server default 50). */
   limit?: number;
   /** `nextCursor` of the previous page. */

@@ -19,6 +19,12 @@ export const ErrorCodes = {
   INVALID_TOPIC: 400,
   /** A user event id outside the allowed characters (those of a run id; not starting with `~`). */
   INVALID_EVENT_ID: 400,
+  /** A duration that is not a whole number followed by ms, s, m, h or d (or 0). */
+  INVALID_DURATION: 400,
+  /** Tags on start: not string keys and values, too many, or too long. */
+  INVALID_TAGS: 400,
+  /** A `tag` filter that is not `key:value`, or a creation time bound that is not ISO 8601. */
+  INVALID_FILTER: 400,
   // 401/403 — auth
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,

@@ -87,6 +87,8 @@ export interface Run {
   steps: StepView[];
   waitingOn?: WaitingOn;
   parentRunId?: string;
+  /** The tags given on start, if any. */
+  tags?: Record<string, string>;
 }
 
 /** One journal entry as the history API shows it, oldest first. */

@@ -189,6 +189,12 @@ export interface WorkflowOptions<I> {
   on?: string | readonly string[];
   /** A trigger's run id for an event, instead of `{topic}:{eventId}`. Must be deterministic. */
   runId?: (event: TriggerEvent) => string;
+  /**
+   * How long the workflow's runs are kept once they end, then deleted with their journal, tasks,
+   * signals and events: a duration such as "90s", "15m", "12h" or "30d", or ms; `0` keeps them
+   * forever. Overrides the node's default (`Baton.open({ retention })`, `baton server --retention`).
+   */
+  retention?: string | number;
 }
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;

@@ -1,5 +1,6 @@
 import { ValidationError, assertUserTopic } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
+import { parseRetention } from "./retention.js";
 import type {
   ServiceDefinition,
   WorkflowDefinition,
@@ -66,6 +67,7 @@ export function workflow<I, O>(
       `workflow ${checkedName}: runId must be a function (event) => string`,
     );
   }
+  if (options.retention !== undefined) parseRetention(checkedName, options.retention);
   return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
 }
 

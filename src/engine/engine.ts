@@ -10,6 +10,7 @@ import {
   fromErrorData,
   isTerminal,
   newRunId,
+  validateTags,
   type BatonEvent,
   type Clock,
   type HistoryEvent,
@@ -54,6 +55,8 @@ import { ServiceStats } from "./service-stats.js";
 import { LocalServiceView, SharedServiceView } from "./service-view.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 import { runStartedData } from "./tracing.js";
+import { DEFAULT_RETENTION_MS, retentionOf } from "./retention.js";
+import { RetentionSweeper, type RetentionSweeperOptions } from "./retention-sweeper.js";
 
 export interface EngineOptions {
   store: Store;
@@ -72,12 +75,21 @@ export interface EngineOptions {
   cluster?: ClusterOptions;
   /** Test hook called at named fault points; crash tests kill the process there. */
   faultInjector?: (point: FaultPoint, runId: string) => void;
+  /**
+   * How long runs are kept once they end, in ms, unless their workflow says (default 30 days);
+   * 0 keeps them forever. Fixed on each run as it ends (docs/operations.md, "Retention").
+   */
+  retentionMs?: number;
+  /** Batch size and pacing of the sweeper that deletes expired runs. */
+  sweeper?: RetentionSweeperOptions;
 }
 
 export interface StartOptions {
   runId?: string;
   /** Time limit in ms from now; overrides the workflow's `deadline` (docs/workflows.md). */
   deadline?: number;
+  /** Tags to search the run by: at most 16 string keys and values (INVALID_TAGS otherwise). */
+  tags?: Record<string, string>;
   /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
   traceparent?: string;
 }
@@ -125,6 +137,8 @@ export class Engine implements ExecutionHost {
   readonly nodeId: string;
   private closed = false;
   private rescanTimer: TimerHandle | undefined;
+  private readonly retentionMs: number;
+  private readonly sweeper: RetentionSweeper;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -135,6 +149,18 @@ export class Engine implements ExecutionHost {
     this.replayAfterEveryOp = options.replayAfterEveryOp ?? false;
     this.faultInjector = options.faultInjector;
     this.committer = new GroupCommitter(this.store);
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    if (!Number.isSafeInteger(this.retentionMs) || this.retentionMs < 0) {
+      throw new ValidationError(
+        "INVALID_DURATION",
+        `retention must be a whole number of ms, 0 or more, got ${String(options.retentionMs)}`,
+      );
+    }
+    this.sweeper = new RetentionSweeper(this.store, this.clock, this.logger, {
+      // Several nodes: a node also looks now and then for runs other nodes left to expire.
+      ...(options.cluster ? { idleRecheckMs: 15 * 60_000 } : {}),
+      ...options.sweeper,
+    });
     this.workflows = indexWorkflows(options.workflows);
     this.triggers = new TriggerIndex(this.workflows.values());
     this.nodeId = options.cluster?.nodeId ?? "local";
@@ -234,6 +260,9 @@ export class Engine implements ExecutionHost {
     // Leases and queue deadlines that ran out while no process watched.
     this.tasks.noteExpiry();
     this.scheduleRescan();
+    await this.sweeper
+      .start()
+      .catch((e: unknown) => this.logger.warn({ err: e }, "retention: could not read expiries"));
     // Transports that carry queued commands on themselves (a broker relay) start taking them.
     const port = this.taskPort();
     for (const transport of this.transports.values())
@@ -292,6 +321,7 @@ export class Engine implements ExecutionHost {
     const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
     const runId =
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
+    const tags = options.tags === undefined ? undefined : validateTags(options.tags);
     const parsed = validateInput(definition, input);
     const now = this.clock.now();
     const deadlineMs = options.deadline ?? definition.options.deadline;
@@ -309,6 +339,7 @@ export class Engine implements ExecutionHost {
       parentRunId: null,
       parentSeq: null,
       owner: this.nodeId,
+      ...(tags && Object.keys(tags).length ? { tags } : {}),
       firstEntry: {
         position: 0,
         seq: null,
@@ -373,6 +404,7 @@ export class Engine implements ExecutionHost {
       createdAt,
       updatedAt: createdAt,
       steps: [],
+      ...(run.tags ? { tags: run.tags } : {}),
       created: true,
     };
   }
@@ -706,6 +738,7 @@ export class Engine implements ExecutionHost {
     this.closed = true;
     this.rescanTimer?.cancel();
     this.scheduler.stop();
+    await this.sweeper.close();
     await this.tasks.close();
     await this.sharedView?.stop();
     await this.cluster?.leave();
@@ -732,6 +765,24 @@ export class Engine implements ExecutionHost {
 
   findWorkflow(name: string): WorkflowDefinition | undefined {
     return this.workflows.get(name);
+  }
+
+  retentionOf(workflow: string): number {
+    return retentionOf(this.workflows.get(workflow), this.retentionMs);
+  }
+
+  onRunExpires(deleteAfter: number): void {
+    this.sweeper.note(deleteAfter);
+  }
+
+  /** Rows deleted by retention since this engine started, by table. */
+  get retentionDeleted(): ReadonlyMap<string, number> {
+    return this.sweeper.deleted;
+  }
+
+  /** Deletes every run past its retention now, in batches (tests, operators). */
+  sweepExpiredRuns(): Promise<void> {
+    return this.sweeper.sweepNow();
   }
 
   findTransport(service: string): Transport | undefined {

@@ -30,6 +30,10 @@ export interface ExecutionHost {
   recordCall(service: string, ok: boolean, latencyMs: number): void;
   /** A direct call to a service started (+1) or ended (-1). */
   trackCall(service: string, delta: number): void;
+  /** How long runs of a workflow are kept once they end, in ms; 0 keeps them forever. */
+  retentionOf(workflow: string): number;
+  /** A run that ended may be deleted from `deleteAfter` on: the sweeper looks then. */
+  onRunExpires(deleteAfter: number): void;
   /** A write that made the run terminal is durable. */
   onTerminal(run: HostedRun): void;
   /** The run settled into waiting with nothing left to write: it may be evicted. */

@@ -14,6 +14,7 @@ import { publishCommitted, publishRunUpdated } from "./run-events.js";
 import { toBatonEvent } from "./event-records.js";
 import type { JournalWriterPort, WriterRunPort } from "./run-port.js";
 import { sameSnapshot, type Snapshot } from "./run-snapshot.js";
+import { deleteAfter } from "./retention.js";
 
 /** A write being committed, and what its commit sets off. */
 interface InFlightWrite {
@@ -25,6 +26,7 @@ interface InFlightWrite {
   withdrew: boolean;
   /** User events a run emitted (ctx.emit), published live once durable. */
   userEvents: EventRecord[];
+  deleteAfter: number | null;
 }
 
 /**
@@ -197,7 +199,11 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
     const terminal = run.terminal;
     const queuedServices = [...new Set([...tasks.map((t) => t.service), ...this.requeuedServices])];
     this.requeuedServices = [];
+    const updatedAt = this.host.clock.now();
+    // The run's retention is fixed as it ends: the sweeper needs no workflow code to delete it.
+    const expiry = terminal ? deleteAfter(updatedAt, this.host.retentionOf(run.workflow)) : null;
     this.inFlight = {
+      deleteAfter: expiry,
       entries,
       children: children.map((c) => c.runId),
       terminal: terminal !== undefined,
@@ -214,13 +220,14 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       entries,
       update: {
         status: snapshot.status,
-        updatedAt: this.host.clock.now(),
+        updatedAt,
         wakeAt: snapshot.wakeAt,
         waitingOn: snapshot.waitingOn,
         ...(terminal
           ? {
               output: terminal.output === undefined ? null : JSON.stringify(terminal.output),
               error: terminal.error ?? null,
+              deleteAfter: expiry,
             }
           : {}),
       },
@@ -244,6 +251,7 @@ export class RunJournalWriter implements Writer, JournalWriterPort {
       return;
     }
     this.committedLength += written.entries.length;
+    if (written.deleteAfter !== null) this.host.onRunExpires(written.deleteAfter);
     this.host.fault("after-journal-commit", run.runId);
     if (written.entries.some((e) => e.type === "call.completed" || e.type === "call.failed")) {
       this.host.fault("after-reply-recorded", run.runId);

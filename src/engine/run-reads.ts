@@ -1,5 +1,7 @@
 import {
   NotFoundError,
+  parseTagFilter,
+  parseTimeBound,
   ValidationError,
   isRunStatus,
   isTerminal,
@@ -24,6 +26,12 @@ export interface ListQuery {
   workflow?: string;
   status?: string;
   runIdPrefix?: string;
+  /** `key:value` conditions, AND-ed (INVALID_FILTER if one is not). */
+  tags?: readonly string[];
+  /** Created at or after this ISO 8601 time. */
+  createdAfter?: string;
+  /** Created before this ISO 8601 time. */
+  createdBefore?: string;
   limit?: number;
   cursor?: string;
 }
@@ -133,7 +141,19 @@ export class RunReads {
         `status ${JSON.stringify(query.status)} is not one of pending, running, waiting, compensating, completed, compensated, failed, cancelled`,
       );
     }
+    const tags = (query.tags ?? []).map(parseTagFilter);
+    const createdAfter =
+      query.createdAfter === undefined
+        ? undefined
+        : parseTimeBound("createdAfter", query.createdAfter);
+    const createdBefore =
+      query.createdBefore === undefined
+        ? undefined
+        : parseTimeBound("createdBefore", query.createdBefore);
     const page = await this.store.listRuns({
+      ...(tags.length ? { tags } : {}),
+      ...(createdAfter !== undefined ? { createdAfter } : {}),
+      ...(createdBefore !== undefined ? { createdBefore } : {}),
       limit,
       ...(query.workflow !== undefined ? { workflow: query.workflow } : {}),
       ...(query.status !== undefined ? { status: query.status } : {}),

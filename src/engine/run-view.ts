@@ -34,6 +34,7 @@ export function toRunView(
   if (record.error) run.error = record.error;
   if (record.waitingOn) run.waitingOn = record.waitingOn;
   if (record.parentRunId) run.parentRunId = record.parentRunId;
+  if (record.tags) run.tags = record.tags;
   // Status and waitingOn from one source: the run in memory knows better than its last
   // written row, except while it replays (then the row is what it last said).
   if (live && !live.terminal && !live.replaying) {

@@ -35,6 +35,10 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   runId: "INVALID_RUN_ID",
   "idempotency-key": "INVALID_RUN_ID",
   status: "INVALID_STATUS",
+  tags: "INVALID_TAGS",
+  tag: "INVALID_FILTER",
+  createdAfter: "INVALID_FILTER",
+  createdBefore: "INVALID_FILTER",
 };
 
 /** A request part that fails its zod schema: INVALID_ARGUMENT (or the field's code), with the issues. */

@@ -128,6 +128,16 @@ export class ServerMetrics {
       registers,
     });
 
+    new Counter({
+      name: "baton_retention_deleted_rows_total",
+      help: "Rows deleted by retention on this node, by table (runs: the runs themselves).",
+      labelNames: ["table"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [table, rows] of engine.retentionDeleted) this.inc({ table }, rows);
+      },
+    });
     if (options.webhooks) this.stops.push(registerWebhookMetrics(options.webhooks, registers));
 
     hub.onEvery((event) => {

@@ -12,6 +12,7 @@ import type {
   WriteOp,
   WriteResult,
 } from "./store.js";
+import { retentionConformance } from "./conformance-retention.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
 import { webhookConformance } from "./webhook-conformance.js";
 
@@ -188,6 +189,8 @@ export function storeConformance(
       const results = await store.commit(runs.map(([runId, fields]) => createRun(runId, fields)));
       for (const result of results) expect(result).toMatchObject({ ok: true, created: true });
     }
+
+    retentionConformance(() => store);
 
     describe("migrate", () => {
       it("can run again on a migrated store and keeps its data", async () => {

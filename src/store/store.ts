@@ -54,6 +54,16 @@ export interface Store {
    */
   lastEventPosition(): Promise<number>;
 
+  // Retention (docs/operations.md, "Retention"): terminal runs past their `deleteAfter`.
+  /**
+   * Deletes, in one short transaction, up to `limit` terminal runs whose `deleteAfter` is at or
+   * before `now`, with every row of theirs (RUN_OWNED_TABLES). A child run is kept until its
+   * parent is gone. Safe on several nodes at once: two sweepers never take the same run.
+   */
+  deleteExpiredRuns(now: number, limit: number): Promise<RetentionSweep>;
+  /** The earliest `deleteAfter` of any run, or undefined if no run is due for deletion ever. */
+  nextRunExpiry(): Promise<number | undefined>;
+
   // The durable queue (docs/workers.md). Enqueueing rides on a run's appendRun; these serve workers.
   /**
    * Leases up to `max` deliverable tasks of a service — queued and visible, or leased with
@@ -280,6 +290,12 @@ export type TaskReplyResult =
   | { outcome: "lost"; task: TaskRecord }
   | { outcome: "not_found" };
 
+/** What one sweep deleted: runs, and rows per table (the runs table included). */
+export interface RetentionSweep {
+  runs: number;
+  rows: Record<string, number>;
+}
+
 /** A run's row. `journalLength` is the next free journal position. */
 export interface RunRecord {
   runId: string;
@@ -298,6 +314,10 @@ export interface RunRecord {
   epoch: number;
   /** The node that executes the run, if one does. */
   owner?: string | null;
+  /** Tags given on start. */
+  tags?: Record<string, string> | null;
+  /** When the run may be deleted (set as it ends; null while it runs or if kept forever). */
+  deleteAfter?: number | null;
 }
 
 /**
@@ -367,6 +387,8 @@ export interface NewRun {
   firstEntry: JournalEntry;
   /** The node that creates the run owns it from the start. */
   owner?: string | null;
+  /** Tags to search it by (validated by the engine: at most 16 string pairs). */
+  tags?: Record<string, string>;
 }
 
 /** The state of a run after a write: every append carries it, so the row is always current. */
@@ -377,6 +399,8 @@ export interface RunUpdate {
   waitingOn: WaitingOn | null;
   output?: string | null;
   error?: ErrorData | null;
+  /** When the run may be deleted: set by the write that ends it; absent or null keeps it. */
+  deleteAfter?: number | null;
 }
 
 export type WriteOp =
@@ -424,6 +448,12 @@ export interface RunQuery {
   status?: RunStatus;
   /** Prefix of the run id, case-sensitive (the dashboard's search). */
   runIdPrefix?: string;
+  /** Only runs with every one of these tags. */
+  tags?: ReadonlyArray<{ key: string; value: string }>;
+  /** Created at or after this time (ms). */
+  createdAfter?: number;
+  /** Created before this time (ms). */
+  createdBefore?: number;
   limit: number;
   cursor?: string;
 }

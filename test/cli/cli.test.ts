@@ -73,6 +73,64 @@ describe.concurrent("the baton CLI against a server", () => {
       expect(result.stderr).toMatch(/greet-1 · (pending|running)/);
     });
 
+    it("--tag labels the run, and runs --tag --since --until find it by tags and time", async ({
+      expect,
+    }) => {
+      const started = await baton([
+        "run",
+        "greet",
+        "--input",
+        '{"name":"Tag"}',
+        "--id",
+        "tagged-1",
+        "--tag",
+        "customer=c-17",
+        "--tag",
+        "region=eu",
+        "--json",
+      ]);
+      expect(started.code).toBe(0);
+      expect((JSON.parse(started.stdout) as Run).tags).toEqual({ customer: "c-17", region: "eu" });
+      const other = await baton([
+        "run",
+        "greet",
+        "--input",
+        '{"name":"Other"}',
+        "--id",
+        "tagged-2",
+        "--tag",
+        "customer=c-17",
+      ]);
+      expect(other.code).toBe(0);
+      const ids = async (args: string[]): Promise<string[]> => {
+        const result = await baton(["runs", ...args, "--json"]);
+        expect(result.code).toBe(0);
+        return (JSON.parse(result.stdout) as { runs: Run[] }).runs.map((run) => run.runId);
+      };
+      expect(await ids(["--tag", "customer=c-17", "--tag", "region:eu", "--since", "1h"])).toEqual([
+        "tagged-1",
+      ]);
+      expect(await ids(["--tag", "customer=c-17", "--since", "1h"])).toEqual([
+        "tagged-2",
+        "tagged-1",
+      ]);
+      expect(await ids(["--tag", "customer=c-17", "--until", "1h"])).toEqual([]);
+      const bad = await baton(["run", "greet", "--tag", "customer"]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("expected key=value");
+      const refused = await baton([
+        "run",
+        "greet",
+        "--input",
+        '{"name":"X"}',
+        "--tag",
+        "cust omer=x",
+      ]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("INVALID_TAGS");
+      expectNoStackTrace(expect, refused);
+    });
+
     it("--wait exits 1 when the run is compensated, saying why", async ({ expect }) => {
       const result = await baton(["run", "doomed", "--id", "doomed-1", "--wait"]);
       expect(result.code).toBe(1);

@@ -6,7 +6,7 @@ import type { CliContext } from "../cli-context.js";
 import { clientFor, withClientOptions, type ClientOptions } from "../client-options.js";
 import { elapsedMs, formatDuration, formatJson } from "../format.js";
 import { readJsonArgument } from "../json-argument.js";
-import { parseDeadline } from "../options.js";
+import { collectTag, parseDeadline } from "../options.js";
 import { RunProgress } from "./run-progress.js";
 
 interface RunOptions extends ClientOptions {
@@ -14,9 +14,10 @@ interface RunOptions extends ClientOptions {
   id?: string;
   wait?: boolean;
   deadline?: number;
+  tag?: Record<string, string>;
 }
 
-/** `baton run WORKFLOW [--input JSON|@file] [--id RUNID] [--deadline MS] [--wait]` */
+/** `baton run WORKFLOW [--input JSON|@file] [--id RUNID] [--deadline MS] [--tag K=V]... [--wait]` */
 export function registerRunCommand(program: Command, context: CliContext): void {
   withClientOptions(
     program
@@ -31,6 +32,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
           "time limit in ms: when it passes, the run fails (DEADLINE_EXCEEDED) and rolls back",
         ).argParser(parseDeadline),
       )
+      .option("--tag <key=value>", "a tag to search the run by; repeat for several", collectTag)
       .option("-w, --wait", "follow the run; exit 0 only if it completes"),
   ).action(async (workflow: string, options: RunOptions) => {
     const input =
@@ -39,6 +41,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
     const { run, created } = await client.startRun(workflow, input, {
       ...(options.id !== undefined ? { runId: options.id } : {}),
       ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.tag !== undefined ? { tags: options.tag } : {}),
     });
     if (!options.wait) {
       if (options.json) return context.printJson(run);

@@ -9,6 +9,7 @@ import {
 import type { CliContext } from "../cli-context.js";
 import { clientFor, withClientOptions, type ClientOptions } from "../client-options.js";
 import { elapsedMs, formatAgo, formatDuration } from "../format.js";
+import { collectTagFilter, parseTimeOption } from "../options.js";
 import { renderTable } from "../table.js";
 
 interface RunsOptions extends ClientOptions {
@@ -16,9 +17,12 @@ interface RunsOptions extends ClientOptions {
   status?: RunStatus;
   limit: number;
   cursor?: string;
+  tag?: string[];
+  since?: string;
+  until?: string;
 }
 
-/** `baton runs [--workflow W] [--status S] [--limit N] [--cursor C]` */
+/** `baton runs [--workflow W] [--status S] [--tag K=V]... [--since T] [--until T] [--limit N] [--cursor C]` */
 export function registerRunsCommand(program: Command, context: CliContext): void {
   withClientOptions(
     program
@@ -30,6 +34,21 @@ export function registerRunsCommand(program: Command, context: CliContext): void
         `only runs in this status (${RUN_STATUSES.join(", ")})`,
         parseStatus,
       )
+      .option(
+        "--tag <key=value>",
+        "only runs with this tag; repeat for several (AND)",
+        collectTagFilter,
+      )
+      .option(
+        "--since <time>",
+        "only runs created at or after this time: ISO 8601, or a duration ago such as 15m, 12h, 7d",
+        parseTimeOption,
+      )
+      .option(
+        "--until <time>",
+        "only runs created before this time: ISO 8601, or a duration ago",
+        parseTimeOption,
+      )
       .option("-n, --limit <n>", "at most this many runs (1-1000)", parseLimit, 20)
       .option("--cursor <cursor>", "the next page, as printed after a full page"),
   ).action(async (options: RunsOptions) => {
@@ -38,10 +57,15 @@ export function registerRunsCommand(program: Command, context: CliContext): void
       ...(options.workflow !== undefined ? { workflow: options.workflow } : {}),
       ...(options.status !== undefined ? { status: options.status } : {}),
       ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+      ...(options.tag !== undefined ? { tags: Object.fromEntries(options.tag.map(splitTag)) } : {}),
+      ...(options.since !== undefined ? { createdAfter: options.since } : {}),
+      ...(options.until !== undefined ? { createdBefore: options.until } : {}),
     });
     if (options.json) return context.printJson(page);
     if (page.runs.length === 0) {
-      context.note("no runs" + (options.workflow || options.status ? " match" : " yet"));
+      const filtered =
+        options.workflow || options.status || options.tag || options.since || options.until;
+      context.note("no runs" + (filtered ? " match" : " yet"));
       return;
     }
     const now = Date.now();
@@ -73,6 +97,11 @@ export function registerRunsCommand(program: Command, context: CliContext): void
 function durationOf(run: Run, now: number): string {
   if (isTerminal(run.status)) return formatDuration(elapsedMs(run.createdAt, run.updatedAt) ?? 0);
   return `${formatDuration(now - Date.parse(run.createdAt))}…`;
+}
+
+function splitTag(filter: string): [string, string] {
+  const colon = filter.indexOf(":");
+  return [filter.slice(0, colon), filter.slice(colon + 1)];
 }
 
 function parseStatus(value: string): RunStatus {

@@ -6,6 +6,7 @@ import {
   hostOption,
   insecureNoAuthOption,
   parseDuration,
+  parseRetention,
   portOption,
   tokenOption,
 } from "../options.js";
@@ -21,6 +22,7 @@ interface ServeOptions {
   allowedOrigin?: string[];
   nodeId?: string;
   leaseMs?: number;
+  retention: string;
   eventsAmqp?: string;
   eventsExchange: string;
 }
@@ -69,6 +71,15 @@ export function registerServeCommands(program: Command): void {
       )
       .addOption(
         new Option(
+          "--retention <duration>",
+          'how long runs are kept once they end, unless their workflow says: "90s", "15m", "12h", "30d"; 0 keeps them forever',
+        )
+          .env("BATON_RETENTION")
+          .default("30d")
+          .argParser(parseRetention),
+      )
+      .addOption(
+        new Option(
           "--events-amqp <url>",
           "also publish every event to a RabbitMQ topic exchange at this amqp:// URL (routing key = topic)",
         ).env("BATON_EVENTS_AMQP"),
@@ -107,6 +118,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       workflows,
       services,
       logger,
+      retention: options.retention,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.eventsAmqp !== undefined

@@ -32,20 +32,26 @@ export function registerRunRoutes(app: ZodApp, context: RouteContext): void {
         tags: [Tag.Runs],
         summary: "List runs, newest first",
         description:
-          "Filters combine. Runs in a list have no steps; get one run for those. Page with `cursor`.",
+          "Filters combine (AND). `tag=key:value`, repeatable, keeps runs with every tag given; " +
+          "`createdAfter` (inclusive) and `createdBefore` (exclusive) bound the creation time. " +
+          "Runs in a list have no steps; get one run for those. Page with `cursor`.",
         security: BEARER,
         querystring: ListRunsQuery,
         response: { 200: RunPageSchema, ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
-      const { workflow, status, runIdPrefix, limit, cursor } = request.query;
+      const { workflow, status, runIdPrefix, limit, cursor, tag, createdAfter, createdBefore } =
+        request.query;
       const page = await engine.list({
         ...(workflow !== undefined ? { workflow } : {}),
         ...(status !== undefined ? { status } : {}),
         ...(runIdPrefix !== undefined ? { runIdPrefix } : {}),
         ...(limit !== undefined ? { limit } : {}),
         ...(cursor !== undefined ? { cursor } : {}),
+        ...(tag !== undefined ? { tags: tag } : {}),
+        ...(createdAfter !== undefined ? { createdAfter } : {}),
+        ...(createdBefore !== undefined ? { createdBefore } : {}),
       });
       return { ...page, runs: page.runs.map(runAnswer) };
     },

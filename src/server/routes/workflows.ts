@@ -49,7 +49,8 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
           "header, else it is generated. With `?wait=SECONDS` the answer comes when the run is " +
           "terminal or when the wait ends, whichever is first, and carries the run as it is then. " +
           "`deadline` (ms) limits the run: when it passes, the run fails with DEADLINE_EXCEEDED " +
-          "and rolls back; an existing run keeps the deadline it started with.",
+          "and rolls back; an existing run keeps the deadline it started with. `tags` (string keys and " +
+          "values, at most 16) are returned on the run and searched with `GET /v1/runs?tag=key:value`.",
         security: BEARER,
         params: WorkflowParams,
         querystring: StartRunQuery,
@@ -64,7 +65,7 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
     },
     async (request, reply) => {
       const runId = request.body.runId ?? request.headers["idempotency-key"];
-      const { deadline } = request.body;
+      const { deadline, tags } = request.body;
       const { traceparent } = request.headers;
       const { created, ...started } = await engine.start(
         request.params.workflow,
@@ -72,6 +73,7 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
         {
           ...(runId !== undefined ? { runId } : {}),
           ...(deadline !== undefined ? { deadline } : {}),
+          ...(tags !== undefined ? { tags } : {}),
           ...(traceparent !== undefined ? { traceparent } : {}),
         },
       );

@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { RunStatus, isValidRunId } from "../../common/index.js";
+import {
+  MAX_TAGS,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+  RunStatus,
+  TAG_KEY_RULE,
+  isValidRunId,
+} from "../../common/index.js";
 import { documented } from "./registry.js";
 
 /**
@@ -41,6 +48,21 @@ export const TaskParams = z.object({
   taskId: documented(z.string().min(1).max(500), "the delivery's taskId, as the poll gave it"),
 });
 
+const TagKeySchema = z
+  .string()
+  .min(1)
+  .max(MAX_TAG_KEY_LENGTH)
+  .regex(/^[A-Za-z0-9._/-]+$/, `use ${TAG_KEY_RULE}`);
+
+export const TagsSchema = documented(
+  z
+    .record(TagKeySchema, z.string().max(MAX_TAG_VALUE_LENGTH))
+    .refine((tags) => Object.keys(tags).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`),
+  `tags to search the run by: at most ${MAX_TAGS}, keys ${TAG_KEY_RULE}, values strings of up to ${MAX_TAG_VALUE_LENGTH} characters`,
+);
+
+const TimeBound = z.iso.datetime({ offset: true, local: false });
+
 export const StartRunBody = z
   .strictObject({
     input: documented(z.unknown(), "the workflow's input: any JSON").optional(),
@@ -53,6 +75,7 @@ export const StartRunBody = z
       "time limit in ms from now, overriding the workflow's own: when it passes, the run fails " +
         "with DEADLINE_EXCEEDED and rolls back",
     ),
+    tags: TagsSchema.optional(),
   })
   .default({});
 
@@ -87,6 +110,19 @@ export const ListRunsQuery = z.object({
     `runs per page, 1–${MAX_LIST_LIMIT}, default 50`,
   ),
   cursor: documented(z.string().optional(), "the `nextCursor` of the previous page"),
+  tag: documented(
+    z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value : [value]))
+      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._/-]{1,64}:/, "use key:value")).max(MAX_TAGS))
+      .optional(),
+    "only runs with this tag, as `key:value`; repeat for several (AND-ed)",
+  ),
+  createdAfter: documented(
+    TimeBound.optional(),
+    "only runs created at or after this ISO 8601 time",
+  ),
+  createdBefore: documented(TimeBound.optional(), "only runs created before this ISO 8601 time"),
 });
 
 export const SignalBody = z

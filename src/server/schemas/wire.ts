@@ -111,6 +111,7 @@ export const RunSchema = documented(
     steps: documented(z.array(StepSchema), "empty in list answers; get one run for its steps"),
     waitingOn: WaitingOnSchema.optional(),
     parentRunId: z.string().optional(),
+    tags: documented(z.record(z.string(), z.string()).optional(), "the tags given on start"),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
 );

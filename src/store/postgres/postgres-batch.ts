@@ -214,6 +214,7 @@ export function segmentParams(
           output: update.output ?? null,
           set_error: update.error !== undefined,
           error: update.error ? JSON.stringify(update.error) : null,
+          delete_after: update.deleteAfter ?? null,
         });
         for (const entry of append.entries) entries.push(entryRow(op, false, append.runId, entry));
         // A signal consumed twice by one op: the first consumption wins, as applied one by one.
@@ -237,6 +238,7 @@ export function segmentParams(
           parent_seq: run.parentSeq,
           created_at: run.createdAt,
           owner: run.owner ?? null,
+          tags: run.tags && Object.keys(run.tags).length ? JSON.stringify(run.tags) : null,
         });
         entries.push(entryRow(gate, true, run.runId, run.firstEntry));
         break;

@@ -25,6 +25,7 @@ export const APPENDS = new UnnestSource(
     output: "text",
     set_error: "bool",
     error: "text",
+    delete_after: "bigint",
   },
   1,
 );
@@ -40,6 +41,7 @@ export const NEW_RUNS = new UnnestSource(
     parent_seq: "bigint",
     created_at: "bigint",
     owner: "text",
+    tags: "text",
   },
   APPENDS.nextParam,
 );
@@ -157,7 +159,7 @@ WITH appended AS (
   -- length against the committed row (READ COMMITTED re-evaluation) and is fenced off.
   UPDATE runs r SET
     status = a.status, updated_at = a.updated_at, wake_at = a.wake_at, waiting_on = a.waiting_on,
-    journal_length = a.new_length,
+    journal_length = a.new_length, delete_after = a.delete_after,
     output = CASE WHEN a.set_output THEN a.output ELSE r.output END,
     error = CASE WHEN a.set_error THEN a.error ELSE r.error END
   FROM ${APPENDS.sql}
@@ -166,12 +168,18 @@ WITH appended AS (
 ), created AS (
   -- Idempotent creation: a run id in use leaves that run as it is. Against a concurrent creator of
   -- the same id this waits for its commit, then does nothing.
-  INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner)
-  SELECT n.run_id, n.workflow, 'pending', n.input, n.parent_run_id, n.parent_seq, n.created_at, n.created_at, 1, n.owner
+  INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, tags)
+  SELECT n.run_id, n.workflow, 'pending', n.input, n.parent_run_id, n.parent_seq, n.created_at, n.created_at, 1, n.owner, n.tags
   FROM ${NEW_RUNS.sql}
   WHERE ${applies("n")}
   ON CONFLICT (run_id) DO NOTHING
-  RETURNING run_id
+  RETURNING run_id, created_at, tags
+), tagged AS (
+  -- The search index of a run created now (never of one that existed: its tags stay as they were).
+  INSERT INTO run_tags (run_id, key, value, created_at)
+  SELECT c.run_id, t.key, t.value, c.created_at
+  FROM created c CROSS JOIN LATERAL json_each_text(c.tags::json) t
+  WHERE c.tags IS NOT NULL
 ), journaled AS (
   INSERT INTO journal (run_id, position, seq, type, name, data, at)
   SELECT e.run_id, e.position, e.seq, e.type, e.name, e.data, e.at

@@ -1,12 +1,15 @@
 import type pg from "pg";
 import type { RunStatus } from "../../common/index.js";
-import { decodeCursor, encodeCursor } from "../cursor.js";
+import { encodeCursor } from "../cursor.js";
+import { RUN_OWNED_TABLES, expiredRunsSql } from "../run-owned-tables.js";
+import { runSearchSql } from "../run-search.js";
 import type {
   EventFilter,
   EventPublish,
   EventPublishResult,
   EventRecord,
   JournalEntry,
+  RetentionSweep,
   RunPage,
   RunQuery,
   RunRecord,
@@ -100,21 +103,14 @@ export class PostgresStore implements Store {
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {
-    const where: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown): string => `$${params.push(value)}`;
-    if (query.workflow !== undefined) where.push(`workflow = ${param(query.workflow)}`);
-    if (query.status !== undefined) where.push(`status = ${param(query.status)}`);
-    if (query.runIdPrefix !== undefined) {
-      // Case-sensitive (run_id is COLLATE "C"), the prefix matched literally; an index range scan.
-      where.push(`run_id LIKE ${param(escapeLike(query.runIdPrefix) + "%")}`);
-    }
-    if (query.cursor !== undefined) {
-      const cursor = decodeCursor(query.cursor);
-      where.push(`(created_at, run_id) < (${param(cursor.createdAt)}, ${param(cursor.runId)})`);
-    }
-    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-                 ORDER BY created_at DESC, run_id DESC LIMIT ${param(query.limit + 1)}`;
+    // Case-sensitive (run_id is COLLATE "C"), the prefix matched literally; an index range scan.
+    const sql = runSearchSql(
+      query,
+      param,
+      (prefix) => `r.run_id LIKE ${param(escapeLike(prefix) + "%")}`,
+    );
     const rows = await this.rows<RunRow>(sql, params);
     const page = rows.slice(0, query.limit).map(toRunRecord);
     const last = page[page.length - 1];
@@ -186,6 +182,37 @@ export class PostgresStore implements Store {
 
   publishEvent(publish: EventPublish): Promise<EventPublishResult> {
     return this.events.publish(publish);
+  }
+
+  async deleteExpiredRuns(now: number, limit: number): Promise<RetentionSweep> {
+    const params: unknown[] = [];
+    const select = expiredRunsSql((value) => `$${params.push(value)}`, now, limit);
+    const tables = [...RUN_OWNED_TABLES, { table: "runs", runColumn: "run_id" }];
+    // One statement, so one short transaction. SKIP LOCKED: sweepers on several nodes take
+    // disjoint batches, and a run whose row a writer holds (a retry racing its expiry) is left
+    // for a later sweep rather than waited for. Rows of the owned tables go before the run's row.
+    const sql = `WITH doomed AS (${select} FOR UPDATE OF r SKIP LOCKED)
+      ${tables
+        .map(
+          ({ table, runColumn }, i) =>
+            `, d${i} AS (DELETE FROM ${table} WHERE ${runColumn} IN (SELECT run_id FROM doomed) RETURNING 1)`,
+        )
+        .join("\n      ")}
+      SELECT (SELECT count(*) FROM doomed)::int AS runs,
+        ${tables.map((_, i) => `(SELECT count(*) FROM d${i})::int AS d${i}`).join(", ")}`;
+    const [row] = await this.rows<Record<string, number>>(sql, params, "delete expired runs");
+    const rows: Record<string, number> = {};
+    const runs = row?.runs ?? 0;
+    if (runs > 0) tables.forEach(({ table }, i) => (rows[table] = row?.[`d${i}`] ?? 0));
+    return { runs, rows };
+  }
+
+  async nextRunExpiry(): Promise<number | undefined> {
+    const [row] = await this.rows<{ at: number | null }>(
+      "SELECT min(delete_after) AS at FROM runs WHERE delete_after IS NOT NULL",
+      [],
+    );
+    return row?.at ?? undefined;
   }
 
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {

@@ -2,8 +2,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { BatonError, type ErrorData, type RunStatus } from "../../common/index.js";
-import { decodeCursor, encodeCursor } from "../cursor.js";
+import { encodeCursor } from "../cursor.js";
 import { toRunRecord, type RunRow } from "../rows.js";
+import { RUN_OWNED_TABLES, expiredRunsSql } from "../run-owned-tables.js";
+import { runSearchSql } from "../run-search.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
@@ -18,6 +20,7 @@ import type {
   NewRun,
   RunPage,
   RunQuery,
+  RetentionSweep,
   RunRecord,
   SignalRecord,
   NodeRenewal,
@@ -140,7 +143,7 @@ export class SqliteStore implements Store {
         const newLength = op.expectedLength + op.entries.length;
         const changed = this.statement(
           `UPDATE runs SET status = ?, updated_at = ?, wake_at = ?, waiting_on = ?, journal_length = ?,
-             output = CASE WHEN ? THEN ? ELSE output END, error = CASE WHEN ? THEN ? ELSE error END
+             delete_after = ?, output = CASE WHEN ? THEN ? ELSE output END, error = CASE WHEN ? THEN ? ELSE error END
            WHERE run_id = ? AND epoch = ? AND journal_length = ?`,
         ).run(
           update.status,
@@ -148,6 +151,7 @@ export class SqliteStore implements Store {
           update.wakeAt,
           update.waitingOn === null ? null : JSON.stringify(update.waitingOn),
           newLength,
+          update.deleteAfter ?? null,
           update.output === undefined ? 0 : 1,
           update.output ?? null,
           update.error === undefined ? 0 : 1,
@@ -195,8 +199,8 @@ export class SqliteStore implements Store {
 
   private createRun(run: NewRun): WriteResult {
     const inserted = this.statement(
-      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner)
-       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, tags)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
     ).run(
       run.runId,
       run.workflow,
@@ -206,6 +210,7 @@ export class SqliteStore implements Store {
       run.createdAt,
       run.createdAt,
       run.owner ?? null,
+      run.tags && Object.keys(run.tags).length ? JSON.stringify(run.tags) : null,
     ).changes;
     if (inserted === 0) {
       const existing = this.findRunSync(run.runId);
@@ -214,6 +219,11 @@ export class SqliteStore implements Store {
         : { ok: false, error: lost(run.runId) };
     }
     this.insertEntry(run.runId, run.firstEntry);
+    for (const [key, value] of Object.entries(run.tags ?? {})) {
+      this.statement(
+        "INSERT INTO run_tags (run_id, key, value, created_at) VALUES (?, ?, ?, ?)",
+      ).run(run.runId, key, value, run.createdAt);
+    }
     return { ok: true, created: true };
   }
 
@@ -242,38 +252,19 @@ export class SqliteStore implements Store {
 
   async listRuns(query: RunQuery): Promise<RunPage> {
     await Promise.resolve(); // a malformed cursor rejects the promise, never throws at the call
-    const where: string[] = [];
     const params: unknown[] = [];
-    if (query.workflow !== undefined) {
-      where.push("workflow = ?");
-      params.push(query.workflow);
-    }
-    if (query.status !== undefined) {
-      where.push("status = ?");
-      params.push(query.status);
-    }
-    if (query.runIdPrefix !== undefined) {
+    const param = (value: unknown): string => (params.push(value), "?");
+    const sql = runSearchSql(query, param, (prefix) => {
       // A range of the primary key, case-sensitive like PostgreSQL (SQLite's LIKE ignores ASCII
       // case and scans). Run ids are printable ASCII below DEL, so prefix + DEL bounds them all.
-      where.push("run_id >= ? AND run_id < ?");
-      params.push(query.runIdPrefix, query.runIdPrefix + "\x7f");
-    }
-    if (query.cursor !== undefined) {
-      const cursor = decodeCursor(query.cursor);
-      // A row value: one range of the (…, created_at, run_id) index, not an OR of two.
-      where.push("(created_at, run_id) < (?, ?)");
-      params.push(cursor.createdAt, cursor.runId);
-    }
-    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-                 ORDER BY created_at DESC, run_id DESC LIMIT ?`;
-    const rows = this.statement(sql).all(...params, query.limit + 1) as RunRow[];
+      return `r.run_id >= ${param(prefix)} AND r.run_id < ${param(prefix + "\x7f")}`;
+    });
+    const rows = this.statement(sql).all(...params) as RunRow[];
     const page = rows.slice(0, query.limit).map(toRunRecord);
     const last = page[page.length - 1];
-    return Promise.resolve(
-      rows.length > query.limit && last
-        ? { runs: page, nextCursor: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) }
-        : { runs: page },
-    );
+    return rows.length > query.limit && last
+      ? { runs: page, nextCursor: encodeCursor({ createdAt: last.createdAt, runId: last.runId }) }
+      : { runs: page };
   }
 
   readJournal(runId: string): Promise<JournalEntry[]> {
@@ -374,6 +365,37 @@ export class SqliteStore implements Store {
         ),
       );
     }
+  }
+
+  deleteExpiredRuns(now: number, limit: number): Promise<RetentionSweep> {
+    // One short write transaction per batch: SQLite has one writer, so a run's group commit
+    // waits for at most one batch (the sweeper yields between batches).
+    return this.write((): RetentionSweep => {
+      const params: unknown[] = [];
+      const select = expiredRunsSql((value) => (params.push(value), "?"), now, limit);
+      const runIds = (this.statement(select).all(...params) as Array<{ run_id: string }>).map(
+        (row) => row.run_id,
+      );
+      const rows: Record<string, number> = {};
+      if (runIds.length === 0) return { runs: 0, rows };
+      const ids = JSON.stringify(runIds);
+      for (const { table, runColumn } of [
+        ...RUN_OWNED_TABLES,
+        { table: "runs", runColumn: "run_id" },
+      ]) {
+        rows[table] = this.statement(
+          `DELETE FROM ${table} WHERE ${runColumn} IN (SELECT value FROM json_each(?))`,
+        ).run(ids).changes;
+      }
+      return { runs: runIds.length, rows };
+    });
+  }
+
+  nextRunExpiry(): Promise<number | undefined> {
+    const row = this.statement(
+      "SELECT MIN(delete_after) AS at FROM runs WHERE delete_after IS NOT NULL",
+    ).get() as { at: number | null };
+    return Promise.resolve(row.at ?? undefined);
   }
 
   claimTasks(claim: TaskClaim): Promise<TaskRecord[]> {

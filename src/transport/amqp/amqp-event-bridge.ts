@@ -139,7 +139,10 @@ export class AmqpEventBridge {
             persistent: true,
             contentType: "application/json",
             type: event.type,
-            ...(event.id !== undefined ? { messageId: String(event.id) } : {}),
+            // A user event's own id is what consumers dedupe by; Baton's events have only a position.
+            ...(event.eventId !== undefined || event.id !== undefined
+              ? { messageId: event.eventId ?? String(event.id) }
+              : {}),
             timestamp: Math.floor(Date.parse(event.at) / 1000) || undefined,
             headers: { "baton-run-id": event.runId, "baton-workflow": event.workflow },
           });

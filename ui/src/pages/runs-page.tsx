@@ -32,10 +32,14 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
   const status = isRunStatus(statusParam) ? statusParam : undefined;
   const workflow = query.get("workflow") ?? undefined;
   const search = query.get("q") ?? "";
+  const tagParam = query.get("tag") ?? "";
+  const from = isoOrUndefined(query.get("from"));
+  const to = isoOrUndefined(query.get("to"));
   const limitParam = Number(query.get("limit"));
   const limit = (PAGE_SIZES as readonly number[]).includes(limitParam) ? limitParam : 50;
 
   const [searchInput, setSearchInput] = useState(search);
+  const [tagInput, setTagInput] = useState(tagParam);
   const debouncedSearch = useDebounced(searchInput.trim(), 250);
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
@@ -58,12 +62,15 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
         status,
         workflow,
         q: search || undefined,
+        tag: tagParam || undefined,
+        from,
+        to,
         limit: limit === 50 ? undefined : String(limit),
         ...changes,
       };
       navigate(runsHref(next), { replace: true });
     },
-    [status, workflow, search, limit],
+    [status, workflow, search, tagParam, from, to, limit],
   );
 
   // The search box writes to the URL once typing pauses.
@@ -72,7 +79,7 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
   }, [debouncedSearch, search, setFilter]);
 
   // New filters start from the first page.
-  const filterKey = `${status ?? ""}|${workflow ?? ""}|${search}|${limit}`;
+  const filterKey = `${status ?? ""}|${workflow ?? ""}|${search}|${tagParam}|${from ?? ""}|${to ?? ""}|${limit}`;
   const [shownFilterKey, setShownFilterKey] = useState(filterKey);
   if (shownFilterKey !== filterKey) {
     setShownFilterKey(filterKey);
@@ -84,12 +91,16 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
   const load = useCallback(
     async (signal?: AbortSignal) => {
       try {
+        const tags = parseTags(tagParam);
         const next = await api.call((client) =>
           client.listRuns({
             limit,
             ...(status ? { status } : {}),
             ...(workflow ? { workflow } : {}),
             ...(search ? { runIdPrefix: search } : {}),
+            ...(tags ? { tags } : {}),
+            ...(from ? { createdAfter: from } : {}),
+            ...(to ? { createdBefore: to } : {}),
             ...(cursor ? { cursor } : {}),
           }),
         );
@@ -101,7 +112,7 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
         if (!signal?.aborted) setError(describeError(e));
       }
     },
-    [api, limit, status, workflow, search, cursor, queryKey],
+    [api, limit, status, workflow, search, tagParam, from, to, cursor, queryKey],
   );
 
   useEffect(() => {
@@ -247,7 +258,13 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
   const runs = page?.runs ?? [];
   const workflowOptions =
     workflow && !workflows.includes(workflow) ? [workflow, ...workflows] : workflows;
-  const hasFilters = status !== undefined || workflow !== undefined || search !== "";
+  const hasFilters =
+    status !== undefined ||
+    workflow !== undefined ||
+    search !== "" ||
+    tagParam !== "" ||
+    from !== undefined ||
+    to !== undefined;
   return (
     <section className="page" aria-labelledby="page-title">
       <header className="page-header">
@@ -320,6 +337,43 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
           />
         </div>
         <div className="field">
+          <label htmlFor="filter-tag">Tags</label>
+          <input
+            id="filter-tag"
+            type="search"
+            placeholder="key:value …"
+            title="Runs with every tag given: key:value, separated by spaces"
+            spellCheck={false}
+            autoComplete="off"
+            value={tagInput}
+            onChange={(event) => setTagInput(event.target.value)}
+            onBlur={() => setFilter({ tag: tagInput.trim() || undefined })}
+            onKeyDown={(event) => {
+              if (event.key === "Enter") setFilter({ tag: tagInput.trim() || undefined });
+            }}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="filter-from">Created from</label>
+          <input
+            id="filter-from"
+            type="datetime-local"
+            step={1}
+            value={toLocalInput(from)}
+            onChange={(event) => setFilter({ from: fromLocalInput(event.target.value) })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="filter-to">Created before</label>
+          <input
+            id="filter-to"
+            type="datetime-local"
+            step={1}
+            value={toLocalInput(to)}
+            onChange={(event) => setFilter({ to: fromLocalInput(event.target.value) })}
+          />
+        </div>
+        <div className="field">
           <label htmlFor="filter-limit">Per page</label>
           <select
             id="filter-limit"
@@ -341,6 +395,7 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
             className="button button-quiet filters-clear"
             onClick={() => {
               setSearchInput("");
+              setTagInput("");
               navigate(runsHref({ limit: limit === 50 ? undefined : String(limit) }), {
                 replace: true,
               });
@@ -365,8 +420,11 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
           <caption className="visually-hidden">
             Runs, newest first{status ? `, status ${status}` : ""}
             {workflow ? `, workflow ${workflow}` : ""}
-            {search ? `, run id starting with ${search}` : ""}. Arrow keys move between rows, Enter
-            opens one.
+            {search ? `, run id starting with ${search}` : ""}
+            {tagParam ? `, tagged ${tagParam}` : ""}
+            {from ? `, created from ${formatDateTime(from)}` : ""}
+            {to ? `, created before ${formatDateTime(to)}` : ""}. Arrow keys move between rows,
+            Enter opens one.
           </caption>
           <thead>
             <tr>
@@ -414,7 +472,14 @@ export function RunsPage({ onTitle }: { onTitle: (title: string) => void }) {
                   <time dateTime={run.createdAt}>{formatAgo(run.createdAt, now)}</time>
                 </td>
                 <td className="numeric">{formatDuration(runDurationMs(run, now))}</td>
-                <td className="details-cell">{detailsOf(run)}</td>
+                <td className="details-cell">
+                  {Object.entries(run.tags ?? {}).map(([key, value]) => (
+                    <span key={key} className="tag-chip" data-tag={`${key}:${value}`}>
+                      {key}:{value}
+                    </span>
+                  ))}
+                  {detailsOf(run)}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -470,4 +535,34 @@ function detailsOf(run: Run): string {
   if (run.waitingOn) return run.waitingOn.reason;
   if (run.error) return `${run.error.code}: ${run.error.message}`;
   return "";
+}
+
+/** The tag filter of the URL, `key:value` pairs separated by spaces; undefined if none. */
+function parseTags(text: string): Record<string, string> | undefined {
+  const pairs = text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair): [string, string] => {
+      const colon = pair.indexOf(":");
+      // A pair without a colon is a key with an empty value.
+      return colon < 0 ? [pair, ""] : [pair.slice(0, colon), pair.slice(colon + 1)];
+    });
+  return pairs.length ? Object.fromEntries(pairs) : undefined;
+}
+
+function isoOrUndefined(text: string | null): string | undefined {
+  return text && !Number.isNaN(Date.parse(text)) ? text : undefined;
+}
+
+/** An ISO time as a datetime-local input shows it: local time, to the second. */
+function toLocalInput(iso: string | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+/** A datetime-local input's value (local time) as an ISO time; empty is no bound. */
+function fromLocalInput(value: string): string | undefined {
+  return value ? new Date(value).toISOString() : undefined;
 }
