@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { CliContext } from "./cli-context.js";
 import { ExitCode, describeError, exitCodeOf } from "./cli-error.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerReplayCheckCommand } from "./commands/replay-check.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerRunOperations } from "./commands/run-operations.js";
 import { registerRunsCommand } from "./commands/runs.js";
@@ -50,6 +51,7 @@ export function buildProgram(context: CliContext): Command {
   registerShowCommand(program, context);
   registerRunOperations(program, context);
   registerDemoCommand(program, context);
+  registerReplayCheckCommand(program, context);
   program.addHelpText(
     "after",
     `

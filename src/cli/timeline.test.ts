@@ -35,6 +35,7 @@ function aRun(steps: StepView[], endMs: number, status: Run["status"] = "compens
     createdAt: at(0),
     updatedAt: at(endMs),
     steps,
+    version: 1,
   };
 }
 

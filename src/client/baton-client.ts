@@ -77,6 +77,7 @@ export class BatonClient {
         input,
         ...(options.runId !== undefined ? { runId: options.runId } : {}),
         ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+        ...(options.version !== undefined ? { version: options.version } : {}),
         ...(options.tags !== undefined ? { tags: options.tags } : {}),
       },
       ...(options.idempotencyKey !== undefined

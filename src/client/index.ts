@@ -13,6 +13,7 @@ export type {
   StartRunOptions,
   ListRunsQuery,
   WorkflowSummary,
+  WorkflowVersionSummary,
   StreamOptions,
   EventsOptions,
   PollOptions,

@@ -23,6 +23,8 @@ export interface StartRunOptions {
    * `DEADLINE_EXCEEDED` and rolls back. A run that already exists keeps its own.
    */
   deadline?: number;
+  /** Start this registered version of the workflow instead of the newest (`VERSION_NOT_FOUND` otherwise). */
+  version?: number;
   /** Tags to search the run by, e.g. `{ customer: "c-17" }`: at most 16 string keys and values. */
   tags?: Record<string, string>;
 }
@@ -44,12 +46,25 @@ export interface ListRunsQuery {
   cursor?: string;
 }
 
-/** A workflow with its number of runs in each status. */
+/** A workflow with its number of runs in each status, and its versions. */
 export type WorkflowSummary = {
   name: string;
   /** False for a workflow known only from stored runs. */
   registered: boolean;
+  /** The version a new run takes (the newest registered); absent when not registered. */
+  version?: number;
+  /** Every version registered or found in stored runs, lowest first. */
+  versions: WorkflowVersionSummary[];
 } & Record<RunStatus, number>;
+
+/** One version of a workflow: whether the server has its code, and its runs. */
+export interface WorkflowVersionSummary {
+  version: number;
+  registered: boolean;
+  /** Runs of this version not yet terminal. */
+  inFlight: number;
+  total: number;
+}
 
 export interface StreamOptions {
   /** Aborting it ends the iteration quietly. */

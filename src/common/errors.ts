@@ -34,6 +34,8 @@ export const ErrorCodes = {
   NOT_FOUND: 404,
   RUN_NOT_FOUND: 404,
   WORKFLOW_NOT_FOUND: 404,
+  /** `start(..., { version })` names a version of the workflow that is not registered. */
+  VERSION_NOT_FOUND: 404,
   SERVICE_NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
   SUBSCRIPTION_NOT_FOUND: 404,

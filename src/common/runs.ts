@@ -36,7 +36,8 @@ export function isRunStatus(value: unknown): value is RunStatus {
 
 /** What a run that is not terminal waits on, in words an operator can act on. */
 export interface WaitingOn {
-  kind: "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator" | "event";
+  kind:
+    "timer" | "signal" | "task" | "retry" | "child" | "lease" | "operator" | "event" | "version";
   reason: string;
   seq?: number;
   /** timer: when it fires; signal: when the wait times out; retry: the next attempt. */
@@ -54,10 +55,22 @@ export interface WaitingOn {
   workers?: number;
   /** retry (of a compensation) and operator: the seq of the operation whose compensation failed. */
   compensates?: number;
+  /** version: the workflow version no node at hand has. */
+  version?: number;
 }
 
 export type OpKind =
-  "step" | "call" | "sleep" | "signal" | "child" | "now" | "random" | "uuid" | "emit" | "event";
+  | "step"
+  | "call"
+  | "sleep"
+  | "signal"
+  | "child"
+  | "now"
+  | "random"
+  | "uuid"
+  | "emit"
+  | "event"
+  | "patch";
 
 /** One operation of a run as operators see it (the Run's `steps`). */
 export interface StepView {
@@ -87,6 +100,8 @@ export interface Run {
   steps: StepView[];
   waitingOn?: WaitingOn;
   parentRunId?: string;
+  /** The workflow version the run executes (docs/versions.md). */
+  version: number;
   /** The tags given on start, if any. */
   tags?: Record<string, string>;
 }

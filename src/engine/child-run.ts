@@ -10,6 +10,7 @@ export function newChildRun(
   seq: number,
   childRunId: string,
   workflow: string,
+  version: number,
   input: unknown,
 ): NewRun {
   const host = parent.hostRef;
@@ -22,6 +23,7 @@ export function newChildRun(
     parentRunId: parent.runId,
     parentSeq: seq,
     owner: host.nodeId,
+    version,
     firstEntry: {
       position: 0,
       seq: null,
@@ -32,6 +34,7 @@ export function newChildRun(
         parentRunId: parent.runId,
         parentSeq: seq,
         traceparent: parent.trace.traceparent,
+        version,
       }),
       at: now,
     },

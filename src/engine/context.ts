@@ -151,6 +151,24 @@ export interface WorkflowContext {
   random(): number;
   /** A random UUID, journaled. */
   uuid(): string;
+
+  /**
+   * Changes workflow code in place without breaking runs already past the change (docs/versions.md).
+   * `true` when the run reaches this point for the first time on code that has the patch (a
+   * marker is journaled here); `false` when the run's journal went past this point before the
+   * patch existed — take the old path then. A patch answers the same every time in one run.
+   *
+   * @example
+   * if (ctx.patched("fraud-check")) await ctx.call(fraud, "check", order);
+   */
+  patched(id: string): boolean;
+
+  /**
+   * Marks a patch whose old branch is gone: the marker is journaled (or accepted where the
+   * journal has it) but the code does not branch. Replace `if (ctx.patched(id))` by
+   * `ctx.deprecatePatch(id)` once no run that took the old path is left (docs/versions.md).
+   */
+  deprecatePatch(id: string): void;
 }
 
 // ─── Definitions: what workflow() and service() make (definitions.ts) ──────────────
@@ -163,6 +181,12 @@ export interface InputSchema<T> {
 }
 
 export interface WorkflowOptions<I> {
+  /**
+   * The version of this code of the workflow (a positive integer, default 1). Several versions
+   * of one workflow may be registered at once: a new run takes the highest, a run keeps the
+   * version it started with and only code of that version executes it (docs/versions.md).
+   */
+  version?: number;
   /** Input that fails this schema is refused with `INPUT_INVALID` before a run exists. */
   input?: InputSchema<I>;
   /** Default retry policy of the workflow's steps and calls. */
@@ -202,6 +226,8 @@ export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise
 export interface WorkflowDefinition<I = unknown, O = unknown> {
   readonly kind: "workflow";
   readonly name: string;
+  /** `options.version`, or 1. */
+  readonly version: number;
   readonly fn: WorkflowFunction<I, O>;
   readonly options: WorkflowOptions<I>;
 }

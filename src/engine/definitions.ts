@@ -51,6 +51,13 @@ export function workflow<I, O>(
     );
   }
   const checkedName = assertName("workflow", name);
+  const version = options.version ?? 1;
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new ValidationError(
+      "INVALID_DEFINITION",
+      `workflow ${checkedName}: version must be a positive integer, got ${JSON.stringify(version)}`,
+    );
+  }
   for (const topic of triggerTopics(options)) {
     try {
       assertUserTopic(topic);
@@ -68,7 +75,7 @@ export function workflow<I, O>(
     );
   }
   if (options.retention !== undefined) parseRetention(checkedName, options.retention);
-  return Object.freeze({ kind: "workflow", name: checkedName, fn, options });
+  return Object.freeze({ kind: "workflow", name: checkedName, version, fn, options });
 }
 
 /**
@@ -99,16 +106,27 @@ export function isServiceDefinition(value: unknown): value is ServiceDefinition 
   );
 }
 
-/** Workflows by name; two with one name is a mistake found before anything runs. */
+/**
+ * The newest version of each workflow, by name. Several versions of one name are fine; two
+ * definitions of one name and version are a mistake found before anything runs.
+ */
 export function indexWorkflows(
   definitions: readonly WorkflowDefinition[],
 ): Map<string, WorkflowDefinition> {
   const byName = new Map<string, WorkflowDefinition>();
+  const seen = new Set<string>();
   for (const definition of definitions) {
-    if (byName.has(definition.name)) {
-      throw new ValidationError("DUPLICATE_WORKFLOW", `two workflows are named ${definition.name}`);
+    const key = `${definition.name}@${definition.version}`;
+    if (seen.has(key)) {
+      throw new ValidationError(
+        "DUPLICATE_WORKFLOW",
+        `two workflows are named ${definition.name} at version ${definition.version}`,
+        { workflow: definition.name, version: definition.version },
+      );
     }
-    byName.set(definition.name, definition);
+    seen.add(key);
+    const newest = byName.get(definition.name);
+    if (!newest || newest.version < definition.version) byName.set(definition.name, definition);
   }
   return byName;
 }

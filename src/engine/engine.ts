@@ -30,7 +30,8 @@ import type {
   TaskRecord,
 } from "../store/index.js";
 import type { TaskPort, Transport } from "../transport/index.js";
-import { indexWorkflows, type WorkflowDefinition } from "./definitions.js";
+import type { WorkflowDefinition } from "./definitions.js";
+import { WorkflowVersions } from "./versions.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { ExecutionHost, FaultPoint } from "./host.js";
 import {
@@ -92,6 +93,12 @@ export interface StartOptions {
   tags?: Record<string, string>;
   /** W3C trace context of the caller: every span of the run joins its trace (ignored if invalid). */
   traceparent?: string;
+  /**
+   * Start this version of the workflow instead of the newest registered (VERSION_NOT_FOUND if
+   * it is not registered on this node): for canaries, and to keep starting the old code while a
+   * new version is tried out (docs/versions.md).
+   */
+  version?: number;
 }
 
 /** A run as `start` returns it: `created` is false when the run id already existed. */
@@ -118,7 +125,8 @@ export class Engine implements ExecutionHost {
   readonly committer: GroupCommitter;
   readonly replayAfterEveryOp: boolean;
   private readonly store: Store;
-  private readonly workflows: Map<string, WorkflowDefinition>;
+  private readonly workflows: ReadonlyMap<string, WorkflowDefinition>;
+  private readonly versions: WorkflowVersions;
   private readonly triggers: TriggerIndex;
   private readonly transports: ReadonlyMap<string, Transport>;
   private readonly runs: RunRegistry;
@@ -161,7 +169,9 @@ export class Engine implements ExecutionHost {
       ...(options.cluster ? { idleRecheckMs: 15 * 60_000 } : {}),
       ...options.sweeper,
     });
-    this.workflows = indexWorkflows(options.workflows);
+    this.versions = new WorkflowVersions(options.workflows);
+    this.workflows = this.versions.newest;
+    // A trigger starts a run of the newest version, as any new run.
     this.triggers = new TriggerIndex(this.workflows.values());
     this.nodeId = options.cluster?.nodeId ?? "local";
     const clusterNodeId = options.cluster?.nodeId;
@@ -171,7 +181,7 @@ export class Engine implements ExecutionHost {
       this.store,
       this.clock,
       this.logger,
-      this.workflows,
+      this.versions,
       options.cacheSize ?? 2000,
       clusterNodeId,
       isClosed,
@@ -189,6 +199,7 @@ export class Engine implements ExecutionHost {
       this.transports,
       (runId) => this.runs.get(runId),
       clusterNodeId,
+      (workflow) => this.versions.versionsOf(workflow),
     );
     this.endWaiters = new EndWaiters(
       this.store,
@@ -318,7 +329,10 @@ export class Engine implements ExecutionHost {
     options: StartOptions = {},
   ): Promise<StartedRun> {
     this.assertOpen();
-    const definition = this.getWorkflow(typeof workflow === "string" ? workflow : workflow.name);
+    const definition = this.versions.forNewRun(
+      typeof workflow === "string" ? workflow : workflow.name,
+      options.version,
+    );
     const runId =
       options.runId === undefined ? newRunId(this.clock.now()) : assertRunId(options.runId);
     const tags = options.tags === undefined ? undefined : validateTags(options.tags);
@@ -339,6 +353,7 @@ export class Engine implements ExecutionHost {
       parentRunId: null,
       parentSeq: null,
       owner: this.nodeId,
+      version: definition.version,
       ...(tags && Object.keys(tags).length ? { tags } : {}),
       firstEntry: {
         position: 0,
@@ -348,6 +363,7 @@ export class Engine implements ExecutionHost {
         data: runStartedData(
           deadlineMs === undefined ? undefined : now + deadlineMs,
           options.traceparent,
+          definition.version,
         ),
         at: now,
       },
@@ -404,6 +420,7 @@ export class Engine implements ExecutionHost {
       createdAt,
       updatedAt: createdAt,
       steps: [],
+      version: definition.version,
       ...(run.tags ? { tags: run.tags } : {}),
       created: true,
     };

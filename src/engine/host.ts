@@ -1,9 +1,15 @@
-import type { BatonEvent, Clock, Logger } from "../common/index.js";
+import type { BatonEvent, Clock, Logger, NonDeterminismError } from "../common/index.js";
 import type { EventFilter, NewRun, RunRecord, SignalRecord, TaskRecord } from "../store/index.js";
 import type { TriggerEvent } from "./context.js";
 import type { Transport } from "../transport/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
 import type { GroupCommitter } from "./group-commit.js";
+
+/** Told how a replay-only run ended: matched its journal (no error) or diverged from it. */
+export type ReplayOnlyListener = (
+  run: HostedRun,
+  divergence: NonDeterminismError | undefined,
+) => void;
 
 /** The execution as its host sees it. */
 export interface HostedRun {
@@ -14,7 +20,13 @@ export interface HostedRun {
 export interface ExecutionHost {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly committer: GroupCommitter;
+  /** Takes the run's writes; a replay-only host (replay-check.ts) has one that refuses them. */
+  readonly committer: Pick<GroupCommitter, "markDirty">;
+  /**
+   * Replay-only mode (`baton replay-check`): a run replays its journal and stops there —
+   * nothing goes live, nothing is written — and reports whether its code matched.
+   */
+  readonly replayOnly?: ReplayOnlyListener;
   readonly replayAfterEveryOp: boolean;
   findWorkflow(name: string): WorkflowDefinition | undefined;
   findTransport(service: string): Transport | undefined;

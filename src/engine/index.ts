@@ -27,3 +27,4 @@ export type {
 } from "./context.js";
 export type { PublishOptions, PublishResult } from "./publish-event.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+export { ReplayChecker, type ReplayVerdict } from "./replay-check.js";

@@ -75,6 +75,8 @@ export interface OpEntryData {
   unknown?: boolean;
   /** A failed completion of a queued command that was withdrawn before any worker took it. */
   withdrawn?: boolean;
+  /** A patch marker written by `ctx.deprecatePatch`. */
+  deprecated?: boolean;
 }
 
 export interface RecordedOp {

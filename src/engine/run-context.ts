@@ -32,6 +32,7 @@ import {
 import { runAttempts, type AttemptAbort } from "./attempts.js";
 import { completeChild, newChildRun } from "./child-run.js";
 import type { Op } from "./op.js";
+import { applyPatch } from "./patches.js";
 import type { RunPort } from "./run-port.js";
 import { resolveRetry } from "./retry.js";
 import { startQueuedCall } from "./queued-call.js";
@@ -46,6 +47,8 @@ export class RunContext implements WorkflowContext {
   readonly runId: string;
   readonly workflow: string;
   private logger: Logger | undefined;
+  /** What `patched` answered in this run, by patch id; made on first use. */
+  private patches: Map<string, boolean> | undefined;
 
   constructor(
     private readonly run: RunPort,
@@ -368,7 +371,7 @@ export class RunContext implements WorkflowContext {
     if (childRunId === undefined) {
       childRunId = options.runId ?? childRunIdFor(this.runId, op.seq);
       this.run.appendOp(op, "started", { childRunId, workflow: name });
-      this.run.addChild(newChildRun(this.run, op.seq, childRunId, name, input));
+      this.run.addChild(newChildRun(this.run, op.seq, childRunId, name, definition.version, input));
     }
     op.childRunId = childRunId;
     op.wait = { kind: "child" };
@@ -396,6 +399,14 @@ export class RunContext implements WorkflowContext {
 
   uuid(): string {
     return this.record("uuid", () => newUuid()) as string;
+  }
+
+  patched(id: string): boolean {
+    return applyPatch(this.run, (this.patches ??= new Map<string, boolean>()), id, false);
+  }
+
+  deprecatePatch(id: string): void {
+    applyPatch(this.run, (this.patches ??= new Map<string, boolean>()), id, true);
   }
 
   private record(kind: OpKind, produce: () => unknown): unknown {

@@ -54,6 +54,7 @@ import {
 } from "./run-snapshot.js";
 
 type QueuedDelivery = Delivery & { replay: boolean };
+type RecordedOpName = { kind: OpKind; name: string };
 
 /**
  * The driver of one run in memory: executes the workflow function, carries out what the run's
@@ -82,6 +83,8 @@ export class RunExecution implements RunPort {
   private consumedSignalIds: Set<number> | undefined;
   private logger: Logger | undefined;
   private nextSeq = 1;
+  /** The highest seq in the journal, found on first use. */
+  private lastRecordedSeq: number | undefined;
   private pumping = false;
   private replayRemaining: number;
   replaying = true;
@@ -308,7 +311,15 @@ export class RunExecution implements RunPort {
   /** The workflow has reacted to everything delivered so far. */
   private onQuiescent(): void {
     if (this.halted) return;
-    if (this.replaying && this.replayRemaining === 0) this.endReplay();
+    if (this.replaying && this.replayRemaining === 0) {
+      // Replay-only: the journal matched up to its end; nothing goes live from here.
+      if (this.host.replayOnly) {
+        this.halt();
+        this.host.replayOnly(this, undefined);
+        return;
+      }
+      this.endReplay();
+    }
     if (this.replaying) return;
     if (!this.terminal && !sameSnapshot(this.snapshot(), this.writer.lastWritten))
       this.writer.requestWrite();
@@ -526,6 +537,11 @@ export class RunExecution implements RunPort {
    */
   park(error: NonDeterminismError): void {
     if (this.halted || this.terminal) return;
+    if (this.host.replayOnly) {
+      this.halt();
+      this.host.replayOnly(this, error);
+      return;
+    }
     this.log.error({ err: error.toJSON() }, "run parked: workflow code does not match its journal");
     this.stopTimers();
     this.replaying = false;
@@ -541,6 +557,13 @@ export class RunExecution implements RunPort {
   }
 
   // ─── Operations (called by RunContext) ───────────────────────────────────────────────
+
+  /** What the journal has at the next seq, without taking it (for patches: patches.ts). */
+  peekNext(): { recorded: RecordedOpName | undefined; journalGoesPast: boolean } {
+    const seq = this.nextSeq;
+    this.lastRecordedSeq ??= Math.max(0, ...this.index.ops.keys());
+    return { recorded: this.index.ops.get(seq), journalGoesPast: this.lastRecordedSeq > seq };
+  }
 
   /**
    * Registers the next operation. If the journal already has it, checks that it is the same

@@ -47,6 +47,11 @@ export interface RunPort extends WriterRunPort {
   readonly writer: JournalWriterPort;
   /** The run's spans (OpenTelemetry API; a no-op without an SDK). */
   readonly trace: RunTrace;
+  /** What the journal has at the next seq, without taking it (for patches: patches.ts). */
+  peekNext(): {
+    recorded: { kind: Op["kind"]; name: string } | undefined;
+    journalGoesPast: boolean;
+  };
   newOp(kind: Op["kind"], name: string): { op: Op; promise: Promise<unknown> } | undefined;
   schedule(op: Op, goLive: () => void): void;
   complete(op: Op, event: OpEvent, data: OpEntryData): void;

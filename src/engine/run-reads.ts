@@ -21,6 +21,7 @@ import { toBatonEvent } from "./event-records.js";
 import type { LiveRunView } from "./run-view.js";
 import { toHistory, toRunView } from "./run-view.js";
 import type { ServiceView } from "./service-view.js";
+import { missingVersionWait } from "./versions.js";
 
 export interface ListQuery {
   workflow?: string;
@@ -35,6 +36,22 @@ export interface ListQuery {
   limit?: number;
   cursor?: string;
 }
+
+/** Runs of one workflow version: whether this node has its code, and how many are in flight. */
+export interface VersionCounts {
+  version: number;
+  registered: boolean;
+  inFlight: number;
+  total: number;
+}
+
+export type WorkflowCounts = {
+  name: string;
+  registered: boolean;
+  /** The version a new run takes, when registered. */
+  version?: number;
+  versions: VersionCounts[];
+} & Record<RunStatus, number>;
 
 const DEFAULT_LIST_LIMIT = 50;
 const MAX_LIST_LIMIT = 1000;
@@ -56,6 +73,8 @@ export class RunReads {
     private readonly resident: (runId: string) => LiveRunView | undefined,
     /** This node's id when several nodes share the store; undefined on a single node. */
     private readonly nodeId: string | undefined,
+    /** The versions of a workflow registered on this node. */
+    private readonly versionsOf: (workflow: string) => readonly number[],
   ) {}
 
   /** The run, with its steps; throws RUN_NOT_FOUND. */
@@ -69,6 +88,7 @@ export class RunReads {
     const record = await this.store.findRun(runId);
     if (!record) return undefined;
     const run = toRunView(record, await this.store.readJournal(runId), this.resident(runId));
+    this.describeMissingVersion(run, record);
     if (run.waitingOn?.kind === "task" && run.waitingOn.service !== undefined)
       run.waitingOn = await this.describeQueueWait(run.waitingOn, run.waitingOn.service);
     if (
@@ -80,6 +100,19 @@ export class RunReads {
     )
       await this.describeOwnerDown(run, record, record.owner);
     return run;
+  }
+
+  /**
+   * A run of a workflow version this node lacks waits for a node that has it (it is not
+   * failed): say so, unless another node owns it (then that node runs it).
+   */
+  private describeMissingVersion(run: Run, record: RunRecord): void {
+    if (isTerminal(record.status)) return;
+    if (this.nodeId !== undefined && record.owner && record.owner !== this.nodeId) return;
+    const registered = this.versionsOf(record.workflow);
+    if (registered.includes(record.version)) return;
+    run.status = RunStatus.Waiting;
+    run.waitingOn = missingVersionWait(record.workflow, record.version, registered);
   }
 
   /** A run whose node died: it waits for another node to take it over (waitingOn kind "lease"). */
@@ -100,9 +133,11 @@ export class RunReads {
       }
       return;
     }
-    const successor = this.workflows.has(record.workflow)
-      ? "a live node takes it over within seconds"
-      : `it waits for a node that runs workflow ${record.workflow} to take it over`;
+    const successor = !this.workflows.has(record.workflow)
+      ? `it waits for a node that runs workflow ${record.workflow} to take it over`
+      : !this.versionsOf(record.workflow).includes(record.version)
+        ? `it waits for a node that runs version ${record.version} of workflow ${record.workflow} to take it over`
+        : "a live node takes it over within seconds";
     run.waitingOn = {
       kind: "lease",
       reason: `its node ${owner} stopped renewing its lease${since}; ${successor}`,
@@ -160,7 +195,11 @@ export class RunReads {
       ...(query.runIdPrefix !== undefined ? { runIdPrefix: query.runIdPrefix } : {}),
       ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
     });
-    const runs = page.runs.map((record) => toRunView(record));
+    const runs = page.runs.map((record) => {
+      const run = toRunView(record);
+      this.describeMissingVersion(run, record);
+      return run;
+    });
     return page.nextCursor ? { runs, nextCursor: page.nextCursor } : { runs };
   }
 
@@ -180,26 +219,46 @@ export class RunReads {
     return records.map(toBatonEvent);
   }
 
-  async workflowCounts(): Promise<
-    Array<{ name: string; registered: boolean } & Record<RunStatus, number>>
-  > {
+  async workflowCounts(): Promise<Array<WorkflowCounts>> {
     const counts = new Map<string, Record<string, number>>();
-    for (const name of this.workflows.keys()) counts.set(name, {});
+    const versions = new Map<string, Map<number, VersionCounts>>();
+    const versionOf = (name: string, version: number): VersionCounts => {
+      let byVersion = versions.get(name);
+      if (!byVersion) versions.set(name, (byVersion = new Map<number, VersionCounts>()));
+      let entry = byVersion.get(version);
+      if (!entry) {
+        entry = { version, registered: false, inFlight: 0, total: 0 };
+        byVersion.set(version, entry);
+      }
+      return entry;
+    };
+    for (const name of this.workflows.keys()) {
+      counts.set(name, {});
+      for (const version of this.versionsOf(name)) versionOf(name, version).registered = true;
+    }
     for (const row of await this.store.countRunsByWorkflow()) {
       const byStatus = counts.get(row.workflow) ?? {};
-      byStatus[row.status] = row.count;
+      byStatus[row.status] = (byStatus[row.status] ?? 0) + row.count;
       counts.set(row.workflow, byStatus);
+      const entry = versionOf(row.workflow, row.version);
+      entry.total += row.count;
+      if (!isTerminal(row.status)) entry.inFlight += row.count;
     }
     return [...counts.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, byStatus]) => ({
-        name,
-        registered: this.workflows.has(name),
-        ...(Object.fromEntries(RUN_STATUSES.map((s) => [s, byStatus[s] ?? 0])) as Record<
-          RunStatus,
-          number
-        >),
-      }));
+      .map(([name, byStatus]) => {
+        const newest = this.workflows.get(name);
+        return {
+          name,
+          registered: newest !== undefined,
+          ...(newest ? { version: newest.version } : {}),
+          versions: [...(versions.get(name)?.values() ?? [])].sort((a, b) => a.version - b.version),
+          ...(Object.fromEntries(RUN_STATUSES.map((s) => [s, byStatus[s] ?? 0])) as Record<
+            RunStatus,
+            number
+          >),
+        };
+      });
   }
 
   /** Every registered service with its transport, queue depth, workers and recent outcomes. */

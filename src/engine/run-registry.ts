@@ -1,6 +1,7 @@
 import { decodeJson, isTerminal, type Clock, type Logger } from "../common/index.js";
 import type { JournalEntry, RunRecord, SignalRecord, Store } from "../store/index.js";
 import type { WorkflowDefinition } from "./definitions.js";
+import type { WorkflowVersions } from "./versions.js";
 import type { ExecutionHost } from "./host.js";
 import { RunExecution } from "./run-execution.js";
 import { validateInput } from "./validate-input.js";
@@ -21,13 +22,16 @@ export class RunRegistry {
   private readonly idle = new Map<string, RunExecution>();
   /** Runs whose last load failed, with how many times in a row. */
   private readonly failedLoads = new Map<string, number>();
+  /** Runs left alone because this node lacks their workflow version (said once per run). */
+  private readonly lacking = new Set<string>();
 
   constructor(
     private readonly host: ExecutionHost,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly workflows: ReadonlyMap<string, WorkflowDefinition>,
+    /** A run is executed only by the code of the version it started with. */
+    private readonly workflows: WorkflowVersions,
     private readonly cacheSize: number,
     /** This node's id when several nodes share the store; undefined on a single node. */
     private readonly clusterNodeId: string | undefined,
@@ -164,13 +168,35 @@ export class RunRegistry {
     this.idle.clear();
   }
 
+  /** Logs once per run that this node lacks its workflow version. */
+  private noteLacking(record: RunRecord): void {
+    if (this.lacking.has(record.runId)) return;
+    this.lacking.add(record.runId);
+    this.logger.warn(
+      {
+        runId: record.runId,
+        workflow: record.workflow,
+        version: record.version,
+        registered: this.workflows.versionsOf(record.workflow),
+      },
+      "run waits: its workflow version is not registered on this node",
+    );
+  }
+
   private async load(runId: string): Promise<void> {
     const nodeId = this.clusterNodeId;
     if (nodeId !== undefined) {
-      // Never take a run this node cannot execute (during a rolling deploy, its workflow may
-      // exist only on newer nodes): owning it would keep the nodes that can from taking it.
+      // Never take a run this node cannot execute (during a rolling deploy, its workflow or its
+      // version may exist only on other nodes): owning it would keep the nodes that can from
+      // taking it. It stays unowned (or with its dead owner) for a node that has the code.
       const seen = await this.store.findRun(runId);
-      if (!seen || isTerminal(seen.status) || !this.workflows.has(seen.workflow)) return;
+      if (!seen || isTerminal(seen.status)) return;
+      if (!this.workflows.has(seen.workflow, seen.version)) {
+        this.noteLacking(seen);
+        // Its own from before a restart with other code: give it back for a node that has it.
+        if (seen.owner === nodeId) await this.store.releaseRun(runId, nodeId, seen.epoch);
+        return;
+      }
     }
     // In a cluster, a run is resumed only by the node that acquires it (which fences the last one).
     const record =
@@ -178,14 +204,13 @@ export class RunRegistry {
         ? await this.store.acquireRun(runId, nodeId, this.clock.now())
         : await this.store.findRun(runId);
     if (!record || isTerminal(record.status)) return;
-    const definition = this.workflows.get(record.workflow);
+    const definition = this.workflows.find(record.workflow, record.version);
     if (!definition) {
-      this.logger.warn(
-        { runId, workflow: record.workflow },
-        "run waits: its workflow is not registered on this node",
-      );
+      // Not failed: it waits (its waitingOn says for what) until a node with that code runs it.
+      this.noteLacking(record);
       return;
     }
+    this.lacking.delete(runId);
     const [journal, signals] = await Promise.all([
       this.store.readJournal(runId),
       this.store.pendingSignals(runId),

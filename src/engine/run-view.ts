@@ -13,7 +13,7 @@ import type { RunExecution } from "./run-execution.js";
 /** What a read needs of a run in memory: its state now, and what executes. */
 export type LiveRunView = Pick<RunExecution, "terminal" | "replaying" | "snapshot" | "liveOps">;
 
-const HIDDEN_KINDS = new Set(["now", "random", "uuid"]);
+const HIDDEN_KINDS = new Set(["now", "random", "uuid", "patch"]);
 
 /** A run as the API shows it; `journal` adds its steps, `live` what is executing right now. */
 export function toRunView(
@@ -29,6 +29,7 @@ export function toRunView(
     createdAt: iso(record.createdAt),
     updatedAt: iso(record.updatedAt),
     steps: journal ? toSteps(journal, live) : [],
+    version: record.version,
   };
   if (record.output !== null) run.output = decodeJson(record.output);
   if (record.error) run.error = record.error;

@@ -52,10 +52,11 @@ const NO_SDK = new ProxyTracerProvider().getDelegate();
 export function runStartedData(
   deadlineAt: number | undefined,
   traceparent: string | undefined,
-): string | null {
+  version: number,
+): string {
   const parent = parseTraceparent(traceparent);
-  if (deadlineAt === undefined && !parent) return null;
   return JSON.stringify({
+    version,
     ...(deadlineAt === undefined ? {} : { deadlineAt }),
     ...(parent
       ? { traceparent: formatTraceparent(parent.traceId, parent.spanId, parent.traceFlags) }

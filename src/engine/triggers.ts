@@ -49,12 +49,17 @@ export class TriggerIndex {
         parentRunId: null,
         parentSeq: null,
         owner: nodeId,
+        version: definition.version,
         firstEntry: {
           position: 0,
           seq: null,
           type: Entry.RunStarted,
           name: null,
-          data: runStartedData(deadline === undefined ? undefined : now + deadline, undefined),
+          data: runStartedData(
+            deadline === undefined ? undefined : now + deadline,
+            undefined,
+            definition.version,
+          ),
           at: now,
         },
       };

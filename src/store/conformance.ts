@@ -260,8 +260,29 @@ export function storeConformance(
           journalLength: 1,
           epoch: aNumber(),
           owner: null,
+          version: 1,
         });
         expect(await store.readJournal("r-1")).toEqual([run.firstEntry]);
+      });
+
+      it("keeps the workflow version a run starts with (1 when not given)", async () => {
+        await createRuns(["r-1", { version: 3 }], ["r-2"]);
+        await commitOne({
+          type: "appendRun",
+          runId: "r-1",
+          epoch: (await getRun("r-1")).epoch,
+          expectedLength: 1,
+          entries: [],
+          update: { status: "waiting", updatedAt: T0 + 1, wakeAt: null, waitingOn: null },
+        });
+        expect((await getRun("r-1")).version).toBe(3);
+        expect((await getRun("r-2")).version).toBe(1);
+        expect((await store.listRuns({ limit: 10 })).runs.map((r) => [r.runId, r.version])).toEqual(
+          expect.arrayContaining([
+            ["r-1", 3],
+            ["r-2", 1],
+          ]),
+        );
       });
 
       it("keeps a null input as null", async () => {
@@ -999,23 +1020,25 @@ export function storeConformance(
     });
 
     describe("countRunsByWorkflow", () => {
-      it("counts runs per workflow and status", async () => {
+      it("counts runs per workflow, version and status", async () => {
         expect(await store.countRunsByWorkflow()).toEqual([]);
         await createRuns(
           ["a-1", { workflow: "alpha" }],
           ["a-2", { workflow: "alpha" }],
           ["a-3", { workflow: "alpha" }],
           ["b-1", { workflow: "beta" }],
+          ["b-2", { workflow: "beta", version: 2 }],
         );
         await setState("a-3", { status: "completed" });
         await setState("b-1", { status: "waiting" });
         const counts = await store.countRunsByWorkflow();
-        const key = (c: { workflow: string; status: string }): string =>
-          `${c.workflow}/${c.status}`;
+        const key = (c: { workflow: string; version: number; status: string }): string =>
+          `${c.workflow}/${c.version}/${c.status}`;
         expect([...counts].sort((x, y) => key(x).localeCompare(key(y)))).toEqual([
-          { workflow: "alpha", status: "completed", count: 1 },
-          { workflow: "alpha", status: "pending", count: 2 },
-          { workflow: "beta", status: "waiting", count: 1 },
+          { workflow: "alpha", version: 1, status: "completed", count: 1 },
+          { workflow: "alpha", version: 1, status: "pending", count: 2 },
+          { workflow: "beta", version: 1, status: "waiting", count: 1 },
+          { workflow: "beta", version: 2, status: "pending", count: 1 },
         ]);
       });
     });

@@ -12,5 +12,6 @@ export {
   type NotificationHandler,
   type PostgresNotifierOptions,
 } from "./postgres/postgres-notifier.js";
-export { openStore } from "./open-store.js";
+export { openStore, openJournalReader } from "./open-store.js";
+export type { JournalReader, RunPosition } from "./journal-reader.js";
 export { encodeCursor, decodeCursor, type RunCursor } from "./cursor.js";

@@ -21,6 +21,7 @@ export interface RunRow {
   journal_length: number;
   epoch: number;
   owner: string | null;
+  version: number;
   tags: string | null;
   delete_after: number | null;
 }
@@ -74,6 +75,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     journalLength: row.journal_length,
     epoch: row.epoch,
     owner: row.owner,
+    version: row.version,
     // Present only when set, so rows of runs that use neither compare as before.
     ...(row.tags !== null ? { tags: JSON.parse(row.tags) as Record<string, string> } : {}),
     ...(row.delete_after !== null ? { deleteAfter: row.delete_after } : {}),

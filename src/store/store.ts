@@ -35,7 +35,10 @@ export interface Store {
   ): Promise<Array<{ runId: string; wakeAt: number }>>;
   /** The earliest wake-up time of any waiting run (with `nodeId`: as findDueRuns). */
   nextWakeAt(nodeId?: string): Promise<number | undefined>;
-  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>>;
+  /** Runs per workflow, version and status. */
+  countRunsByWorkflow(): Promise<
+    Array<{ workflow: string; version: number; status: RunStatus; count: number }>
+  >;
   /**
    * The durable event log after position `afterId`, in position order, at most `limit` — the one
    * way to read it in order (streams, waits, webhooks). Positions increase in commit order: once
@@ -314,6 +317,8 @@ export interface RunRecord {
   epoch: number;
   /** The node that executes the run, if one does. */
   owner?: string | null;
+  /** The workflow version the run executes (1 for runs made before versions existed). */
+  version: number;
   /** Tags given on start. */
   tags?: Record<string, string> | null;
   /** When the run may be deleted (set as it ends; null while it runs or if kept forever). */
@@ -387,6 +392,8 @@ export interface NewRun {
   firstEntry: JournalEntry;
   /** The node that creates the run owns it from the start. */
   owner?: string | null;
+  /** The workflow version the run executes; 1 if not given. */
+  version?: number;
   /** Tags to search it by (validated by the engine: at most 16 string pairs). */
   tags?: Record<string, string>;
 }

@@ -3,8 +3,9 @@
  *
  *   node --import tsx test/cluster/cluster-node.ts <postgresUrl> <nodeId> <leaseMs> [workflows]
  *
- * `workflows`: a comma list of the workflows this node knows (default all), to play a node of
- * an older release during a rolling deploy.
+ * `workflows`: a comma list of the workflows this node knows (default all, at version 1), to play
+ * a node of an older release during a rolling deploy; `name@2` is version 2 of a workflow (only
+ * `approval` has one), so `approval@2` alone plays a node deployed without version 1.
  *
  * Serves the HTTP API on a free loopback port and prints `READY <url>`. Its services are in
  * process and record every execution in the table `test_executions` of the same database,
@@ -74,6 +75,16 @@ const approval = workflow("approval", async (ctx) => {
   const decision = await ctx.waitForSignal<{ approved: boolean }>("decision");
   return { decision, decidedOn: nodeId };
 });
+
+/** Version 2 of approval: says which version decided. */
+const approvalV2 = workflow(
+  "approval",
+  async (ctx) => {
+    const decision = await ctx.waitForSignal<{ approved: boolean }>("decision");
+    return { decision, decidedOn: nodeId, version: 2 };
+  },
+  { version: 2 },
+);
 
 /** Passes once the test opens the gate (a row in test_gates): a fault an operator fixes. */
 const gate = service(
@@ -145,8 +156,21 @@ const baton = await Baton.open({
   db: url,
   nodeId,
   leaseMs: Number(leaseArg),
-  workflows: [placeOrder, approval, gated, guarded, queuedOrder, audited, fulfil, settle].filter(
-    (w) => workflowsArg === undefined || workflowsArg.split(",").includes(w.name),
+  workflows: [
+    placeOrder,
+    approval,
+    approvalV2,
+    gated,
+    guarded,
+    queuedOrder,
+    audited,
+    fulfil,
+    settle,
+  ].filter((w) =>
+    workflowsArg === undefined
+      ? w.version === 1
+      : (w.version === 1 && workflowsArg.split(",").includes(w.name)) ||
+        workflowsArg.split(",").includes(`${w.name}@${w.version}`),
   ),
   services: [inventory, payments, shipping, gate, billing, audit],
 });

@@ -436,6 +436,11 @@ describe("the dashboard", () => {
     expect(
       await placeOrder.getByRole("link", { name: "2 compensated runs of placeOrder" }).count(),
     ).toBe(1);
+    // Its versions, with runs in flight, and the one new runs take.
+    const v1 = placeOrder
+      .getByRole("list", { name: "Versions of placeOrder" })
+      .locator('[data-version="1"]');
+    expect(await v1.textContent()).toMatch(/^v1\s*\d+\s*in flight of \d+\s*new runs$/);
     await screenshotBothThemes(page, "workflows");
 
     // Still the one token prompt of the first test.

@@ -36,6 +36,7 @@ function run(steps: StepView[], extra: Partial<Run> = {}): Run {
     createdAt: at(0),
     updatedAt: at(100),
     steps,
+    version: 1,
     ...extra,
   };
 }

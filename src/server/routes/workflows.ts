@@ -65,7 +65,7 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
     },
     async (request, reply) => {
       const runId = request.body.runId ?? request.headers["idempotency-key"];
-      const { deadline, tags } = request.body;
+      const { deadline, version, tags } = request.body;
       const { traceparent } = request.headers;
       const { created, ...started } = await engine.start(
         request.params.workflow,
@@ -73,6 +73,7 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
         {
           ...(runId !== undefined ? { runId } : {}),
           ...(deadline !== undefined ? { deadline } : {}),
+          ...(version !== undefined ? { version } : {}),
           ...(tags !== undefined ? { tags } : {}),
           ...(traceparent !== undefined ? { traceparent } : {}),
         },
@@ -99,7 +100,10 @@ export function registerWorkflowRoutes(app: ZodApp, context: RouteContext): void
 
 /** The engine's counts, with every status present as a number (0 when it has no runs). */
 function toWorkflowSummary(
-  row: { name: string; registered: boolean } & Record<string, unknown>,
+  row: { name: string; registered: boolean; versions: WorkflowSummary["versions"] } & Record<
+    string,
+    unknown
+  >,
 ): WorkflowSummary {
   const counts = Object.fromEntries(
     RUN_STATUSES.map((status) => [status, typeof row[status] === "number" ? row[status] : 0]),

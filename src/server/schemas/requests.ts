@@ -75,6 +75,10 @@ export const StartRunBody = z
       "time limit in ms from now, overriding the workflow's own: when it passes, the run fails " +
         "with DEADLINE_EXCEEDED and rolls back",
     ),
+    version: documented(
+      z.number().int().min(1).optional(),
+      "start this registered version of the workflow instead of the newest (404 VERSION_NOT_FOUND otherwise)",
+    ),
     tags: TagsSchema.optional(),
   })
   .default({});

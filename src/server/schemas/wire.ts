@@ -51,6 +51,7 @@ export const StepSchema = documented(
       "uuid",
       "emit",
       "event",
+      "patch",
     ]),
     name: z.string(),
     status: z.enum(["running", "waiting", "completed", "failed"]),
@@ -66,7 +67,17 @@ export const StepSchema = documented(
 
 export const WaitingOnSchema = documented(
   z.object({
-    kind: z.enum(["timer", "signal", "task", "retry", "child", "lease", "operator", "event"]),
+    kind: z.enum([
+      "timer",
+      "signal",
+      "task",
+      "retry",
+      "child",
+      "lease",
+      "operator",
+      "event",
+      "version",
+    ]),
     reason: documented(z.string(), "what the run waits on, in words an operator can act on"),
     seq: count.optional(),
     until: documented(
@@ -90,6 +101,10 @@ export const WaitingOnSchema = documented(
       count,
       "retry and operator waits of a rollback: the seq whose compensation failed",
     ).optional(),
+    version: documented(
+      z.number().int().min(1),
+      "version: the workflow version that no node at hand has",
+    ).optional(),
   }),
   {
     ...EXTENSIBLE,
@@ -111,6 +126,10 @@ export const RunSchema = documented(
     steps: documented(z.array(StepSchema), "empty in list answers; get one run for its steps"),
     waitingOn: WaitingOnSchema.optional(),
     parentRunId: z.string().optional(),
+    version: documented(
+      z.number().int().min(1),
+      "the workflow version the run executes: the one it started with",
+    ),
     tags: documented(z.record(z.string(), z.string()).optional(), "the tags given on start"),
   }),
   { ...EXTENSIBLE, id: "Run", description: "One execution of a workflow." },
@@ -139,6 +158,21 @@ export const WorkflowSummarySchema = documented(
   z.object({
     name: z.string(),
     registered: documented(z.boolean(), "false for a workflow known only from stored runs"),
+    version: documented(
+      z.number().int().min(1),
+      "the version a new run takes: the newest registered (absent when not registered)",
+    ).optional(),
+    versions: documented(
+      z.array(
+        z.object({
+          version: z.number().int().min(1),
+          registered: documented(z.boolean(), "whether this node has the code of this version"),
+          inFlight: documented(count, "runs of this version not yet terminal"),
+          total: documented(count, "runs of this version in the store"),
+        }),
+      ),
+      "every version registered or found in stored runs, lowest first",
+    ),
     ...(Object.fromEntries(RUN_STATUSES.map((status) => [status, count])) as Record<
       RunStatus,
       typeof count

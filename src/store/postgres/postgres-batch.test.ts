@@ -69,7 +69,7 @@ describe("segmentParams", () => {
   it("gates parts on an append of the same segment, drops them after a failed one and frees them after a successful one", () => {
     const op = append("a", { createRuns: [newRun("a:1")], wakeRuns: ["a"] });
     const [first, second] = planSegments([op]);
-    const gate = (values: unknown[]): unknown[] => column(values, NEW_RUNS, 9, 0);
+    const gate = (values: unknown[]): unknown[] => column(values, NEW_RUNS, 10, 0);
     expect(gate(segmentParams(first!, new Map()).values)).toEqual([0]);
     const wakes = (settled: Map<number, boolean>): unknown[] =>
       column(segmentParams(second!, settled).values, WAKES, 3, 1);

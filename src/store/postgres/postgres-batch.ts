@@ -238,6 +238,7 @@ export function segmentParams(
           parent_seq: run.parentSeq,
           created_at: run.createdAt,
           owner: run.owner ?? null,
+          version: run.version ?? 1,
           tags: run.tags && Object.keys(run.tags).length ? JSON.stringify(run.tags) : null,
         });
         entries.push(entryRow(gate, true, run.runId, run.firstEntry));

@@ -41,6 +41,7 @@ export const NEW_RUNS = new UnnestSource(
     parent_seq: "bigint",
     created_at: "bigint",
     owner: "text",
+    version: "int",
     tags: "text",
   },
   APPENDS.nextParam,
@@ -168,8 +169,8 @@ WITH appended AS (
 ), created AS (
   -- Idempotent creation: a run id in use leaves that run as it is. Against a concurrent creator of
   -- the same id this waits for its commit, then does nothing.
-  INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, tags)
-  SELECT n.run_id, n.workflow, 'pending', n.input, n.parent_run_id, n.parent_seq, n.created_at, n.created_at, 1, n.owner, n.tags
+  INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, version, tags)
+  SELECT n.run_id, n.workflow, 'pending', n.input, n.parent_run_id, n.parent_seq, n.created_at, n.created_at, 1, n.owner, n.version, n.tags
   FROM ${NEW_RUNS.sql}
   WHERE ${applies("n")}
   ON CONFLICT (run_id) DO NOTHING

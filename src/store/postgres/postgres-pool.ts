@@ -35,6 +35,8 @@ export interface PoolOptions {
   max: number;
   /** An idle connection failed (the server restarted, the network dropped): the pool drops it. */
   onIdleError: (error: Error) => void;
+  /** Every session is read-only: the server refuses any write (SQLSTATE 25006). */
+  readOnly?: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     keepAliveInitialDelayMillis: PoolTimeouts.keepAliveDelayMs,
     allowExitOnIdle: true,
     fallback_application_name: "baton",
+    ...(options.readOnly ? { options: "-c default_transaction_read_only=on" } : {}),
   });
   // Without a listener an idle connection's error would crash the process.
   pool.on("error", options.onIdleError);

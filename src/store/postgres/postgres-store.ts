@@ -165,9 +165,11 @@ export class PostgresStore implements Store {
     return row?.at ?? undefined;
   }
 
-  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>> {
+  countRunsByWorkflow(): Promise<
+    Array<{ workflow: string; version: number; status: RunStatus; count: number }>
+  > {
     return this.rows(
-      "SELECT workflow, status, count(*) AS count FROM runs GROUP BY workflow, status",
+      "SELECT workflow, version, status, count(*) AS count FROM runs GROUP BY workflow, version, status",
       [],
     );
   }

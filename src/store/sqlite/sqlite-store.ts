@@ -199,8 +199,8 @@ export class SqliteStore implements Store {
 
   private createRun(run: NewRun): WriteResult {
     const inserted = this.statement(
-      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, tags)
-       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO runs (run_id, workflow, status, input, parent_run_id, parent_seq, created_at, updated_at, journal_length, owner, version, tags)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
     ).run(
       run.runId,
       run.workflow,
@@ -210,6 +210,7 @@ export class SqliteStore implements Store {
       run.createdAt,
       run.createdAt,
       run.owner ?? null,
+      run.version ?? 1,
       run.tags && Object.keys(run.tags).length ? JSON.stringify(run.tags) : null,
     ).changes;
     if (inserted === 0) {
@@ -333,12 +334,15 @@ export class SqliteStore implements Store {
     return Promise.resolve(row.at ?? undefined);
   }
 
-  countRunsByWorkflow(): Promise<Array<{ workflow: string; status: RunStatus; count: number }>> {
+  countRunsByWorkflow(): Promise<
+    Array<{ workflow: string; version: number; status: RunStatus; count: number }>
+  > {
     return Promise.resolve(
       this.statement(
-        "SELECT workflow, status, COUNT(*) AS count FROM runs GROUP BY workflow, status",
+        "SELECT workflow, version, status, COUNT(*) AS count FROM runs GROUP BY workflow, version, status",
       ).all() as Array<{
         workflow: string;
+        version: number;
         status: RunStatus;
         count: number;
       }>,

@@ -126,6 +126,30 @@ export function WorkflowsPage({ onTitle }: { onTitle: (title: string) => void })
                 </li>
               ))}
             </ul>
+            {summary.versions.length > 0 && (
+              <ul className="version-list" aria-label={`Versions of ${summary.name}`}>
+                {summary.versions.map((v) => (
+                  <li key={v.version} data-version={v.version}>
+                    <span className="mono">v{v.version}</span>{" "}
+                    <span className="count">{formatCount(v.inFlight)}</span>{" "}
+                    <span className="muted">in flight of {formatCount(v.total)}</span>
+                    {v.version === summary.version && (
+                      <span className="chip" title="New runs start on this version">
+                        new runs
+                      </span>
+                    )}
+                    {!v.registered && (
+                      <span
+                        className="chip"
+                        title="This server does not have the code of this version: its runs wait for a server that has"
+                      >
+                        not on this server
+                      </span>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            )}
             {failures.length > 0 && (
               <div className="recent-failures">
                 <h3>Recent failures</h3>

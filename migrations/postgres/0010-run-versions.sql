@@ -1,0 +1,5 @@
+-- Version pinning: the workflow version a run started with; only code of that version executes
+-- it. Runs created before versions existed ran the only code there was: version 1. A constant
+-- default adds the column without rewriting the table.
+-- Mirrors migrations/sqlite/0010.
+ALTER TABLE runs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
