@@ -38,6 +38,7 @@ import {
   type AmqpEventsOptions,
   type Transport,
 } from "./transport/index.js";
+import { Webhooks, type WebhookOptions } from "./webhooks/index.js";
 
 export interface BatonOptions {
   /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
@@ -79,6 +80,11 @@ export interface BatonOptions {
    * sends each to a RabbitMQ topic exchange, routing key = topic (docs/rabbitmq.md).
    */
   events?: { amqp?: AmqpEventsOptions };
+  /**
+   * How webhook subscriptions are delivered (docs/webhooks.md): poll interval, retry backoff,
+   * request timeout. `false`: this node delivers none (subscriptions are still kept).
+   */
+  webhooks?: WebhookOptions | false;
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -114,13 +120,22 @@ export interface Serving {
  */
 export class Baton {
   private server: BatonServer | undefined;
+  private readonly stopWaking: () => void;
 
   private constructor(
     readonly engine: Engine,
     private readonly store: Store,
     private readonly transports: Map<string, Transport>,
     private readonly eventBridge: AmqpEventBridge | undefined,
-  ) {}
+    /** Webhook subscriptions (docs/webhooks.md), delivered by this node unless `webhooks: false`. */
+    readonly webhooks: Webhooks,
+    deliversWebhooks: boolean,
+  ) {
+    this.stopWaking = deliversWebhooks
+      ? engine.on((event) => webhooks.noticeEvent(event.type))
+      : () => undefined;
+    if (deliversWebhooks) webhooks.start();
+  }
 
   static async open(options: BatonOptions = {}): Promise<Baton> {
     const workflows = collect(options.workflows, isWorkflowDefinition);
@@ -173,7 +188,12 @@ export class Baton {
         bridge.start();
       }
       await engine.recover();
-      return new Baton(engine, store, transports, bridge);
+      const webhooks = new Webhooks(
+        store,
+        logger,
+        options.webhooks === false ? {} : options.webhooks,
+      );
+      return new Baton(engine, store, transports, bridge, webhooks, options.webhooks !== false);
     } catch (e) {
       await bridge?.close();
       await store.close();
@@ -280,6 +300,7 @@ export class Baton {
     const bridge = this.eventBridge;
     const server = createServer(this.engine, {
       ...options,
+      webhooks: this.webhooks,
       ...(bridge ? { eventBridge: () => bridge.stats } : {}),
     });
     this.server = server;
@@ -304,6 +325,8 @@ export class Baton {
     const server = this.server;
     this.server = undefined;
     await server?.close();
+    this.stopWaking();
+    await this.webhooks.close();
     await this.engine.close();
     await this.eventBridge?.close();
     await Promise.allSettled(

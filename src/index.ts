@@ -67,3 +67,10 @@ export {
   type ScheduleOverlap,
   type ScheduleCatchup,
 } from "./common/index.js";
+export type {
+  Webhooks,
+  WebhookOptions,
+  WebhookRetryPolicy,
+  Subscription,
+  SubscriptionInput,
+} from "./webhooks/index.js";

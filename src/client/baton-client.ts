@@ -21,6 +21,12 @@ import type {
   TaskFailure,
   WorkflowSummary,
 } from "./types.js";
+import type {
+  CreatedSubscription,
+  DeliveryAttempt,
+  NewSubscription,
+  Subscription,
+} from "./webhook-types.js";
 
 const DEFAULT_URL = "http://127.0.0.1:7070";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -291,6 +297,62 @@ export class BatonClient {
     return body.services;
   }
 
+  // ─── Webhooks ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Subscribes a URL to events (docs/webhooks.md): each event committed from now on whose topic
+   * matches is POSTed to `url`, signed (Standard Webhooks), until a 2xx. Keep the answer's
+   * `secret`: receivers verify with it, and no later read shows it. `INVALID_URL`,
+   * `INVALID_TOPIC`, `INVALID_SECRET` for bad input.
+   *
+   * @example
+   * const { id, secret } = await client.createSubscription({ topics: ["run.failed"], url: "https://ops.example.com/hooks" });
+   */
+  async createSubscription(subscription: NewSubscription): Promise<CreatedSubscription> {
+    const { body } = await this.api.request<CreatedSubscription>({
+      method: "POST",
+      path: "/v1/subscriptions",
+      body: subscription,
+    });
+    return body;
+  }
+
+  /** Every webhook subscription, oldest first. */
+  async listSubscriptions(): Promise<Subscription[]> {
+    const { body } = await this.api.request<{ subscriptions: Subscription[] }>({
+      method: "GET",
+      path: "/v1/subscriptions",
+    });
+    return body.subscriptions;
+  }
+
+  /** One subscription; `SUBSCRIPTION_NOT_FOUND` if there is none with this id. */
+  async getSubscription(id: string): Promise<Subscription> {
+    const { body } = await this.api.request<Subscription>({
+      method: "GET",
+      path: subscriptionPath(id),
+    });
+    return body;
+  }
+
+  /** Removes a subscription and its pending deliveries; `SUBSCRIPTION_NOT_FOUND`. */
+  async deleteSubscription(id: string): Promise<void> {
+    await this.api.request({ method: "DELETE", path: subscriptionPath(id) });
+  }
+
+  /** A subscription's delivery attempts, newest first (at most `limit`, default 100). */
+  async subscriptionDeliveries(
+    id: string,
+    options: { limit?: number } = {},
+  ): Promise<DeliveryAttempt[]> {
+    const { body } = await this.api.request<{ deliveries: DeliveryAttempt[] }>({
+      method: "GET",
+      path: `${subscriptionPath(id)}/deliveries`,
+      query: { limit: options.limit },
+    });
+    return body.deliveries;
+  }
+
   /**
    * Publishes a user event (docs/events.md). `id` is its idempotency key: publishing an id that
    * exists writes nothing and answers with the existing event (`created: false`), so a publish
@@ -393,6 +455,10 @@ export class BatonClient {
     });
     return body ?? {};
   }
+}
+
+function subscriptionPath(id: string): string {
+  return `/v1/subscriptions/${segment(id)}`;
 }
 
 function runPath(runId: string): string {

@@ -20,6 +20,12 @@ export type {
   TaskFailure,
   SaveScheduleRequest,
 } from "./types.js";
+export type {
+  Subscription,
+  CreatedSubscription,
+  NewSubscription,
+  DeliveryAttempt,
+} from "./webhook-types.js";
 export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
 export type {
   Run,

@@ -20,6 +20,9 @@ export const ErrorCodes = {
   INVALID_SCHEDULE: 400,
   /** A schedule naming a workflow this server does not know. */
   UNKNOWN_WORKFLOW: 400,
+  /** A webhook subscription's url or secret (docs/webhooks.md). */
+  INVALID_URL: 400,
+  INVALID_SECRET: 400,
   /** An event topic or topic pattern that is malformed, or a topic reserved for Baton's own events. */
   INVALID_TOPIC: 400,
   /** A user event id outside the allowed characters (those of a run id; not starting with `~`). */
@@ -44,6 +47,7 @@ export const ErrorCodes = {
   SERVICE_NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
   SCHEDULE_NOT_FOUND: 404,
+  SUBSCRIPTION_NOT_FOUND: 404,
   // 409 — conflict with the current state
   CONFLICT: 409,
   RUN_TERMINAL: 409,

@@ -15,6 +15,7 @@ import type {
 import { scheduleConformance } from "./schedule-conformance.js";
 import { retentionConformance } from "./conformance-retention.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
+import { webhookConformance } from "./webhook-conformance.js";
 
 type AppendRun = Extract<WriteOp, { type: "appendRun" }>;
 type AppendFields = Partial<Omit<AppendRun, "type" | "runId">>;
@@ -2188,6 +2189,7 @@ export function storeConformance(
     });
 
     scheduleConformance(() => store);
+    webhookConformance(() => store);
 
     describe("close", () => {
       it("closes the store", async () => {

@@ -6,6 +6,7 @@ export type {
   ScheduleRecord,
   ScheduleSpec,
 } from "./schedule-records.js";
+export type * from "./webhook-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 export {
   PostgresStore,

@@ -1,5 +1,6 @@
 import type { ErrorData, RunStatus, WaitingOn } from "../common/index.js";
 import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "./schedule-records.js";
+import type { WebhookStore } from "./webhook-store.js";
 
 /**
  * The durable state behind the engine. SQLite and PostgreSQL implement it and both pass
@@ -193,6 +194,8 @@ export interface Store {
     now: number,
   ): Promise<boolean>;
   deleteSchedule(name: string): Promise<boolean>;
+  /** Webhook subscriptions and their deliveries (docs/webhooks.md). */
+  readonly webhooks: WebhookStore;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import { RunPage } from "./pages/run-page.js";
 import { RunsPage } from "./pages/runs-page.js";
 import { SchedulesPage } from "./pages/schedules-page.js";
 import { ServicesPage } from "./pages/services-page.js";
+import { WebhooksPage } from "./pages/webhooks-page.js";
 import { WorkflowsPage } from "./pages/workflows-page.js";
 
 export function App() {
@@ -62,6 +63,7 @@ function Shell() {
             <NavItem to="/workflows" label="Workflows" isCurrent={route.page === "workflows"} />
             <NavItem to="/services" label="Services" isCurrent={route.page === "services"} />
             <NavItem to="/schedules" label="Schedules" isCurrent={route.page === "schedules"} />
+            <NavItem to="/webhooks" label="Webhooks" isCurrent={route.page === "webhooks"} />
           </ul>
         </nav>
         <div className="topbar-tools">
@@ -110,6 +112,8 @@ function Page({ route, onTitle }: { route: Route; onTitle: (title: string) => vo
       return <ServicesPage onTitle={onTitle} />;
     case "schedules":
       return <SchedulesPage onTitle={onTitle} />;
+    case "webhooks":
+      return <WebhooksPage onTitle={onTitle} />;
     case "not-found":
       return (
         <section className="page" aria-labelledby="page-title">

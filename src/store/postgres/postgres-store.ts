@@ -38,6 +38,7 @@ import { toRunRecord, type RunRow } from "../rows.js";
 import { DB_NOW_MS, PostgresTasks } from "./postgres-tasks.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
+import { PostgresWebhooks } from "./postgres-webhooks.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`, as libpq and node-postgres read it. */
@@ -69,6 +70,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly tasks: PostgresTasks;
   private readonly schedules: PostgresSchedules;
+  readonly webhooks: PostgresWebhooks;
   private readonly events: PostgresEvents;
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;
@@ -85,6 +87,7 @@ export class PostgresStore implements Store {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       onIdleError: options.onConnectionError ?? (() => undefined),
     });
+    this.webhooks = new PostgresWebhooks(this.pool);
     this.tasks = new PostgresTasks((sql, values) => this.rows(sql, values, "use the queue"));
     this.schedules = new PostgresSchedules((sql, values) =>
       this.rows(sql, values, "use the schedules"),

@@ -10,6 +10,7 @@ import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
 import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
+import { SqliteWebhooks } from "./sqlite-webhooks.js";
 import { SqliteEvents } from "./sqlite-events.js";
 import type {
   EventFilter,
@@ -57,6 +58,10 @@ export class SqliteStore implements Store {
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
   private readonly schedules = new SqliteSchedules((sql) => this.statement(sql));
+  readonly webhooks = new SqliteWebhooks(
+    (sql) => this.statement(sql),
+    (fn) => this.write(fn),
+  );
   private readonly events: SqliteEvents;
 
   /** Held from open to close: no other process opens the same file meanwhile. */

@@ -38,6 +38,7 @@ export type Route =
   | { page: "workflows" }
   | { page: "services" }
   | { page: "schedules" }
+  | { page: "webhooks" }
   | { page: "not-found" };
 
 export function routeOf(path: string): Route {
@@ -52,6 +53,7 @@ export function routeOf(path: string): Route {
   if (path === "/workflows") return { page: "workflows" };
   if (path === "/services") return { page: "services" };
   if (path === "/schedules") return { page: "schedules" };
+  if (path === "/webhooks") return { page: "webhooks" };
   return { page: "not-found" };
 }
 
