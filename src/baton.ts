@@ -13,11 +13,15 @@ import {
 } from "./common/index.js";
 import {
   Engine,
+  checkSchedules,
   indexWorkflows,
+  isScheduleDefinition,
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
   type ListQuery,
+  type ScheduleDefinition,
+  type Schedules,
   type PublishOptions,
   type PublishResult,
   type ServiceDefinition,
@@ -35,6 +39,7 @@ import {
   type AmqpEventsOptions,
   type Transport,
 } from "./transport/index.js";
+import { Webhooks, type WebhookOptions } from "./webhooks/index.js";
 
 export interface BatonOptions {
   /** `sqlite:PATH` (default `sqlite:./.baton/baton.db`), `sqlite::memory:`; `?synchronous=normal` trades power-loss safety for speed. */
@@ -43,6 +48,11 @@ export interface BatonOptions {
   workflows?: readonly AnyWorkflow[] | Record<string, unknown>;
   /** Service definitions: an array, or a module's exports. */
   services?: readonly ServiceDefinition[] | Record<string, unknown>;
+  /**
+   * Schedules (`schedule()` values): an array, or a module's exports. Upserted at start: the code's
+   * cron, workflow and input win, a paused schedule stays paused (docs/schedules.md).
+   */
+  schedules?: readonly ScheduleDefinition[] | Record<string, unknown>;
   /** Where time comes from; tests pass a `ManualClock` from "baton/testing". */
   clock?: Clock;
   logger?: Logger;
@@ -77,6 +87,11 @@ export interface BatonOptions {
    * sends each to a RabbitMQ topic exchange, routing key = topic (docs/rabbitmq.md).
    */
   events?: { amqp?: AmqpEventsOptions };
+  /**
+   * How webhook subscriptions are delivered (docs/webhooks.md): poll interval, retry backoff,
+   * request timeout. `false`: this node delivers none (subscriptions are still kept).
+   */
+  webhooks?: WebhookOptions | false;
 }
 
 /** Options of `Baton.serve`: where to listen, the API token, limits, logging. */
@@ -112,17 +127,27 @@ export interface Serving {
  */
 export class Baton {
   private server: BatonServer | undefined;
+  private readonly stopWaking: () => void;
 
   private constructor(
     readonly engine: Engine,
     private readonly store: Store,
     private readonly transports: Map<string, Transport>,
     private readonly eventBridge: AmqpEventBridge | undefined,
-  ) {}
+    /** Webhook subscriptions (docs/webhooks.md), delivered by this node unless `webhooks: false`. */
+    readonly webhooks: Webhooks,
+    deliversWebhooks: boolean,
+  ) {
+    this.stopWaking = deliversWebhooks
+      ? engine.on((event) => webhooks.noticeEvent(event.type))
+      : () => undefined;
+    if (deliversWebhooks) webhooks.start();
+  }
 
   static async open(options: BatonOptions = {}): Promise<Baton> {
     const workflows = collect(options.workflows, isWorkflowDefinition);
     const services = collect(options.services, isServiceDefinition);
+    const schedules = collect(options.schedules, isScheduleDefinition);
     const transports = new Map<string, Transport>();
     for (const service of services) {
       if (transports.has(service.name)) {
@@ -139,6 +164,7 @@ export class Baton {
       logger,
       workflows,
       transports,
+      schedules,
       ...(options.cacheSize !== undefined ? { cacheSize: options.cacheSize } : {}),
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
       ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
@@ -156,6 +182,7 @@ export class Baton {
     };
     // Definitions are checked before the database is touched: a mistake leaves nothing behind.
     indexWorkflows(workflows);
+    checkSchedules(schedules, workflows, Date.now());
     const bridge = options.events?.amqp
       ? new AmqpEventBridge(options.events.amqp, logger)
       : undefined;
@@ -169,7 +196,12 @@ export class Baton {
         bridge.start();
       }
       await engine.recover();
-      return new Baton(engine, store, transports, bridge);
+      const webhooks = new Webhooks(
+        store,
+        logger,
+        options.webhooks === false ? {} : options.webhooks,
+      );
+      return new Baton(engine, store, transports, bridge, webhooks, options.webhooks !== false);
     } catch (e) {
       await bridge?.close();
       await store.close();
@@ -236,6 +268,18 @@ export class Baton {
   }
 
   /**
+   * The schedules (docs/schedules.md): list, get, save (create or replace), pause, resume,
+   * trigger, delete — what `/v1/schedules` offers.
+   *
+   * @example
+   * await baton.schedules.pause("nightly");
+   * const { runId } = await baton.schedules.trigger("nightly");
+   */
+  get schedules(): Schedules {
+    return this.engine.schedules;
+  }
+
+  /**
    * Publishes a user event to the durable log (docs/events.md) and starts the runs its topic
    * triggers, in one transaction. `id` is the idempotency key: publishing an id that exists
    * writes nothing and resolves with the existing event (`created: false`).
@@ -264,6 +308,7 @@ export class Baton {
     const bridge = this.eventBridge;
     const server = createServer(this.engine, {
       ...options,
+      webhooks: this.webhooks,
       ...(bridge ? { eventBridge: () => bridge.stats } : {}),
     });
     this.server = server;
@@ -288,6 +333,8 @@ export class Baton {
     const server = this.server;
     this.server = undefined;
     await server?.close();
+    this.stopWaking();
+    await this.webhooks.close();
     await this.engine.close();
     await this.eventBridge?.close();
     await Promise.allSettled(
@@ -307,7 +354,7 @@ function collect<T>(
   if (Array.isArray(source) && found.length !== values.length) {
     throw new ValidationError(
       "INVALID_DEFINITION",
-      "workflows and services must be values made by workflow() and service()",
+      "workflows, services and schedules must be values made by workflow(), service() and schedule()",
     );
   }
   return found;

@@ -9,6 +9,7 @@ export { Baton, type BatonOptions, type ServeOptions, type Serving } from "./bat
 export {
   workflow,
   service,
+  schedule,
   DEFAULT_RETRY,
   CompensationFailurePolicy,
   type WorkflowDefinition,
@@ -16,6 +17,9 @@ export {
   type WorkflowOptions,
   type WorkflowFunction,
   type ServiceDefinition,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+  type Schedules,
   type WorkflowContext,
   type StepInfo,
   type StepOptions,
@@ -61,4 +65,14 @@ export {
   type BatonEvent,
   type Clock,
   type Logger,
+  type Schedule,
+  type ScheduleOverlap,
+  type ScheduleCatchup,
 } from "./common/index.js";
+export type {
+  Webhooks,
+  WebhookOptions,
+  WebhookRetryPolicy,
+  Subscription,
+  SubscriptionInput,
+} from "./webhooks/index.js";

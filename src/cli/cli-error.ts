@@ -32,6 +32,10 @@ const BAD_INPUT_CODES = new Set([
   "DUPLICATE_WORKFLOW",
   "DUPLICATE_SERVICE",
   "INVALID_DEFINITION",
+  "INVALID_CRON",
+  "INVALID_TIMEZONE",
+  "INVALID_SCHEDULE",
+  "UNKNOWN_WORKFLOW",
 ]);
 
 /** 2 for bad input (a 400, 413, 415 or 422 answer included), 1 for everything else. */

@@ -2,9 +2,11 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  isScheduleDefinition,
   isServiceDefinition,
   isWorkflowDefinition,
   type AnyWorkflow,
+  type ScheduleDefinition,
   type ServiceDefinition,
 } from "../engine/index.js";
 import { UsageError } from "./cli-error.js";
@@ -12,16 +14,18 @@ import { UsageError } from "./cli-error.js";
 export interface LoadedDefinitions {
   workflows: AnyWorkflow[];
   services: ServiceDefinition[];
+  schedules: ScheduleDefinition[];
 }
 
 /**
- * Imports each `--workflows` file (an ES module, JavaScript or TypeScript) and collects every `workflow()` and `service()` value among its exports,
+ * Imports each `--workflows` file (an ES module, JavaScript or TypeScript) and collects every `workflow()`, `service()` and `schedule()` value among its exports,
  * including those inside exported arrays. A definition exported twice (say as a named and as
  * the default export) counts once; two different ones with one name are refused by Baton.open.
  */
 export async function loadDefinitions(files: readonly string[]): Promise<LoadedDefinitions> {
   const workflows = new Set<AnyWorkflow>();
   const services = new Set<ServiceDefinition>();
+  const schedules = new Set<ScheduleDefinition>();
   if (files.some(isTypeScript)) await loadTypeScriptSupport();
   for (const file of files) {
     const exports = await importModule(file);
@@ -30,16 +34,17 @@ export async function loadDefinitions(files: readonly string[]): Promise<LoadedD
     for (const value of values) {
       if (isWorkflowDefinition(value)) workflows.add(value as AnyWorkflow);
       else if (isServiceDefinition(value)) services.add(value);
+      else if (isScheduleDefinition(value)) schedules.add(value);
       else continue;
       found++;
     }
     if (found === 0) {
       throw new UsageError(
-        `${file} exports no workflow() or service() values; export them, e.g. export const placeOrder = workflow(...)`,
+        `${file} exports no workflow(), service() or schedule() values; export them, e.g. export const placeOrder = workflow(...)`,
       );
     }
   }
-  return { workflows: [...workflows], services: [...services] };
+  return { workflows: [...workflows], services: [...services], schedules: [...schedules] };
 }
 
 async function importModule(file: string): Promise<Record<string, unknown>> {

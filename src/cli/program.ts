@@ -7,6 +7,7 @@ import { registerReplayCheckCommand } from "./commands/replay-check.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerRunOperations } from "./commands/run-operations.js";
 import { registerRunsCommand } from "./commands/runs.js";
+import { registerSchedulesCommand } from "./commands/schedules.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerShowCommand } from "./commands/show.js";
 import { processTerminal, type Terminal } from "./terminal.js";
@@ -50,6 +51,7 @@ export function buildProgram(context: CliContext): Command {
   registerRunsCommand(program, context);
   registerShowCommand(program, context);
   registerRunOperations(program, context);
+  registerSchedulesCommand(program, context);
   registerDemoCommand(program, context);
   registerReplayCheckCommand(program, context);
   program.addHelpText(

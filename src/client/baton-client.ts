@@ -3,6 +3,7 @@ import {
   type BatonEvent,
   type HistoryEvent,
   type Run,
+  type Schedule,
   type ServiceInfo,
   type Task,
 } from "../common/index.js";
@@ -14,11 +15,18 @@ import type {
   EventsOptions,
   ListRunsQuery,
   PollOptions,
+  SaveScheduleRequest,
   StartRunOptions,
   StreamOptions,
   TaskFailure,
   WorkflowSummary,
 } from "./types.js";
+import type {
+  CreatedSubscription,
+  DeliveryAttempt,
+  NewSubscription,
+  Subscription,
+} from "./webhook-types.js";
 
 const DEFAULT_URL = "http://127.0.0.1:7070";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -197,6 +205,78 @@ export class BatonClient {
     });
   }
 
+  // ─── Schedules (docs/schedules.md) ─────────────────────────────────────────────────────
+
+  /** Every schedule with its next five fire times, paused state and last runs. */
+  async listSchedules(): Promise<Schedule[]> {
+    const { body } = await this.api.request<{ schedules: Schedule[] }>({
+      method: "GET",
+      path: "/v1/schedules",
+    });
+    return body.schedules;
+  }
+
+  /** One schedule; `SCHEDULE_NOT_FOUND` if none has that name. */
+  async getSchedule(name: string): Promise<Schedule> {
+    return (await this.api.request<Schedule>({ method: "GET", path: schedulePath(name) })).body;
+  }
+
+  /**
+   * Creates a schedule, or replaces the spec of the one of that name (`created: false`; its
+   * paused state is kept). `INVALID_CRON`, `INVALID_TIMEZONE`, `UNKNOWN_WORKFLOW`, `INVALID_SCHEDULE`.
+   *
+   * @example
+   * await client.saveSchedule({ name: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", workflow: "report" });
+   */
+  async saveSchedule(
+    request: SaveScheduleRequest,
+  ): Promise<{ created: boolean; schedule: Schedule }> {
+    const { status, body } = await this.api.request<Schedule>({
+      method: "POST",
+      path: "/v1/schedules",
+      body: request,
+    });
+    return { created: status === 201, schedule: body };
+  }
+
+  /** Pauses a schedule: its ticks start no run until it is resumed. */
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return (
+      await this.api.request<Schedule>({
+        method: "POST",
+        path: `${schedulePath(name)}/pause`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Resumes a schedule from its next tick; ticks that fell while it was paused do not fire. */
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return (
+      await this.api.request<Schedule>({
+        method: "POST",
+        path: `${schedulePath(name)}/resume`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Starts a run of the schedule now (run id `{schedule}:manual:{ISO}`), paused or not. */
+  async triggerSchedule(name: string): Promise<{ runId: string }> {
+    return (
+      await this.api.request<{ runId: string }>({
+        method: "POST",
+        path: `${schedulePath(name)}/trigger`,
+        body: {},
+      })
+    ).body;
+  }
+
+  /** Deletes a schedule; its runs stay. */
+  async deleteSchedule(name: string): Promise<void> {
+    await this.api.request({ method: "DELETE", path: schedulePath(name), body: {} });
+  }
+
   // ─── The orchestrator ──────────────────────────────────────────────────────────────────
 
   /** Every workflow with its number of runs in each status. */
@@ -215,6 +295,62 @@ export class BatonClient {
       path: "/v1/services",
     });
     return body.services;
+  }
+
+  // ─── Webhooks ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Subscribes a URL to events (docs/webhooks.md): each event committed from now on whose topic
+   * matches is POSTed to `url`, signed (Standard Webhooks), until a 2xx. Keep the answer's
+   * `secret`: receivers verify with it, and no later read shows it. `INVALID_URL`,
+   * `INVALID_TOPIC`, `INVALID_SECRET` for bad input.
+   *
+   * @example
+   * const { id, secret } = await client.createSubscription({ topics: ["run.failed"], url: "https://ops.example.com/hooks" });
+   */
+  async createSubscription(subscription: NewSubscription): Promise<CreatedSubscription> {
+    const { body } = await this.api.request<CreatedSubscription>({
+      method: "POST",
+      path: "/v1/subscriptions",
+      body: subscription,
+    });
+    return body;
+  }
+
+  /** Every webhook subscription, oldest first. */
+  async listSubscriptions(): Promise<Subscription[]> {
+    const { body } = await this.api.request<{ subscriptions: Subscription[] }>({
+      method: "GET",
+      path: "/v1/subscriptions",
+    });
+    return body.subscriptions;
+  }
+
+  /** One subscription; `SUBSCRIPTION_NOT_FOUND` if there is none with this id. */
+  async getSubscription(id: string): Promise<Subscription> {
+    const { body } = await this.api.request<Subscription>({
+      method: "GET",
+      path: subscriptionPath(id),
+    });
+    return body;
+  }
+
+  /** Removes a subscription and its pending deliveries; `SUBSCRIPTION_NOT_FOUND`. */
+  async deleteSubscription(id: string): Promise<void> {
+    await this.api.request({ method: "DELETE", path: subscriptionPath(id) });
+  }
+
+  /** A subscription's delivery attempts, newest first (at most `limit`, default 100). */
+  async subscriptionDeliveries(
+    id: string,
+    options: { limit?: number } = {},
+  ): Promise<DeliveryAttempt[]> {
+    const { body } = await this.api.request<{ deliveries: DeliveryAttempt[] }>({
+      method: "GET",
+      path: `${subscriptionPath(id)}/deliveries`,
+      query: { limit: options.limit },
+    });
+    return body.deliveries;
   }
 
   /**
@@ -321,8 +457,16 @@ export class BatonClient {
   }
 }
 
+function subscriptionPath(id: string): string {
+  return `/v1/subscriptions/${segment(id)}`;
+}
+
 function runPath(runId: string): string {
   return `/v1/runs/${segment(runId)}`;
+}
+
+function schedulePath(name: string): string {
+  return `/v1/schedules/${segment(name)}`;
 }
 
 function taskPath(taskId: string): string {

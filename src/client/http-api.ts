@@ -8,7 +8,7 @@ export interface HttpApiOptions {
 }
 
 export interface ApiRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   path: string;
   /** An array value repeats the parameter (`tag=a:1&tag=b:2`). */
   query?: Record<string, string | number | readonly string[] | undefined>;

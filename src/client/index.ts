@@ -18,7 +18,14 @@ export type {
   EventsOptions,
   PollOptions,
   TaskFailure,
+  SaveScheduleRequest,
 } from "./types.js";
+export type {
+  Subscription,
+  CreatedSubscription,
+  NewSubscription,
+  DeliveryAttempt,
+} from "./webhook-types.js";
 export { BatonError, isTerminal, RunStatus, EventType } from "../common/index.js";
 export type {
   Run,
@@ -29,4 +36,7 @@ export type {
   ServiceInfo,
   Task,
   ErrorData,
+  Schedule,
+  ScheduleOverlap,
+  ScheduleCatchup,
 } from "../common/index.js";

@@ -1,4 +1,4 @@
-import type { RunStatus } from "../common/index.js";
+import type { RunStatus, ScheduleCatchup, ScheduleOverlap } from "../common/index.js";
 
 export interface BatonClientOptions {
   /** The server's base URL; default `BATON_URL`, else `http://127.0.0.1:7070`. */
@@ -108,4 +108,17 @@ export interface TaskFailure {
   };
   /** False for a business failure that must not be retried (default true). */
   retryable?: boolean;
+}
+
+/** A schedule to create or replace (docs/schedules.md). */
+export interface SaveScheduleRequest {
+  name: string;
+  /** 5 fields, or 6 with seconds first; `@daily` and friends. */
+  cron: string;
+  /** IANA time zone of the cron times (default UTC). */
+  timezone?: string;
+  workflow: string;
+  input?: unknown;
+  overlap?: ScheduleOverlap;
+  catchup?: ScheduleCatchup;
 }

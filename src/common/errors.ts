@@ -12,6 +12,17 @@ export const ErrorCodes = {
   INPUT_NOT_JSON: 400,
   INVALID_CURSOR: 400,
   INVALID_STATUS: 400,
+  /** A schedule's cron expression that croner cannot read, or that never fires. */
+  INVALID_CRON: 400,
+  /** A schedule's time zone that is not an IANA zone. */
+  INVALID_TIMEZONE: 400,
+  /** A schedule whose name, overlap or catch-up policy, or input is not valid. */
+  INVALID_SCHEDULE: 400,
+  /** A schedule naming a workflow this server does not know. */
+  UNKNOWN_WORKFLOW: 400,
+  /** A webhook subscription's url or secret (docs/webhooks.md). */
+  INVALID_URL: 400,
+  INVALID_SECRET: 400,
   /** An event topic or topic pattern that is malformed, or a topic reserved for Baton's own events. */
   INVALID_TOPIC: 400,
   /** A user event id outside the allowed characters (those of a run id; not starting with `~`). */
@@ -35,6 +46,8 @@ export const ErrorCodes = {
   VERSION_NOT_FOUND: 404,
   SERVICE_NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
+  SCHEDULE_NOT_FOUND: 404,
+  SUBSCRIPTION_NOT_FOUND: 404,
   // 409 — conflict with the current state
   CONFLICT: 409,
   RUN_TERMINAL: 409,
@@ -64,6 +77,7 @@ export const ErrorCodes = {
   // Definition mistakes, found when an engine opens.
   DUPLICATE_WORKFLOW: 500,
   DUPLICATE_SERVICE: 500,
+  DUPLICATE_SCHEDULE: 500,
   INVALID_DEFINITION: 500,
   // Faults and run-level failures (inside runs; 5xx if they ever reach HTTP).
   INTERNAL: 500,

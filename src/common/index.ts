@@ -9,5 +9,6 @@ export * from "./events.js";
 export * from "./topics.js";
 export type * from "./tasks.js";
 export * from "./trace.js";
+export * from "./schedules.js";
 export * from "./duration.js";
 export * from "./tags.js";

@@ -1,5 +1,10 @@
 import { ValidationError, assertUserTopic } from "../common/index.js";
 import type { TransportSpec } from "../transport/index.js";
+import {
+  toScheduleSpec,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+} from "./schedules/schedule-spec.js";
 import { parseRetention } from "./retention.js";
 import type {
   ServiceDefinition,
@@ -10,6 +15,7 @@ import type {
 import { invalidLimit } from "./core/limits.js";
 
 export { CompensationFailurePolicy } from "./core/run-core.js";
+export type { ScheduleDefinition, ScheduleOptions } from "./schedules/schedule-spec.js";
 export type {
   AnyWorkflow,
   InputSchema,
@@ -92,6 +98,34 @@ export function workflow<I, O>(
  */
 export function service(name: string, transport: TransportSpec): ServiceDefinition {
   return Object.freeze({ kind: "service", name: assertName("service", name), transport });
+}
+
+/**
+ * Starts a run of a workflow at each tick of a cron expression, with run id
+ * `{name}:{tick as ISO 8601 UTC}` — once per tick across restarts and nodes (docs/schedules.md).
+ * Export it beside your workflows; `Baton.open({ schedules })` or `baton server --workflows`
+ * declares it at start (the code's spec wins; a paused schedule stays paused).
+ *
+ * @example
+ * export const nightly = schedule("nightly", {
+ *   cron: "0 3 * * *", timezone: "Europe/Berlin", workflow: report, input: { full: true },
+ * });
+ */
+export function schedule<I>(name: string, options: ScheduleOptions<I>): ScheduleDefinition {
+  assertName("schedule", name);
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("INVALID_DEFINITION", `schedule ${name}: options are missing`);
+  }
+  // A bad cron, time zone or policy is refused here, as the module loads (wall time only serves
+  // the "never fires" check); whether the workflow exists is checked when Baton opens.
+  toScheduleSpec(name, options as ScheduleOptions, "code", Date.now());
+  return Object.freeze({ kind: "schedule", name, options: options as ScheduleOptions });
+}
+
+export function isScheduleDefinition(value: unknown): value is ScheduleDefinition {
+  return (
+    typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "schedule"
+  );
 }
 
 /** The topics a workflow's trigger listens to (none without `on`). */

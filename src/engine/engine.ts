@@ -57,6 +57,8 @@ import { ServiceStats } from "./service-stats.js";
 import { LocalServiceView, SharedServiceView } from "./service-view.js";
 import { TaskQueue, type PollRequest } from "./task-queue.js";
 import { runStartedData } from "./tracing.js";
+import type { ScheduleDefinition } from "./schedules/schedule-spec.js";
+import { Schedules, checkSchedules } from "./schedules/schedules.js";
 import { DEFAULT_RETENTION_MS, retentionOf } from "./retention.js";
 import { RetentionSweeper, type RetentionSweeperOptions } from "./retention-sweeper.js";
 
@@ -79,6 +81,8 @@ export interface EngineOptions {
   faultInjector?: (point: FaultPoint, runId: string) => void;
   /** Size limits of every run (a workflow's own `limits` win); unset ones take the defaults. */
   limits?: Partial<RunLimits>;
+  /** Schedules declared in code, upserted when the engine recovers (docs/schedules.md). */
+  schedules?: readonly ScheduleDefinition[];
   /**
    * How long runs are kept once they end, in ms, unless their workflow says (default 30 days);
    * 0 keeps them forever. Fixed on each run as it ends (docs/operations.md, "Retention").
@@ -149,6 +153,8 @@ export class Engine implements ExecutionHost {
   readonly nodeId: string;
   private closed = false;
   private rescanTimer: TimerHandle | undefined;
+  /** Schedules: declared in code or through the API, and the ticker that fires them. */
+  readonly schedules: Schedules;
   private readonly retentionMs: number;
   private readonly sweeper: RetentionSweeper;
 
@@ -180,6 +186,7 @@ export class Engine implements ExecutionHost {
     });
     this.versions = new WorkflowVersions(options.workflows);
     this.workflows = this.versions.newest;
+    checkSchedules(options.schedules ?? [], options.workflows, this.clock.now());
     // A trigger starts a run of the newest version, as any new run.
     this.triggers = new TriggerIndex(this.workflows.values());
     this.nodeId = options.cluster?.nodeId ?? "local";
@@ -244,6 +251,20 @@ export class Engine implements ExecutionHost {
       (runId) => void this.runs.activate(runId),
       clusterNodeId,
     );
+    this.schedules = new Schedules(
+      {
+        clock: this.clock,
+        logger: this.logger,
+        store: this.store,
+        hasWorkflow: (name) => this.workflows.has(name),
+        findWorkflow: (name) => this.workflows.get(name),
+        startRun: async (workflow, input, runId) => {
+          await this.start(workflow, input, { runId });
+        },
+        runStatus: async (runId) => (await this.store.findRun(runId))?.status,
+      },
+      options.schedules ?? [],
+    );
     if (options.cluster) {
       const inbox = new ClusterInbox(
         this.store,
@@ -287,6 +308,7 @@ export class Engine implements ExecutionHost {
     const port = this.taskPort();
     for (const transport of this.transports.values())
       if (transport.kind === "queue") transport.attach?.(port);
+    await this.schedules.start();
   }
 
   /** The durable queue as a relay transport sees it: a worker's view plus a look-up by key. */
@@ -784,6 +806,7 @@ export class Engine implements ExecutionHost {
     if (this.closed) return;
     this.closed = true;
     this.rescanTimer?.cancel();
+    await this.schedules.stop();
     this.scheduler.stop();
     await this.sweeper.close();
     await this.tasks.close();

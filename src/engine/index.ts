@@ -9,6 +9,10 @@ export {
   CompensationFailurePolicy,
   isServiceDefinition,
   indexWorkflows,
+  schedule,
+  isScheduleDefinition,
+  type ScheduleDefinition,
+  type ScheduleOptions,
   type WorkflowDefinition,
   type AnyWorkflow,
   type WorkflowOptions,
@@ -29,3 +33,5 @@ export type { PublishOptions, PublishResult } from "./publish-event.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 export { DEFAULT_LIMITS, type RunLimits } from "./core/limits.js";
 export { ReplayChecker, type ReplayVerdict } from "./replay-check.js";
+export { checkSchedules, type Schedules, type TickCounts } from "./schedules/schedules.js";
+export { tickRunId, manualRunId, LATE_AFTER_MS, CATCHUP_BOUND } from "./schedules/tick-decision.js";

@@ -24,11 +24,14 @@ import { registerEventRoutes } from "./routes/events.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import type { RouteContext } from "./routes/route-context.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
 import { registerServiceRoutes } from "./routes/services.js";
+import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTaskRoutes } from "./routes/tasks.js";
 import { registerWorkflowRoutes } from "./routes/workflows.js";
 import { checkSecurityOptions } from "./security-options.js";
 import { dashboardFallback, registerDashboard } from "./static.js";
+import type { Webhooks } from "../webhooks/index.js";
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one (see `url`). Default 7070. */
@@ -60,6 +63,8 @@ export interface ServerOptions {
   sseHeartbeatMs?: number;
   /** Include the Node.js process metrics (CPU, memory, event loop, GC) in /metrics. Default true. */
   processMetrics?: boolean;
+  /** Webhook subscriptions to serve at /v1/subscriptions (Baton.serve passes its own). */
+  webhooks?: Webhooks;
   /** The event bridge's figures for /metrics, when events go to a broker too. */
   eventBridge?: () => EventBridgeFigures;
 }
@@ -124,6 +129,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   const hub = new EventHub(engine, engine.logger);
   const metrics = new ServerMetrics(engine, hub, {
     processMetrics: options.processMetrics ?? true,
+    webhooks: options.webhooks,
     ...(options.eventBridge ? { eventBridge: options.eventBridge } : {}),
   });
   const context: RouteContext = {
@@ -132,6 +138,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     lifecycle,
     runRefreshMs: options.runRefreshMs ?? 1000,
     warnings,
+    webhooks: options.webhooks,
     sse: { heartbeatMs: options.sseHeartbeatMs ?? 15_000, maxBufferedBytes: 4 * 1024 * 1024 },
   };
 
@@ -165,6 +172,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
   });
   app.addHook("onClose", (_instance, done) => {
     hub.close();
+    metrics.close();
     done();
   });
 
@@ -178,6 +186,8 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Baton
     registerServiceRoutes(routes, context);
     registerTaskRoutes(routes, context);
     registerEventRoutes(routes, context);
+    registerScheduleRoutes(routes, context);
+    registerSubscriptionRoutes(routes, context);
     registerOperationRoutes(routes, context, metrics);
     registerOpenApiRoute(api);
     done();

@@ -14,6 +14,7 @@ import {
   type ServiceInfo,
 } from "../common/index.js";
 import type { Engine } from "../engine/index.js";
+import type { Webhooks } from "../webhooks/index.js";
 import type { EventHub } from "./event-hub.js";
 
 /** Step latencies span a local step (ms) to a call that waited on a worker queue (minutes). */
@@ -34,11 +35,16 @@ const MISNAMED_DEFAULT_METRICS = [
  */
 export class ServerMetrics {
   readonly registry = new Registry();
+  private readonly stops: Array<() => void> = [];
 
   constructor(
     engine: Engine,
     hub: EventHub,
-    options: { processMetrics: boolean; eventBridge?: () => EventBridgeFigures },
+    options: {
+      processMetrics: boolean;
+      webhooks?: Webhooks | undefined;
+      eventBridge?: () => EventBridgeFigures;
+    },
   ) {
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry });
@@ -94,6 +100,22 @@ export class ServerMetrics {
       (s) => s.workers,
     );
 
+    new Counter({
+      name: "baton_schedule_ticks_total",
+      help: "Schedule ticks this node decided: fired (started a run) or skipped (overlap, missed).",
+      labelNames: ["schedule", "outcome"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const { schedule, fired, skipped } of engine.schedules.tickCounts()) {
+          this.inc({ schedule, outcome: "fired" }, fired);
+          for (const [reason, n] of Object.entries(skipped)) {
+            this.inc({ schedule, outcome: `skipped_${reason}` }, n);
+          }
+        }
+      },
+    });
+
     if (options.eventBridge) registerBridgeMetrics(options.eventBridge, registers);
 
     const stepDuration = new Histogram({
@@ -132,6 +154,7 @@ export class ServerMetrics {
         for (const [table, rows] of engine.retentionDeleted) this.inc({ table }, rows);
       },
     });
+    if (options.webhooks) this.stops.push(registerWebhookMetrics(options.webhooks, registers));
 
     hub.onEvery((event) => {
       if (!isRunEvent(event)) return;
@@ -170,6 +193,11 @@ export class ServerMetrics {
     });
   }
 
+  /** Stops following what outlives the server (the webhook attempts of its Baton). */
+  close(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
@@ -178,6 +206,36 @@ export class ServerMetrics {
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** Attempts by outcome (counted as they finish on this node); the backlog read when scraped. */
+function registerWebhookMetrics(webhooks: Webhooks, registers: Registry[]): () => void {
+  const attempts = new Counter({
+    name: "baton_webhook_deliveries_total",
+    help: "Webhook delivery attempts made by this node, by outcome (delivered: a 2xx; failed: retried later).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  for (const outcome of ["delivered", "failed"]) attempts.inc({ outcome }, 0);
+  const stop = webhooks.onAttempt((report) => attempts.inc({ outcome: report.outcome }));
+  const backlog = coalesced(() => webhooks.backlog());
+  new Gauge({
+    name: "baton_webhook_queue_depth",
+    help: "Webhook deliveries not yet made (retries waiting included), all subscriptions.",
+    registers,
+    async collect() {
+      this.set((await backlog()).pending);
+    },
+  });
+  new Gauge({
+    name: "baton_webhook_lag_seconds",
+    help: "How long the oldest webhook delivery not yet made has waited.",
+    registers,
+    async collect() {
+      this.set((await backlog()).lagMs / 1000);
+    },
+  });
+  return stop;
 }
 
 /** What the event bridge to a broker reports (docs/rabbitmq.md, "The event bridge"). */

@@ -12,8 +12,10 @@ import type {
   WriteOp,
   WriteResult,
 } from "./store.js";
+import { scheduleConformance } from "./schedule-conformance.js";
 import { retentionConformance } from "./conformance-retention.js";
 import { T0, newRun as baseNewRun } from "./test-records.js";
+import { webhookConformance } from "./webhook-conformance.js";
 
 type AppendRun = Extract<WriteOp, { type: "appendRun" }>;
 type AppendFields = Partial<Omit<AppendRun, "type" | "runId">>;
@@ -2299,6 +2301,8 @@ export function storeConformance(
         expect(await store.pendingSignals("r-1")).toHaveLength(3);
       });
     });
+    scheduleConformance(() => store);
+    webhookConformance(() => store);
 
     describe("close", () => {
       it("closes the store", async () => {

@@ -1,4 +1,12 @@
 export type * from "./store.js";
+export type {
+  ScheduleAdvance,
+  ScheduleCatchup,
+  ScheduleOverlap,
+  ScheduleRecord,
+  ScheduleSpec,
+} from "./schedule-records.js";
+export type * from "./webhook-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 export {
   PostgresStore,

@@ -1,4 +1,6 @@
 import type { ErrorData, RunStatus, WaitingOn } from "../common/index.js";
+import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "./schedule-records.js";
+import type { WebhookStore } from "./webhook-store.js";
 
 /**
  * The durable state behind the engine. SQLite and PostgreSQL implement it and both pass
@@ -166,6 +168,34 @@ export interface Store {
   readServiceActivity(
     workersSince: number,
   ): Promise<{ workers: WorkerSighting[]; calls: ServiceCalls[] }>;
+
+  // Schedules (docs/schedules.md): their runs are ordinary runs, created through `commit`.
+  /**
+   * Creates a schedule, or replaces the spec of the one of that name keeping its paused state and
+   * ticking; `nextFireAt` applies to a new schedule, or when the cron or time zone changed.
+   */
+  upsertSchedule(
+    spec: ScheduleSpec,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<{ created: boolean; schedule: ScheduleRecord }>;
+  findSchedule(name: string): Promise<ScheduleRecord | undefined>;
+  /** Every schedule, by name. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Writes one decision if `next_fire_at` is still as read and the schedule is not paused. */
+  advanceSchedule(advance: ScheduleAdvance): Promise<boolean>;
+  /** Clears the pending ticks set by the decision made at `pendingSince` (their runs exist). */
+  settleScheduleTicks(name: string, pendingSince: number): Promise<void>;
+  /** Pauses, or resumes with `nextFireAt` as the next tick; false for an unknown schedule. */
+  setSchedulePaused(
+    name: string,
+    paused: boolean,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<boolean>;
+  deleteSchedule(name: string): Promise<boolean>;
+  /** Webhook subscriptions and their deliveries (docs/webhooks.md). */
+  readonly webhooks: WebhookStore;
   close(): Promise<void>;
 }
 

@@ -70,7 +70,7 @@ describe("baton server's security defaults, as processes", () => {
     await server.waitForOutput(/WARNING: NO AUTH/);
     const ready = await eventually("/readyz", async () => {
       const response = await fetch(`${url}/readyz`);
-      return response.status === 200 ? ((await response.json())) : undefined;
+      return response.status === 200 ? await response.json() : undefined;
     });
     expect(ready).toEqual({ status: "ok", warnings: ["no auth"] });
     server.kill("SIGTERM");

@@ -54,6 +54,7 @@ describe("the baton CLI on its own", () => {
       "cancel",
       "retry",
       "skip",
+      "schedules",
       "demo",
     ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
@@ -80,7 +81,7 @@ describe("the baton CLI on its own", () => {
       expect(missing.code).toBe(2);
       expect(missing.stderr.trim()).toBe("error: --workflows nowhere.ts: no such file");
       expect(empty.code).toBe(2);
-      expect(empty.stderr).toMatch(/exports no workflow\(\) or service\(\) values/);
+      expect(empty.stderr).toMatch(/exports no workflow\(\), service\(\) or schedule\(\) values/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

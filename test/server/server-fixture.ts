@@ -93,6 +93,7 @@ export function serverFixture() {
       });
       const server = createServer(baton.engine, {
         logger: false,
+        webhooks: baton.webhooks,
         processMetrics: false,
         runRefreshMs: 200,
         ...options,

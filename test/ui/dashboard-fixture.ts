@@ -1,4 +1,5 @@
 import { Baton, StepFailedError, queue, service, silentLogger, workflow } from "../../src/index.js";
+import type { WebhookOptions } from "../../src/webhooks/index.js";
 import { worker, type Worker } from "../../src/worker/index.js";
 import {
   createOrderServices,
@@ -88,13 +89,19 @@ export interface DashboardServer {
 
 /** Builds the dashboard if needed, opens Baton on a temp SQLite file and serves it on a free port. */
 export async function startDashboardServer(
-  options: { token?: string } = {},
+  options: { token?: string; webhooks?: WebhookOptions } = {},
 ): Promise<DashboardServer> {
   ensureDashboardBuilt();
   const db = tempDbUrl("dashboard");
   const order = createOrderServices();
   const { workflows, services } = createWorkflows(order);
-  const baton = await Baton.open({ db: db.url, workflows, services, logger: silentLogger });
+  const baton = await Baton.open({
+    db: db.url,
+    workflows,
+    services,
+    logger: silentLogger,
+    ...(options.webhooks !== undefined ? { webhooks: options.webhooks } : {}),
+  });
   const serving = await baton.serve({
     port: 0,
     logger: false,

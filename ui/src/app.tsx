@@ -5,7 +5,9 @@ import { Link, routeOf, useLocation, type Route } from "./lib/router.js";
 import { useTheme } from "./lib/theme.js";
 import { RunPage } from "./pages/run-page.js";
 import { RunsPage } from "./pages/runs-page.js";
+import { SchedulesPage } from "./pages/schedules-page.js";
 import { ServicesPage } from "./pages/services-page.js";
+import { WebhooksPage } from "./pages/webhooks-page.js";
 import { WorkflowsPage } from "./pages/workflows-page.js";
 
 export function App() {
@@ -60,6 +62,8 @@ function Shell() {
             />
             <NavItem to="/workflows" label="Workflows" isCurrent={route.page === "workflows"} />
             <NavItem to="/services" label="Services" isCurrent={route.page === "services"} />
+            <NavItem to="/schedules" label="Schedules" isCurrent={route.page === "schedules"} />
+            <NavItem to="/webhooks" label="Webhooks" isCurrent={route.page === "webhooks"} />
           </ul>
         </nav>
         <div className="topbar-tools">
@@ -106,6 +110,10 @@ function Page({ route, onTitle }: { route: Route; onTitle: (title: string) => vo
       return <WorkflowsPage onTitle={onTitle} />;
     case "services":
       return <ServicesPage onTitle={onTitle} />;
+    case "schedules":
+      return <SchedulesPage onTitle={onTitle} />;
+    case "webhooks":
+      return <WebhooksPage onTitle={onTitle} />;
     case "not-found":
       return (
         <section className="page" aria-labelledby="page-title">

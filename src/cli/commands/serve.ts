@@ -54,7 +54,7 @@ export function registerServeCommands(program: Command): void {
       .addOption(hostOption())
       .option(
         "--workflows <files...>",
-        "ES modules (JS or TS) whose workflow() and service() exports to register",
+        "ES modules (JS or TS) whose workflow(), service() and schedule() exports to register",
       )
       .addOption(tokenOption())
       .addOption(insecureNoAuthOption())
@@ -137,7 +137,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
   // Registered before the engine opens, so the runs it resumes are traced too.
   const tracing = await startTracing(process.env, logger);
   try {
-    const { workflows, services } = await loadDefinitions(options.workflows ?? []);
+    const { workflows, services, schedules } = await loadDefinitions(options.workflows ?? []);
     if (workflows.length === 0) {
       logger.warn({}, "no workflows registered: pass --workflows FILE to run some");
     }
@@ -145,6 +145,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
       db: options.db,
       workflows,
       services,
+      schedules,
       logger,
       retention: options.retention,
       ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
@@ -179,6 +180,7 @@ async function serve(options: ServeOptions, isDev: boolean): Promise<void> {
         db: withoutPassword(options.db),
         workflows: workflows.map((w) => w.name),
         services: services.map((s) => `${s.name}(${s.transport.kind})`),
+        ...(schedules.length > 0 ? { schedules: schedules.map((s) => s.name) } : {}),
         auth: options.token !== undefined ? "bearer token" : "none",
         ...(security.warnings.length > 0 ? { warnings: security.warnings } : {}),
       },

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Engine } from "../../engine/index.js";
+import type { Webhooks } from "../../webhooks/index.js";
 import type { EventHub } from "../event-hub.js";
 import type { ServerLifecycle } from "../lifecycle.js";
 import type { SseOptions } from "../sse.js";
@@ -25,6 +26,8 @@ export interface RouteContext {
   runRefreshMs: number;
   /** What an operator must know about how this server runs, on /readyz: `no auth`. */
   warnings: readonly string[];
+  /** Webhook subscriptions, when the server was given them (Baton.serve always does). */
+  webhooks: Webhooks | undefined;
 }
 
 /** OpenAPI tags, one per area of the API. */
@@ -34,6 +37,8 @@ export const Tag = {
   Workers: "workers",
   Services: "services",
   Events: "events",
+  Schedules: "schedules",
+  Webhooks: "webhooks",
   Operations: "operations",
 } as const;
 

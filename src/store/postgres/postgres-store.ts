@@ -36,6 +36,9 @@ import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js"
 import { createPool } from "./postgres-pool.js";
 import { toRunRecord, type RunRow } from "../rows.js";
 import { DB_NOW_MS, PostgresTasks } from "./postgres-tasks.js";
+import { PostgresSchedules } from "./postgres-schedules.js";
+import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
+import { PostgresWebhooks } from "./postgres-webhooks.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`, as libpq and node-postgres read it. */
@@ -66,6 +69,8 @@ export const DEFAULT_POOL_SIZE = 10;
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly tasks: PostgresTasks;
+  private readonly schedules: PostgresSchedules;
+  readonly webhooks: PostgresWebhooks;
   private readonly events: PostgresEvents;
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;
@@ -82,7 +87,11 @@ export class PostgresStore implements Store {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       onIdleError: options.onConnectionError ?? (() => undefined),
     });
+    this.webhooks = new PostgresWebhooks(this.pool);
     this.tasks = new PostgresTasks((sql, values) => this.rows(sql, values, "use the queue"));
+    this.schedules = new PostgresSchedules((sql, values) =>
+      this.rows(sql, values, "use the schedules"),
+    );
     this.events = new PostgresEvents(this.pool);
   }
 
@@ -438,6 +447,43 @@ export class PostgresStore implements Store {
       throw e;
     }
     return stop;
+  }
+
+  upsertSchedule(
+    spec: ScheduleSpec,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<{ created: boolean; schedule: ScheduleRecord }> {
+    return this.schedules.upsert(spec, nextFireAt, now);
+  }
+
+  findSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return this.schedules.find(name);
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.schedules.list();
+  }
+
+  advanceSchedule(advance: ScheduleAdvance): Promise<boolean> {
+    return this.schedules.advance(advance);
+  }
+
+  settleScheduleTicks(name: string, pendingSince: number): Promise<void> {
+    return this.schedules.settle(name, pendingSince);
+  }
+
+  setSchedulePaused(
+    name: string,
+    paused: boolean,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<boolean> {
+    return this.schedules.setPaused(name, paused, nextFireAt, now);
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.schedules.delete(name);
   }
 
   /** Ends subscriptions, then the pool once the queries in flight have finished. Safe to call twice. */

@@ -9,7 +9,9 @@ import { RUN_OWNED_TABLES, expiredRunsSql } from "../run-owned-tables.js";
 import { runSearchSql } from "../run-search.js";
 import { loadMigrations } from "../migrations.js";
 import { SqliteFileLock } from "./sqlite-lock.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SqliteTasks } from "./sqlite-tasks.js";
+import { SqliteWebhooks } from "./sqlite-webhooks.js";
 import { SqliteEvents } from "./sqlite-events.js";
 import type {
   EventFilter,
@@ -36,6 +38,7 @@ import type {
   WriteOp,
   WriteResult,
 } from "../store.js";
+import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:". */
@@ -55,6 +58,11 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
+  private readonly schedules = new SqliteSchedules((sql) => this.statement(sql));
+  readonly webhooks = new SqliteWebhooks(
+    (sql) => this.statement(sql),
+    (fn) => this.write(fn),
+  );
   private readonly events: SqliteEvents;
 
   /** Held from open to close: no other process opens the same file meanwhile. */
@@ -601,6 +609,43 @@ export class SqliteStore implements Store {
   }
 
   /** One immediate transaction outside the group commit (worker calls). */
+  upsertSchedule(
+    spec: ScheduleSpec,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<{ created: boolean; schedule: ScheduleRecord }> {
+    return this.write(() => this.schedules.upsert(spec, nextFireAt, now));
+  }
+
+  findSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return Promise.resolve(this.schedules.find(name));
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return Promise.resolve(this.schedules.list());
+  }
+
+  advanceSchedule(advance: ScheduleAdvance): Promise<boolean> {
+    return this.write(() => this.schedules.advance(advance));
+  }
+
+  settleScheduleTicks(name: string, pendingSince: number): Promise<void> {
+    return this.write(() => this.schedules.settle(name, pendingSince));
+  }
+
+  setSchedulePaused(
+    name: string,
+    paused: boolean,
+    nextFireAt: number | null,
+    now: number,
+  ): Promise<boolean> {
+    return this.write(() => this.schedules.setPaused(name, paused, nextFireAt, now));
+  }
+
+  deleteSchedule(name: string): Promise<boolean> {
+    return this.write(() => this.schedules.delete(name));
+  }
+
   private write<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(this.db.transaction(fn).immediate());

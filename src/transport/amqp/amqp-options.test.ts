@@ -60,7 +60,7 @@ describe("the event bridge", () => {
       status: "running",
       at: "2026-01-01T00:00:00Z",
       ...extra,
-    }) as BatonEvent;
+    });
 
   it("routes by topic when the event has one, else by type", () => {
     expect(routingKeyOf(event("run.started"))).toBe("run.started");

@@ -37,6 +37,8 @@ export type Route =
   | { page: "run"; runId: string }
   | { page: "workflows" }
   | { page: "services" }
+  | { page: "schedules" }
+  | { page: "webhooks" }
   | { page: "not-found" };
 
 export function routeOf(path: string): Route {
@@ -50,6 +52,8 @@ export function routeOf(path: string): Route {
   }
   if (path === "/workflows") return { page: "workflows" };
   if (path === "/services") return { page: "services" };
+  if (path === "/schedules") return { page: "schedules" };
+  if (path === "/webhooks") return { page: "webhooks" };
   return { page: "not-found" };
 }
 
