@@ -38,6 +38,7 @@ import { toRunRecord, type RunRow } from "../rows.js";
 import { DB_NOW_MS, PostgresTasks } from "./postgres-tasks.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
+import type { WebhookStore } from "../webhook-store.js";
 import { PostgresWebhooks } from "./postgres-webhooks.js";
 
 export interface PostgresStoreOptions {
@@ -70,7 +71,8 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly tasks: PostgresTasks;
   private readonly schedules: PostgresSchedules;
-  readonly webhooks: PostgresWebhooks;
+  // Typed as the interface: the driver's types stay out of the package's public declarations.
+  readonly webhooks: WebhookStore;
   private readonly events: PostgresEvents;
   private readonly notifiers = new Set<PostgresNotifier>();
   private closing: Promise<void> | undefined;

@@ -39,6 +39,7 @@ import type {
   WriteResult,
 } from "../store.js";
 import type { ScheduleAdvance, ScheduleRecord, ScheduleSpec } from "../schedule-records.js";
+import type { WebhookStore } from "../webhook-store.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:". */
@@ -59,7 +60,8 @@ export class SqliteStore implements Store {
   private readonly applyBatch: Database.Transaction<(ops: readonly WriteOp[]) => WriteResult[]>;
   private readonly tasks = new SqliteTasks((sql) => this.statement(sql));
   private readonly schedules = new SqliteSchedules((sql) => this.statement(sql));
-  readonly webhooks = new SqliteWebhooks(
+  // Typed as the interface: the driver's types stay out of the package's public declarations.
+  readonly webhooks: WebhookStore = new SqliteWebhooks(
     (sql) => this.statement(sql),
     (fn) => this.write(fn),
   );
