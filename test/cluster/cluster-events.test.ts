@@ -4,10 +4,11 @@
  * keep going against the other. Exactly one run per event id is read from the database.
  */
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Random } from "../chaos/harness/random.js";
-import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
+import { describePostgres, type TestDatabase } from "../support/postgres.js";
+import { closeClusterDatabase, openClusterDatabase } from "./cluster-database.js";
 import { ProcessGroup, REPO, eventually, type TestProcess } from "../demo/harness/processes.js";
 
 const NODE_SCRIPT = join(REPO, "test", "cluster", "cluster-node.ts");
@@ -24,22 +25,12 @@ let sql: pg.Pool;
 const processes = new ProcessGroup();
 
 beforeEach(async () => {
-  db = await freshDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 4 });
-  sql.on("error", () => undefined); // an idle connection cut by the database's drop
-  // cluster-node.ts's services record executions here (unused by these workflows' steps).
-  await sql.query(
-    `CREATE TABLE test_executions (
-       run_id text NOT NULL, step text NOT NULL, idempotency_key text NOT NULL,
-       node_id text NOT NULL, at bigint NOT NULL)`,
-  );
-  await sql.query("CREATE TABLE test_gates (key text PRIMARY KEY)");
+  ({ db, sql } = await openClusterDatabase());
 });
 
 afterEach(async () => {
   await processes.killAll();
-  await sql.end();
-  await db.drop();
+  await closeClusterDatabase({ db, sql });
 });
 
 async function startNode(id: string): Promise<Node> {

@@ -5,10 +5,11 @@
  */
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { PostgresStore } from "../../src/store/index.js";
-import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
+import { describePostgres, type TestDatabase } from "../support/postgres.js";
+import { closeClusterDatabase, openClusterDatabase } from "./cluster-database.js";
 import { ProcessGroup, REPO, eventually, type TestProcess } from "../demo/harness/processes.js";
 
 const NODE_SCRIPT = join(REPO, "test", "cluster", "cluster-node.ts");
@@ -34,22 +35,13 @@ const processes = new ProcessGroup();
 const workers: Worker[] = [];
 
 beforeEach(async () => {
-  db = await freshDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 4 });
-  sql.on("error", () => undefined); // an idle connection cut by the database's drop
-  await sql.query(
-    `CREATE TABLE test_executions (
-       run_id text NOT NULL, step text NOT NULL, idempotency_key text NOT NULL,
-       node_id text NOT NULL, at bigint NOT NULL)`,
-  );
-  await sql.query("CREATE TABLE test_gates (key text PRIMARY KEY)");
+  ({ db, sql } = await openClusterDatabase());
 });
 
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
   await processes.killAll();
-  await sql.end();
-  await db.drop();
+  await closeClusterDatabase({ db, sql });
 });
 
 function launchNode(id: string, leaseMs: number): TestProcess {

@@ -4,12 +4,13 @@
  * kills them with SIGKILL, freezes them with SIGSTOP, and reads the database to check the result.
  */
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { RunStatus } from "../../src/common/index.js";
 import { readSse } from "../server/sse-client.js";
 import { PostgresStore } from "../../src/store/index.js";
-import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
+import { describePostgres, type TestDatabase } from "../support/postgres.js";
+import { closeClusterDatabase, openClusterDatabase } from "./cluster-database.js";
 import {
   ProcessGroup,
   REPO,
@@ -32,21 +33,12 @@ let sql: pg.Pool;
 const processes = new ProcessGroup();
 
 beforeEach(async () => {
-  db = await freshDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 4 });
-  sql.on("error", () => undefined); // an idle connection cut by the database's drop
-  await sql.query(
-    `CREATE TABLE test_executions (
-       run_id text NOT NULL, step text NOT NULL, idempotency_key text NOT NULL,
-       node_id text NOT NULL, at bigint NOT NULL)`,
-  );
-  await sql.query("CREATE TABLE test_gates (key text PRIMARY KEY)");
+  ({ db, sql } = await openClusterDatabase());
 });
 
 afterEach(async () => {
   await processes.killAll();
-  await sql.end();
-  await db.drop();
+  await closeClusterDatabase({ db, sql });
 });
 
 async function startNode(

@@ -4,9 +4,10 @@
  * has it takes it over and finishes it on that version's code.
  */
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { describePostgres, freshDatabase, type TestDatabase } from "../support/postgres.js";
+import { describePostgres, type TestDatabase } from "../support/postgres.js";
+import { closeClusterDatabase, openClusterDatabase } from "../cluster/cluster-database.js";
 import {
   ProcessGroup,
   REPO,
@@ -37,21 +38,12 @@ describePostgres("versions across nodes", () => {
   const processes = new ProcessGroup();
 
   beforeEach(async () => {
-    db = await freshDatabase();
-    sql = new pg.Pool({ connectionString: db.url, max: 2 });
-    sql.on("error", () => undefined); // an idle connection cut by the database's drop
-    await sql.query(
-      `CREATE TABLE test_executions (
-         run_id text NOT NULL, step text NOT NULL, idempotency_key text NOT NULL,
-         node_id text NOT NULL, at bigint NOT NULL)`,
-    );
-    await sql.query("CREATE TABLE test_gates (key text PRIMARY KEY)");
+    ({ db, sql } = await openClusterDatabase(2));
   });
 
   afterEach(async () => {
     await processes.killAll();
-    await sql.end();
-    await db.drop();
+    await closeClusterDatabase({ db, sql });
   });
 
   async function startNode(id: string, workflows: string): Promise<Node> {

@@ -53,3 +53,25 @@ export async function withClient<T>(
     client.release(broken || status === "T" || status === "E");
   }
 }
+
+/** One statement on any pooled connection (autocommit); a failure becomes storeFailed(action). */
+export async function queryRows<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  sql: string,
+  values: unknown[],
+  action: string,
+): Promise<R[]> {
+  try {
+    return (await pool.query<R>(sql, values)).rows;
+  } catch (e) {
+    throw storeFailed(action, e);
+  }
+}
+
+/**
+ * Code-unit order of two strings: how rows are sorted before locking them, so every writer takes
+ * locks in one order (no deadlock between two batches).
+ */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

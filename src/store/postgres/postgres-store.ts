@@ -30,7 +30,7 @@ import type {
 } from "../store.js";
 import { commitBatch } from "./postgres-commit.js";
 import { PostgresEvents } from "./postgres-events.js";
-import { storeFailed } from "./postgres-errors.js";
+import { compareText, queryRows } from "./postgres-errors.js";
 import { migrate } from "./postgres-migrations.js";
 import { Channel, ENDED_SUFFIX, PostgresNotifier } from "./postgres-notifier.js";
 import { createPool } from "./postgres-pool.js";
@@ -359,9 +359,9 @@ export class PostgresStore implements Store {
     // One statement, so one transaction: arrays unnested into rows. Workers are upserted in key
     // order so two nodes flushing the same workers lock the rows in one order (no deadlock).
     const workers = [...activity.workers].sort(
-      (a, b) => compare(a.service, b.service) || compare(a.workerId, b.workerId),
+      (a, b) => compareText(a.service, b.service) || compareText(a.workerId, b.workerId),
     );
-    const calls = [...activity.calls].sort((a, b) => compare(a.service, b.service));
+    const calls = [...activity.calls].sort((a, b) => compareText(a.service, b.service));
     await this.rows(
       `WITH sighted AS (
          INSERT INTO workers (service, worker_id, node_id, last_seen_at)
@@ -508,16 +508,8 @@ export class PostgresStore implements Store {
     values: unknown[],
     action = "read",
   ): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(sql, values)).rows;
-    } catch (e) {
-      throw storeFailed(action, e);
-    }
+    return queryRows<R>(this.pool, sql, values, action);
   }
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `LIKE` matches `%`, `_` and the escape character `\` literally only when escaped. */

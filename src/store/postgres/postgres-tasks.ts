@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { TaskClaim, TaskRecord, TaskReply, TaskReplyResult, TaskStatus } from "../store.js";
 import { Channel } from "./postgres-notifier.js";
+import { compareText } from "./postgres-errors.js";
 import {
   hasLiveLease,
   isDeliveryOf,
@@ -175,7 +176,7 @@ export class PostgresTasks {
       claim.nodeId ?? null,
     ]);
     // Oldest ready first, as the SQLite store returns them; the run id breaks ties.
-    rows.sort((a, b) => a.ready_at - b.ready_at || compare(a.task_key, b.task_key));
+    rows.sort((a, b) => a.ready_at - b.ready_at || compareText(a.task_key, b.task_key));
     return rows.map(toTaskRecord);
   }
 
@@ -224,7 +225,7 @@ export class PostgresTasks {
   async expire(now: number, limit: number): Promise<TaskRecord[]> {
     if (limit <= 0) return [];
     const rows = await this.query<TaskRow & { due_at: number }>(EXPIRE_SQL, [now, limit]);
-    rows.sort((a, b) => a.due_at - b.due_at || compare(a.task_key, b.task_key));
+    rows.sort((a, b) => a.due_at - b.due_at || compareText(a.task_key, b.task_key));
     return rows.map(toTaskRecord);
   }
 
@@ -302,8 +303,4 @@ export class PostgresTasks {
       [],
     );
   }
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

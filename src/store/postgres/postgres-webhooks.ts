@@ -19,7 +19,7 @@ import type {
   WebhookStore,
 } from "../webhook-store.js";
 import { EVENTS_LOCK } from "./postgres-commit-sql.js";
-import { storeFailed, withClient } from "./postgres-errors.js";
+import { compareText, queryRows, storeFailed, withClient } from "./postgres-errors.js";
 
 /** Webhook subscriptions and deliveries on PostgreSQL, shared by every node. */
 export class PostgresWebhooks implements WebhookStore {
@@ -167,7 +167,7 @@ export class PostgresWebhooks implements WebhookStore {
     );
     return rows
       .map(toClaimedDelivery)
-      .sort((a, b) => a.eventId - b.eventId || compare(a.subscriptionId, b.subscriptionId));
+      .sort((a, b) => a.eventId - b.eventId || compareText(a.subscriptionId, b.subscriptionId));
   }
 
   recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<Array<"recorded" | "lost">> {
@@ -293,14 +293,6 @@ export class PostgresWebhooks implements WebhookStore {
     values: unknown[],
     action = "read webhooks",
   ): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(sql, values)).rows;
-    } catch (e) {
-      throw storeFailed(action, e);
-    }
+    return queryRows<R>(this.pool, sql, values, action);
   }
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
