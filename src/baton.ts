@@ -138,10 +138,8 @@ export class Baton {
     readonly webhooks: Webhooks,
     deliversWebhooks: boolean,
   ) {
-    this.stopWaking = deliversWebhooks
-      ? engine.on((event) => webhooks.noticeEvent(event.type))
-      : () => undefined;
-    if (deliversWebhooks) webhooks.start();
+    this.stopWaking = () => webhooks.stopNoticing();
+    if (deliversWebhooks) webhooks.start((notice) => engine.on((event) => notice(event.type)));
   }
 
   static async open(options: BatonOptions = {}): Promise<Baton> {

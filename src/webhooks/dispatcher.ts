@@ -26,6 +26,11 @@ export interface DispatcherSettings {
   retry: Required<WebhookRetryPolicy>;
   random: () => number;
   send: SendWebhook;
+  /**
+   * Told when this node goes from knowing no subscription to knowing some, and back: live events
+   * are worth hearing only while there are subscriptions (listening costs every run's commits).
+   */
+  onSubscriptionsPresent?: (present: boolean) => void;
 }
 
 /** One finished attempt, for metrics. */
@@ -119,6 +124,13 @@ export class WebhookDispatcher {
     await Promise.allSettled([...this.sends]);
   }
 
+  private setSubscriptions(subscriptions: SubscriptionRecord[]): void {
+    const wasPresent = this.subscriptions.length > 0;
+    this.subscriptions = subscriptions;
+    const isPresent = subscriptions.length > 0;
+    if (isPresent !== wasPresent) this.settings.onSubscriptionsPresent?.(isPresent);
+  }
+
   private poll(): void {
     if (this.isClosed) return;
     this.pump(true);
@@ -147,7 +159,7 @@ export class WebhookDispatcher {
       try {
         if (this.refreshFirst) {
           this.refreshFirst = false;
-          this.subscriptions = await this.store.webhooks.listSubscriptions();
+          this.setSubscriptions(await this.store.webhooks.listSubscriptions());
         }
         if (this.subscriptions.length === 0) continue;
         await this.fanOut();
@@ -184,7 +196,7 @@ export class WebhookDispatcher {
         knownSubscriptions: this.subscriptions.map((s) => s.subscriptionId),
       });
       if (!isMoved) {
-        this.subscriptions = await this.store.webhooks.listSubscriptions();
+        this.setSubscriptions(await this.store.webhooks.listSubscriptions());
         if (this.subscriptions.length === 0) return;
         continue;
       }

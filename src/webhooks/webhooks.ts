@@ -76,12 +76,36 @@ export class Webhooks {
       retry: { ...DEFAULT_WEBHOOK_RETRY, ...stripUndefined(options.retry ?? {}) },
       random: options.random ?? Math.random,
       send: httpSender({ timeoutMs: requestTimeoutMs }),
+      onSubscriptionsPresent: (present) => this.listenWhile(present),
     });
   }
 
-  /** Starts delivering; `wake` is called on the engine's live events. */
-  start(): void {
+  private listen: ((notice: (type: string) => void) => () => void) | undefined;
+  private stopListening: (() => void) | undefined;
+
+  private listenWhile(present: boolean): void {
+    if (present && !this.stopListening && this.listen) {
+      this.stopListening = this.listen((type) => this.noticeEvent(type));
+    } else if (!present && this.stopListening) {
+      this.stopListening();
+      this.stopListening = undefined;
+    }
+  }
+
+  /**
+   * Starts delivering. `listen` subscribes to the engine's live events and returns how to stop:
+   * it is called only while subscriptions exist, so that a node without any pays nothing per
+   * commit (live events are built only when someone listens); the poll finds the rest.
+   */
+  start(listen?: (notice: (type: string) => void) => () => void): void {
+    this.listen = listen;
     this.dispatcher.start();
+  }
+
+  /** Stops hearing the engine's live events (the dispatcher itself stops with close). */
+  stopNoticing(): void {
+    this.listen = undefined;
+    this.listenWhile(false);
   }
 
   /**
