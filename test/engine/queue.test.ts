@@ -163,6 +163,8 @@ describe("durable queue leases", () => {
     });
     const started = Date.now();
     const polling = baton.engine.pollTasks("inventory", { workerId: "w", waitMs: 20_000 });
+    // Lets the poll find the queue empty and start waiting: the test is about being woken, and
+    // passes just the same (less strictly) if the command is queued before the poll looks.
     await new Promise((r) => setTimeout(r, 50));
     await baton.start(checkout, { orderId: "lp-1" }, { runId: "lp-1" });
     const tasks = await polling;
